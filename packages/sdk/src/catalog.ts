@@ -1,0 +1,151 @@
+/**
+ * Every metric the recorder produces: one place for names, units, descriptions and default buckets,
+ * so the producer, the docs test and the dashboards agree.
+ */
+
+export const ATTR_MODEL = 'gen_ai.request.model';
+export const ATTR_OPERATION = 'gen_ai.operation.name';
+export const ATTR_PROVIDER = 'gen_ai.provider.name';
+export const ATTR_TOKEN_TYPE = 'gen_ai.token.type';
+export const ATTR_ERROR_TYPE = 'error.type';
+export const ATTR_FINISH_REASON = 'finish_reason';
+export const ATTR_MISUSE_REASON = 'reason';
+
+// Bucket advice from the OpenTelemetry GenAI semantic conventions.
+const DURATION_ADVICE = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const TTFT_ADVICE = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+const TPOT_ADVICE = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5];
+const TOKEN_ADVICE = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+// Our own metrics: phases can be near zero (an idle queue), and fast engines emit tokens every few ms.
+const PHASE_BUCKETS = [0.001, 0.005, ...DURATION_ADVICE];
+const ITL_BUCKETS = [0.001, 0.0025, 0.005, ...TPOT_ADVICE, 5, 10];
+
+export interface HistogramSpec {
+  readonly name: string;
+  readonly unit: string;
+  readonly description: string;
+  readonly buckets: readonly number[];
+}
+
+export const HISTOGRAMS = {
+  requestDuration: {
+    name: 'gen_ai.server.request.duration',
+    unit: 's',
+    description: 'End-to-end time from arrival to the last byte of the response, for every request that ended.',
+    buckets: DURATION_ADVICE,
+  },
+  timeToFirstToken: {
+    name: 'gen_ai.server.time_to_first_token',
+    unit: 's',
+    description: 'Time from arrival to the first output token, queueing included.',
+    buckets: TTFT_ADVICE,
+  },
+  timePerOutputToken: {
+    name: 'gen_ai.server.time_per_output_token',
+    unit: 's',
+    description: 'Per successful request: decode time divided by the output tokens after the first.',
+    buckets: TPOT_ADVICE,
+  },
+  interTokenLatency: {
+    name: 'inferwatch.request.inter_token_latency',
+    unit: 's',
+    description: 'Per output token after the first: time since the previous token.',
+    buckets: ITL_BUCKETS,
+  },
+  queueDuration: {
+    name: 'inferwatch.request.queue.duration',
+    unit: 's',
+    description: 'Time a request waited before it was scheduled.',
+    buckets: PHASE_BUCKETS,
+  },
+  inferenceDuration: {
+    name: 'inferwatch.request.inference.duration',
+    unit: 's',
+    description: 'Time a successful request spent scheduled (prefill and decode, preemptions included).',
+    buckets: PHASE_BUCKETS,
+  },
+  prefillDuration: {
+    name: 'inferwatch.request.prefill.duration',
+    unit: 's',
+    description: 'Time from scheduling to the first output token.',
+    buckets: PHASE_BUCKETS,
+  },
+  decodeDuration: {
+    name: 'inferwatch.request.decode.duration',
+    unit: 's',
+    description: 'Time from the first output token to the end of a successful request.',
+    buckets: PHASE_BUCKETS,
+  },
+  tokenUsage: {
+    name: 'inferwatch.request.token.usage',
+    unit: '{token}',
+    description: 'Prompt (input) and generated (output) tokens per successful request.',
+    buckets: TOKEN_ADVICE,
+  },
+} as const satisfies Record<string, HistogramSpec>;
+
+export type HistogramKey = keyof typeof HISTOGRAMS;
+
+export interface ScalarSpec {
+  readonly name: string;
+  readonly unit: string;
+  readonly description: string;
+}
+
+export const COUNTERS = {
+  tokens: {
+    name: 'inferwatch.tokens',
+    unit: '{token}',
+    description: 'Prompt tokens processed and output tokens generated, counted as they happen.',
+  },
+  finished: {
+    name: 'inferwatch.requests.finished',
+    unit: '{request}',
+    description: 'Requests that ended, by finish reason (stop, length, tool_calls, content_filter, other, abort, error).',
+  },
+  preemptions: {
+    name: 'inferwatch.request.preemptions',
+    unit: '{preemption}',
+    description: 'Times a running request was preempted (swapped out).',
+  },
+  misuse: {
+    name: 'inferwatch.sdk.misuse',
+    unit: '{call}',
+    description: 'SDK calls ignored because they were invalid (bad numbers, events after end, events out of order).',
+  },
+} as const satisfies Record<string, ScalarSpec>;
+
+export const GAUGES = {
+  running: {
+    name: 'inferwatch.scheduler.running',
+    unit: '{request}',
+    description: 'Requests scheduled and not yet finished.',
+  },
+  waiting: {
+    name: 'inferwatch.scheduler.waiting',
+    unit: '{request}',
+    description: 'Requests arrived and not yet scheduled.',
+  },
+  swapped: {
+    name: 'inferwatch.scheduler.swapped',
+    unit: '{request}',
+    description: 'Requests preempted and not yet resumed.',
+  },
+  gpuKvCacheUsage: {
+    name: 'inferwatch.kv_cache.gpu.usage',
+    unit: '1',
+    description: 'Fraction of GPU KV-cache blocks in use (1 = full).',
+  },
+  cpuKvCacheUsage: {
+    name: 'inferwatch.kv_cache.cpu.usage',
+    unit: '1',
+    description: 'Fraction of CPU (swap) KV-cache blocks in use (1 = full).',
+  },
+} as const satisfies Record<string, ScalarSpec>;
+
+export type GaugeKey = keyof typeof GAUGES;
+
+export const FINISH_REASONS = ['stop', 'length', 'tool_calls', 'content_filter', 'other', 'abort', 'error'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+export const FINISH_ABORT = FINISH_REASONS.indexOf('abort');
+export const FINISH_ERROR = FINISH_REASONS.indexOf('error');

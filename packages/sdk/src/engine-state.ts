@@ -1,0 +1,117 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { GaugeKey } from './catalog.js';
+import type { MisuseLog } from './misuse.js';
+
+/** What an engine knows about itself. Every field is optional: the ones left out stay derived or absent. */
+export interface EngineState {
+  running?: number;
+  waiting?: number;
+  swapped?: number;
+  /** 0..1 */
+  gpuKvCacheUsage?: number;
+  /** 0..1 */
+  cpuKvCacheUsage?: number;
+  /** Labels for these values, e.g. `{ upstream: 'http://10.0.0.7:8000' }` for a gateway with several engines. */
+  attributes?: Record<string, string | number | boolean>;
+}
+
+export type EngineStateCallback = () => EngineState | readonly EngineState[] | undefined;
+
+export const ENGINE_FIELDS = ['running', 'waiting', 'swapped', 'gpuKvCacheUsage', 'cpuKvCacheUsage'] as const satisfies readonly GaugeKey[];
+const RATIO_FIELDS: ReadonlySet<string> = new Set(['gpuKvCacheUsage', 'cpuKvCacheUsage']);
+
+export interface EnginePoint {
+  readonly attributes: Attributes;
+  /** Indexed like ENGINE_FIELDS; NaN where the engine did not say. */
+  readonly values: Float64Array;
+}
+
+const MAX_ATTRIBUTE_SETS = 64;
+const MAX_VALUE_LENGTH = 128;
+
+/** Engine-reported gauges: pushed values kept per attribute set, plus callbacks read at collection time. */
+export class EngineStates {
+  private readonly reported = new Map<string, EnginePoint>();
+  private readonly callbacks = new Set<EngineStateCallback>();
+
+  constructor(private readonly misuse: MisuseLog) {}
+
+  report(state: EngineState): void {
+    if (typeof state !== 'object' || state === null) return this.misuse.report('invalid_argument', 'reportEngineState() needs an object');
+    const point = this.pointFor(state.attributes);
+    if (point !== undefined) this.apply(point, state);
+  }
+
+  observe(callback: EngineStateCallback): () => void {
+    if (typeof callback !== 'function') {
+      this.misuse.report('invalid_argument', 'observeEngineState() needs a function');
+      return () => {};
+    }
+    this.callbacks.add(callback);
+    return () => this.callbacks.delete(callback);
+  }
+
+  /** Pushed points, then the callbacks' points, each read now. */
+  snapshot(): EnginePoint[] {
+    const points = [...this.reported.values()];
+    for (const callback of this.callbacks) {
+      let result: EngineState | readonly EngineState[] | undefined;
+      try {
+        result = callback();
+      } catch (error) {
+        this.misuse.report('callback_error', `an engine-state callback threw: ${String(error)}`);
+        continue;
+      }
+      for (const state of Array.isArray(result) ? result : result === undefined ? [] : [result]) {
+        if (typeof state !== 'object' || state === null) continue;
+        const point: EnginePoint = { attributes: cleanAttributes(state.attributes), values: emptyValues() };
+        this.apply(point, state);
+        points.push(point);
+      }
+    }
+    return points;
+  }
+
+  private pointFor(raw: EngineState['attributes']): EnginePoint | undefined {
+    const attributes = cleanAttributes(raw);
+    const key = JSON.stringify(attributes);
+    let point = this.reported.get(key);
+    if (point === undefined) {
+      if (this.reported.size >= MAX_ATTRIBUTE_SETS) {
+        this.misuse.report('invalid_argument', `more than ${MAX_ATTRIBUTE_SETS} distinct engine attribute sets`);
+        return undefined;
+      }
+      point = { attributes, values: emptyValues() };
+      this.reported.set(key, point);
+    }
+    return point;
+  }
+
+  private apply(point: EnginePoint, state: EngineState): void {
+    for (let i = 0; i < ENGINE_FIELDS.length; i++) {
+      const field = ENGINE_FIELDS[i];
+      const value = state[field];
+      if (value === undefined) continue;
+      const valid = RATIO_FIELDS.has(field)
+        ? typeof value === 'number' && value >= 0 && value <= 1
+        : typeof value === 'number' && value >= 0 && Number.isFinite(value);
+      if (valid) point.values[i] = value;
+      else this.misuse.report('invalid_number', `engine state ${field} = ${String(value)}`);
+    }
+  }
+}
+
+function emptyValues(): Float64Array {
+  return new Float64Array(ENGINE_FIELDS.length).fill(NaN);
+}
+
+function cleanAttributes(raw: EngineState['attributes']): Attributes {
+  const attributes: Attributes = {};
+  if (typeof raw !== 'object' || raw === null) return attributes;
+  for (const key of Object.keys(raw).sort()) {
+    const value = raw[key];
+    if (typeof value === 'string') attributes[key] = value.slice(0, MAX_VALUE_LENGTH);
+    else if (typeof value === 'number' || typeof value === 'boolean') attributes[key] = String(value);
+  }
+  return attributes;
+}

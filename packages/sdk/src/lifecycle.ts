@@ -1,0 +1,252 @@
+import { FINISH_ABORT, FINISH_ERROR, FINISH_REASONS } from './catalog.js';
+import type { MisuseLog, MisuseReason } from './misuse.js';
+import type { Series } from './series.js';
+import type { ValueLimiter } from './limiter.js';
+
+/** What a request handle needs from the recorder that created it. */
+export interface HandleContext {
+  readonly clock: () => number;
+  readonly misuse: MisuseLog;
+  readonly errorTypes: ValueLimiter;
+  /** Process-wide token totals, read by the periodic log line. */
+  readonly totals: { promptTokens: number; outputTokens: number };
+}
+
+export interface EndOptions {
+  /** Why generation stopped: `stop` (default), `length`, `tool_calls`, `content_filter`; anything else counts as `other`. */
+  finishReason?: string;
+  /** Prompt tokens, when only known at the end (e.g. from the response's `usage`). */
+  promptTokens?: number;
+  /** Output tokens as the engine counted them; wins over the tokens counted through `tokens()`. */
+  outputTokens?: number;
+  /** Explicit timestamp in milliseconds on the recorder's clock. */
+  at?: number;
+}
+
+/** One request's lifecycle. Every method is safe to call in any order: invalid calls are ignored and counted. */
+export interface RequestHandle {
+  /** The request left the queue: prefill starts. */
+  scheduled(at?: number): void;
+  /** The first output token arrived (it counts as one output token). */
+  firstToken(at?: number): void;
+  /** `n` output tokens arrived; the first call also marks the first token. */
+  tokens(n?: number, at?: number): void;
+  /** The engine swapped the request out. */
+  preempted(at?: number): void;
+  /** The engine swapped the request back in. */
+  resumed(at?: number): void;
+  /** The request completed. */
+  end(options?: EndOptions): void;
+  /** The request failed; `error.type` comes from the error's `code` or `name`. */
+  fail(error?: unknown, at?: number): void;
+  /** The client went away or the request was cancelled. */
+  abort(at?: number): void;
+}
+
+const WAITING = 0;
+const RUNNING = 1;
+const SWAPPED = 2;
+const ENDED = 3;
+
+const CANCELLED = 'cancelled';
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && n >= 0 && Number.isSafeInteger(n);
+}
+
+export class Request implements RequestHandle {
+  private state = WAITING;
+  private readonly arrivalAt: number;
+  private lastEventAt: number;
+  private scheduledAt = NaN;
+  private firstTokenAt = NaN;
+  private lastTokenAt = NaN;
+  private outputTokens = 0;
+  private promptTokens: number;
+  private promptCounted = 0;
+
+  constructor(
+    private readonly ctx: HandleContext,
+    private readonly series: Series,
+    arrivalAt: number,
+    promptTokens: number,
+  ) {
+    this.arrivalAt = arrivalAt;
+    this.lastEventAt = arrivalAt;
+    this.promptTokens = promptTokens;
+    series.waiting++;
+  }
+
+  scheduled(at?: number): void {
+    if (this.state !== WAITING) return this.reject(this.state === ENDED ? 'after_end' : 'out_of_order', 'scheduled() on a request already scheduled');
+    const t = this.time(at);
+    if (t !== t) return;
+    this.state = RUNNING;
+    this.series.waiting--;
+    this.series.running++;
+    this.scheduledAt = t;
+    this.series.queueDuration.record((t - this.arrivalAt) / 1000);
+  }
+
+  firstToken(at?: number): void {
+    if (this.firstTokenAt === this.firstTokenAt) return this.reject(this.state === ENDED ? 'after_end' : 'out_of_order', 'firstToken() called twice');
+    this.tokens(1, at);
+  }
+
+  tokens(n = 1, at?: number): void {
+    if (this.state >= SWAPPED) return this.reject(this.state === ENDED ? 'after_end' : 'out_of_order', 'tokens() on a request that is ended or swapped out');
+    if (!isCount(n)) return this.reject('invalid_number', `tokens(${String(n)})`);
+    const t = this.time(at);
+    if (t !== t || n === 0) return;
+    const series = this.series;
+    if (this.firstTokenAt !== this.firstTokenAt) {
+      this.markFirstToken(t);
+    } else {
+      series.interTokenLatency.record((t - this.lastTokenAt) / 1000 / n, n);
+    }
+    this.lastTokenAt = t;
+    this.outputTokens += n;
+    series.outputTokens += n;
+    this.ctx.totals.outputTokens += n;
+  }
+
+  preempted(at?: number): void {
+    if (this.state !== RUNNING) return this.reject(this.state === ENDED ? 'after_end' : 'out_of_order', 'preempted() on a request that is not running');
+    const t = this.time(at);
+    if (t !== t) return;
+    this.state = SWAPPED;
+    this.series.running--;
+    this.series.swapped++;
+    this.series.preemptions++;
+  }
+
+  resumed(at?: number): void {
+    if (this.state !== SWAPPED) return this.reject(this.state === ENDED ? 'after_end' : 'out_of_order', 'resumed() on a request that is not swapped out');
+    const t = this.time(at);
+    if (t !== t) return;
+    this.state = RUNNING;
+    this.series.swapped--;
+    this.series.running++;
+  }
+
+  end(options?: EndOptions): void {
+    if (this.state === ENDED) return this.reject('after_end', 'end() on a request that already ended');
+    const opts = typeof options === 'object' && options !== null ? options : {};
+    const t = this.endTime(opts.at);
+    const reason = finishReasonIndex(opts.finishReason);
+    if (reason === FINISH_ABORT) return this.close(t, reason, CANCELLED);
+    if (reason === FINISH_ERROR) return this.close(t, reason, 'error');
+
+    const series = this.series;
+    let outputTokens = this.outputTokens;
+    if (opts.outputTokens !== undefined) {
+      if (isCount(opts.outputTokens)) outputTokens = opts.outputTokens;
+      else this.reject('invalid_number', `end({ outputTokens: ${String(opts.outputTokens)} })`);
+    }
+    if (opts.promptTokens !== undefined) {
+      if (isCount(opts.promptTokens)) this.promptTokens = opts.promptTokens;
+      else this.reject('invalid_number', `end({ promptTokens: ${String(opts.promptTokens)} })`);
+    }
+    // Counters only grow: tokens reported at the end add what the stream did not already count.
+    if (outputTokens > this.outputTokens) {
+      const extra = outputTokens - this.outputTokens;
+      series.outputTokens += extra;
+      this.ctx.totals.outputTokens += extra;
+    }
+    this.countPromptTokens();
+
+    const sinceScheduled = t - this.scheduledAt;
+    if (sinceScheduled === sinceScheduled) series.inferenceDuration.record(sinceScheduled / 1000);
+    const decode = t - this.firstTokenAt;
+    if (decode === decode) {
+      series.decodeDuration.record(decode / 1000);
+      if (outputTokens > 1) series.timePerOutputToken.record(decode / 1000 / (outputTokens - 1));
+    }
+    if (this.promptTokens === this.promptTokens) series.inputTokenUsage.record(this.promptTokens);
+    series.outputTokenUsage.record(outputTokens);
+    this.close(t, reason, undefined);
+  }
+
+  fail(error?: unknown, at?: number): void {
+    if (this.state === ENDED) return this.reject('after_end', 'fail() on a request that already ended');
+    const t = this.endTime(at);
+    this.close(t, FINISH_ERROR, this.ctx.errorTypes.admit(errorType(error), '_OTHER'));
+  }
+
+  abort(at?: number): void {
+    if (this.state === ENDED) return this.reject('after_end', 'abort() on a request that already ended');
+    const t = this.endTime(at);
+    this.close(t, FINISH_ABORT, CANCELLED);
+  }
+
+  private markFirstToken(t: number): void {
+    const series = this.series;
+    if (this.state === WAITING) {
+      // Never scheduled explicitly: it is running now, but its queue time is unknown and not recorded.
+      this.state = RUNNING;
+      series.waiting--;
+      series.running++;
+    }
+    this.firstTokenAt = t;
+    series.timeToFirstToken.record((t - this.arrivalAt) / 1000);
+    const prefill = t - this.scheduledAt;
+    if (prefill === prefill) series.prefillDuration.record(prefill / 1000);
+    this.countPromptTokens();
+  }
+
+  /** Prompt tokens count once prefill is done (first token or successful end), topped up if the end reports more. */
+  private countPromptTokens(): void {
+    const extra = this.promptTokens - this.promptCounted;
+    if (extra > 0) {
+      this.series.promptTokens += extra;
+      this.ctx.totals.promptTokens += extra;
+      this.promptCounted = this.promptTokens;
+    }
+  }
+
+  private close(t: number, reason: number, errorType: string | undefined): void {
+    const series = this.series;
+    if (this.state === WAITING) series.waiting--;
+    else if (this.state === RUNNING) series.running--;
+    else series.swapped--;
+    this.state = ENDED;
+    const histogram = errorType === undefined ? series.requestDuration : series.errorDuration(errorType);
+    histogram.record((t - this.arrivalAt) / 1000);
+    series.finished[reason]++;
+  }
+
+  /** Reads the clock, or validates an explicit timestamp; NaN means the call must be ignored. */
+  private time(at: number | undefined): number {
+    const t = at === undefined ? this.ctx.clock() : at;
+    if (typeof t !== 'number' || !(t >= this.lastEventAt) || t === Infinity) {
+      this.reject('invalid_timestamp', `timestamp ${String(t)} is not finite or precedes the previous event (${this.lastEventAt})`);
+      return NaN;
+    }
+    this.lastEventAt = t;
+    return t;
+  }
+
+  /** Terminal events always close the request, so the scheduler gauges never leak; a bad timestamp falls back to the last valid one. */
+  private endTime(at: number | undefined): number {
+    const t = this.time(at);
+    return t === t ? t : this.lastEventAt;
+  }
+
+  private reject(reason: MisuseReason, detail: string): void {
+    this.ctx.misuse.report(reason, detail);
+  }
+}
+
+function finishReasonIndex(reason: unknown): number {
+  if (reason === undefined) return 0;
+  const index = FINISH_REASONS.indexOf(reason as (typeof FINISH_REASONS)[number]);
+  return index === -1 ? FINISH_REASONS.indexOf('other') : index;
+}
+
+function errorType(error: unknown): unknown {
+  if (typeof error === 'string') return error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, name } = error as { code?: unknown; name?: unknown };
+  if (typeof code === 'string' || typeof code === 'number') return String(code);
+  return name;
+}

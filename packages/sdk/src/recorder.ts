@@ -1,0 +1,159 @@
+import { diag, type Attributes } from '@opentelemetry/api';
+import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+import { ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER } from './catalog.js';
+import { EngineStates, type EngineState, type EngineStateCallback } from './engine-state.js';
+import { Request, type HandleContext, type RequestHandle } from './lifecycle.js';
+import { ValueLimiter } from './limiter.js';
+import { PeriodicLogLine, type LogLineOptions } from './log-line.js';
+import { MisuseLog } from './misuse.js';
+import { LlmMetricProducer } from './producer.js';
+import { resolveBuckets, Series, type BucketTable } from './series.js';
+
+export interface LlmMetricsOptions {
+  /** Milliseconds on a monotonic clock; explicit timestamps passed to handles use the same clock. Default `performance.now`. */
+  clock?: () => number;
+  /** Default `gen_ai.provider.name` (your engine or upstream, e.g. `vllm`, `openai`). Default `unknown`. */
+  provider?: string;
+  /** Default `gen_ai.operation.name`. Default `chat`. */
+  operation?: string;
+  /** Distinct model names kept as attribute values; later ones become `other`. Default 100. */
+  maxModels?: number;
+  /** Longest attribute value kept; longer ones are truncated. Default 128. */
+  maxAttributeLength?: number;
+  /** Bucket boundaries per histogram, keyed by OTel metric name (e.g. `gen_ai.server.time_to_first_token`). */
+  buckets?: Readonly<Record<string, readonly number[]>>;
+  /** The vLLM-style summary line; `false` turns it off. Default: every 10 s to the console. */
+  log?: LogLineOptions | false;
+}
+
+export interface StartRequestInfo {
+  /** The requested model (`gen_ai.request.model`). */
+  model: string;
+  /** `gen_ai.operation.name`, e.g. `chat` or `text_completion`. */
+  operation?: string;
+  /** `gen_ai.provider.name`. */
+  provider?: string;
+  /** Prompt tokens, if known at arrival. */
+  promptTokens?: number;
+  /** Arrival time in milliseconds on the recorder's clock. Default: now. */
+  at?: number;
+}
+
+/** Records LLM request lifecycles and hands the aggregates to OpenTelemetry readers through `producer`. */
+export interface LlmMetrics {
+  /** Call when a request arrives; the handle records the rest of its life. */
+  startRequest(info: StartRequestInfo): RequestHandle;
+  /** Push engine-reported scheduler state and KV-cache usage; reported fields win over derived ones. */
+  reportEngineState(state: EngineState): void;
+  /** Register a callback read at every collection; returns a function that removes it. */
+  observeEngineState(callback: EngineStateCallback): () => void;
+  /** The recorder's clock, for explicit timestamps. */
+  now(): number;
+  /** An OpenTelemetry `MetricProducer`: give it to any `MetricReader` (`metricProducers: [llm.producer]`). */
+  readonly producer: MetricProducer;
+  /** Stops the periodic log line. Recorded data stays readable. */
+  shutdown(): void;
+}
+
+const MAX_SMALL_ATTRIBUTE_VALUES = 16;
+const MAX_ERROR_TYPES = 32;
+const MAX_RAW_KEYS = 4096;
+
+class Recorder implements LlmMetrics, HandleContext {
+  readonly clock: () => number;
+  readonly misuse = new MisuseLog();
+  readonly errorTypes: ValueLimiter;
+  readonly totals = { promptTokens: 0, outputTokens: 0 };
+  readonly series = new Map<string, Series>();
+  readonly engine = new EngineStates(this.misuse);
+  readonly producer: LlmMetricProducer;
+
+  private readonly models: ValueLimiter;
+  private readonly operations: ValueLimiter;
+  private readonly providers: ValueLimiter;
+  private readonly buckets: BucketTable;
+  /** Raw (model, operation, provider) → series, so a known combination costs one Map lookup. */
+  private readonly byRawKey = new Map<string, Series>();
+  private readonly defaultOperation: string;
+  private readonly defaultProvider: string;
+  private readonly logLine: PeriodicLogLine | undefined;
+
+  constructor(options: LlmMetricsOptions) {
+    this.clock = typeof options.clock === 'function' ? options.clock : performance.now.bind(performance);
+    const maxLength = positiveInt(options.maxAttributeLength, 128);
+    this.models = new ValueLimiter(positiveInt(options.maxModels, 100), maxLength);
+    this.operations = new ValueLimiter(MAX_SMALL_ATTRIBUTE_VALUES, maxLength);
+    this.providers = new ValueLimiter(MAX_SMALL_ATTRIBUTE_VALUES, maxLength);
+    this.errorTypes = new ValueLimiter(MAX_ERROR_TYPES, maxLength);
+    this.defaultOperation = typeof options.operation === 'string' && options.operation ? options.operation : 'chat';
+    this.defaultProvider = typeof options.provider === 'string' && options.provider ? options.provider : 'unknown';
+    this.buckets = resolveBuckets(options.buckets, (name) =>
+      diag.warn(`inferwatch: buckets for ${name} must be finite and strictly increasing; using the defaults`),
+    );
+    this.producer = new LlmMetricProducer(this);
+    this.logLine = options.log === false ? undefined : new PeriodicLogLine(this, options.log ?? {});
+  }
+
+  startRequest(info: StartRequestInfo): RequestHandle {
+    const valid = typeof info === 'object' && info !== null;
+    if (!valid || typeof info.model !== 'string') this.misuse.report('invalid_argument', 'startRequest() needs { model: string }');
+    const { model, operation, provider, promptTokens, at } = valid ? info : ({} as StartRequestInfo);
+    let arrival = at === undefined ? this.clock() : at;
+    if (typeof arrival !== 'number' || !Number.isFinite(arrival)) {
+      this.misuse.report('invalid_timestamp', `startRequest({ at: ${String(at)} })`);
+      arrival = this.clock();
+    }
+    let prompt = NaN;
+    if (promptTokens !== undefined) {
+      if (typeof promptTokens === 'number' && promptTokens >= 0 && Number.isSafeInteger(promptTokens)) prompt = promptTokens;
+      else this.misuse.report('invalid_number', `startRequest({ promptTokens: ${String(promptTokens)} })`);
+    }
+    return new Request(this, this.seriesFor(model, operation, provider), arrival, prompt);
+  }
+
+  reportEngineState(state: EngineState): void {
+    this.engine.report(state);
+  }
+
+  observeEngineState(callback: EngineStateCallback): () => void {
+    return this.engine.observe(callback);
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  shutdown(): void {
+    this.logLine?.stop();
+  }
+
+  private seriesFor(model: unknown, operation: unknown, provider: unknown): Series {
+    const rawKey = `${String(model)}\n${String(operation)}\n${String(provider)}`;
+    const known = this.byRawKey.get(rawKey);
+    if (known !== undefined) return known;
+    const attributes: Attributes = {
+      [ATTR_MODEL]: this.models.admit(model, 'unknown'),
+      [ATTR_OPERATION]: this.operations.admit(operation, this.defaultOperation),
+      [ATTR_PROVIDER]: this.providers.admit(provider, this.defaultProvider),
+    };
+    const key = `${attributes[ATTR_MODEL]}\n${attributes[ATTR_OPERATION]}\n${attributes[ATTR_PROVIDER]}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = new Series(Object.freeze(attributes), this.buckets);
+      this.series.set(key, series);
+    }
+    if (this.byRawKey.size < MAX_RAW_KEYS) this.byRawKey.set(rawKey, series);
+    return series;
+  }
+}
+
+function positiveInt(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : fallback;
+}
+
+/** Creates a recorder. Give its `producer` to `startMetrics` (or to your own OTel readers) to export what it records. */
+export function createLlmMetrics(options: LlmMetricsOptions = {}): LlmMetrics {
+  return new Recorder(typeof options === 'object' && options !== null ? options : {});
+}
+
+export type { Recorder };

@@ -1,0 +1,89 @@
+import { diag, metrics, type Attributes } from '@opentelemetry/api';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { createOtlpReader, type OtlpOptions } from './otlp.js';
+import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
+import type { LlmMetrics } from './recorder.js';
+
+export interface StartMetricsOptions {
+  /** `service.name`; `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` win over it, so operators can relabel. */
+  serviceName?: string;
+  /** Recorders to export. */
+  llm?: LlmMetrics | readonly LlmMetrics[];
+  /** Other producers to export alongside (e.g. the GPU collector). */
+  metricProducers?: readonly MetricProducer[];
+  /** Prometheus pull. Default on (handler only) unless `OTEL_METRICS_EXPORTER` leaves `prometheus` out. */
+  prometheus?: PrometheusOptions | false;
+  /** OTLP push. Default on when `OTEL_METRICS_EXPORTER` names `otlp` or an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set. */
+  otlp?: OtlpOptions | false;
+  /** Extra resource attributes. */
+  resourceAttributes?: Attributes;
+  /** Make the MeterProvider the global one, so your own `metrics.getMeter()` instruments export too. Default true. */
+  registerGlobal?: boolean;
+}
+
+export interface RunningMetrics {
+  readonly meterProvider: MeterProvider;
+  /** Serves the Prometheus exposition from your own HTTP server (`GET /metrics`). 404 when Prometheus is off. */
+  readonly metricsHandler: MetricsHandler;
+  /** Resolves once a dedicated Prometheus port listens. */
+  readonly ready: Promise<void>;
+  /** Pushes pending OTLP data now. */
+  forceFlush(): Promise<void>;
+  /** Flushes, closes the Prometheus port and stops the recorders' log lines. Never rejects. */
+  shutdown(): Promise<void>;
+}
+
+function exportersFromEnv(): Set<string> | undefined {
+  const raw = process.env.OTEL_METRICS_EXPORTER;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return new Set(raw.split(',').map((s) => s.trim().toLowerCase()));
+}
+
+function otlpEndpointInEnv(): boolean {
+  return Boolean(process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT);
+}
+
+/** Builds the MeterProvider and its readers for the recorders' data and returns the handles to serve and stop it. */
+export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics {
+  const recorders = options.llm === undefined ? [] : Array.isArray(options.llm) ? options.llm : [options.llm as LlmMetrics];
+  const producers = [...recorders.map((r) => r.producer), ...(options.metricProducers ?? [])];
+  const fromEnv = exportersFromEnv();
+
+  const readers: MetricReader[] = [];
+  let metricsHandler: MetricsHandler = (_req, res) => {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
+  };
+  let ready = Promise.resolve();
+  const prometheusOn = options.prometheus !== undefined ? options.prometheus !== false : (fromEnv?.has('prometheus') ?? true);
+  if (prometheusOn) {
+    const prometheus = createPrometheus(options.prometheus || {}, producers);
+    readers.push(prometheus.exporter);
+    metricsHandler = (req, res) => prometheus.exporter.getMetricsRequestHandler(req, res);
+    ready = prometheus.listening;
+  }
+  const otlpOn = options.otlp !== undefined ? options.otlp !== false : (fromEnv?.has('otlp') ?? otlpEndpointInEnv());
+  if (otlpOn) readers.push(createOtlpReader(options.otlp || {}, producers));
+
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ ...options.resourceAttributes, ...(options.serviceName ? { 'service.name': options.serviceName } : {}) }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const meterProvider = new MeterProvider({ resource, readers });
+  const registered = options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
+
+  return {
+    meterProvider,
+    metricsHandler,
+    ready,
+    forceFlush: () => meterProvider.forceFlush(),
+    async shutdown() {
+      for (const recorder of recorders) recorder.shutdown();
+      try {
+        await meterProvider.shutdown();
+      } catch (error) {
+        diag.error('inferwatch: metrics shutdown failed', error);
+      }
+      if (registered) metrics.disable();
+    },
+  };
+}
