@@ -21,8 +21,10 @@ async function receiver() {
       res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/json' }).end(req.headers['content-type']?.includes('json') ? '{}' : '');
     });
   });
+  opened.push(app);
   return { ...app, received };
 }
+const opened: { close: () => Promise<void> }[] = [];
 
 function recordOne() {
   const llm = createLlmMetrics({ log: false, clock: () => 0 });
@@ -56,84 +58,73 @@ const savedEnv = { ...process.env };
 afterEach(async () => {
   await running?.shutdown();
   running = undefined;
+  for (const app of opened.splice(0)) await app.close();
   process.env = { ...savedEnv };
 });
 
 describe('OTLP/HTTP export', () => {
   it('pushes decodable JSON with the recorded values', async () => {
     const rx = await receiver();
-    try {
-      running = startMetrics({
-        serviceName: 'otlp-json',
-        llm: recordOne(),
-        registerGlobal: false,
-        prometheus: false,
-        otlp: { url: `${rx.url}/v1/metrics`, protocol: 'http/json', intervalMs: 60_000 },
-      });
-      await running.forceFlush();
-      expect(rx.received).toHaveLength(1);
-      expect(rx.received[0].contentType).toBe('application/json');
-      const { service, metrics } = metricsOf(rx.received[0].body);
-      expect(service).toBe('otlp-json');
-      const ttft = metrics.find((m) => m.name === 'gen_ai.server.time_to_first_token')!;
-      expect(ttft.unit).toBe('s');
-      const point = ttft.histogram!.dataPoints[0];
-      expect(attr(point.attributes, 'gen_ai.request.model')).toBe('gpt-x');
-      expect(attr(point.attributes, 'gen_ai.provider.name')).toBe('openai');
-      expect(Number(point.count)).toBe(1);
-      expect(point.sum).toBeCloseTo(0.045, 12);
-      const bucket = point.explicitBounds.indexOf(0.06);
-      expect(point.bucketCounts.map(Number)[bucket]).toBe(1);
-      expect(point.bucketCounts.map(Number).reduce((a, b) => a + b, 0)).toBe(1);
-      const tokens = metrics.find((m) => m.name === 'inferwatch.tokens')!;
-      expect(tokens.sum!.isMonotonic).toBe(true);
-      const output = tokens.sum!.dataPoints.find((p) => attr(p.attributes, 'gen_ai.token.type') === 'output')!;
-      expect(Number(output.asInt)).toBe(4);
-      const tpot = metrics.find((m) => m.name === 'gen_ai.server.time_per_output_token')!.histogram!.dataPoints[0];
-      expect(tpot.sum).toBeCloseTo(0.08 / 3, 12);
-    } finally {
-      await rx.close();
-    }
+    running = startMetrics({
+      serviceName: 'otlp-json',
+      llm: recordOne(),
+      registerGlobal: false,
+      prometheus: false,
+      otlp: { url: `${rx.url}/v1/metrics`, protocol: 'http/json', intervalMs: 60_000 },
+    });
+    await running.forceFlush();
+    expect(rx.received).toHaveLength(1);
+    expect(rx.received[0].contentType).toBe('application/json');
+    const { service, metrics } = metricsOf(rx.received[0].body);
+    expect(service).toBe('otlp-json');
+    const ttft = metrics.find((m) => m.name === 'gen_ai.server.time_to_first_token')!;
+    expect(ttft.unit).toBe('s');
+    const point = ttft.histogram!.dataPoints[0];
+    expect(attr(point.attributes, 'gen_ai.request.model')).toBe('gpt-x');
+    expect(attr(point.attributes, 'gen_ai.provider.name')).toBe('openai');
+    expect(Number(point.count)).toBe(1);
+    expect(point.sum).toBeCloseTo(0.045, 12);
+    const bucket = point.explicitBounds.indexOf(0.06);
+    expect(point.bucketCounts.map(Number)[bucket]).toBe(1);
+    expect(point.bucketCounts.map(Number).reduce((a, b) => a + b, 0)).toBe(1);
+    const tokens = metrics.find((m) => m.name === 'inferwatch.tokens')!;
+    expect(tokens.sum!.isMonotonic).toBe(true);
+    const output = tokens.sum!.dataPoints.find((p) => attr(p.attributes, 'gen_ai.token.type') === 'output')!;
+    expect(Number(output.asInt)).toBe(4);
+    const tpot = metrics.find((m) => m.name === 'gen_ai.server.time_per_output_token')!.histogram!.dataPoints[0];
+    expect(tpot.sum).toBeCloseTo(0.08 / 3, 12);
   });
 
   it('pushes protobuf by default, carrying the names and the exact double sums', async () => {
     const rx = await receiver();
-    try {
-      running = startMetrics({ llm: recordOne(), registerGlobal: false, prometheus: false, otlp: { url: `${rx.url}/v1/metrics` } });
-      await running.forceFlush();
-      expect(rx.received).toHaveLength(1);
-      expect(rx.received[0].contentType).toBe('application/x-protobuf');
-      const body = rx.received[0].body;
-      expect(body.includes('gen_ai.server.request.duration')).toBe(true);
-      // Histogram sums are protobuf doubles: 8 little-endian bytes of the exact value.
-      const e2e = Buffer.alloc(8);
-      e2e.writeDoubleLE(0.125);
-      expect(body.includes(e2e)).toBe(true);
-    } finally {
-      await rx.close();
-    }
+    running = startMetrics({ llm: recordOne(), registerGlobal: false, prometheus: false, otlp: { url: `${rx.url}/v1/metrics` } });
+    await running.forceFlush();
+    expect(rx.received).toHaveLength(1);
+    expect(rx.received[0].contentType).toBe('application/x-protobuf');
+    const body = rx.received[0].body;
+    expect(body.includes('gen_ai.server.request.duration')).toBe(true);
+    // Histogram sums are protobuf doubles: 8 little-endian bytes of the exact value.
+    const e2e = Buffer.alloc(8);
+    e2e.writeDoubleLE(0.125);
+    expect(body.includes(e2e)).toBe(true);
   });
 
   it('honours OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_* and OTEL_SERVICE_NAME', async () => {
     const rx = await receiver();
-    try {
-      process.env.OTEL_METRICS_EXPORTER = 'otlp';
-      process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = `${rx.url}/custom/path`;
-      process.env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = 'http/json';
-      process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-tenant=acme';
-      process.env.OTEL_SERVICE_NAME = 'from-env';
-      running = startMetrics({ serviceName: 'from-code', llm: recordOne(), registerGlobal: false });
-      await running.forceFlush();
-      expect(rx.received).toHaveLength(1);
-      expect(rx.received[0].url).toBe('/custom/path');
-      expect(rx.received[0].headers['x-tenant']).toBe('acme');
-      expect(metricsOf(rx.received[0].body).service).toBe('from-env');
-      // OTEL_METRICS_EXPORTER=otlp leaves Prometheus out.
-      const app = await serve((req, res) => running!.metricsHandler(req, res));
-      expect((await fetch(app.url)).status).toBe(404);
-      await app.close();
-    } finally {
-      await rx.close();
-    }
+    process.env.OTEL_METRICS_EXPORTER = 'otlp';
+    process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = `${rx.url}/custom/path`;
+    process.env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = 'http/json';
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-tenant=acme';
+    process.env.OTEL_SERVICE_NAME = 'from-env';
+    running = startMetrics({ serviceName: 'from-code', llm: recordOne(), registerGlobal: false });
+    await running.forceFlush();
+    expect(rx.received).toHaveLength(1);
+    expect(rx.received[0].url).toBe('/custom/path');
+    expect(rx.received[0].headers['x-tenant']).toBe('acme');
+    expect(metricsOf(rx.received[0].body).service).toBe('from-env');
+    // OTEL_METRICS_EXPORTER=otlp leaves Prometheus out.
+    const app = await serve((req, res) => running!.metricsHandler(req, res));
+    expect((await fetch(app.url)).status).toBe(404);
+    await app.close();
   });
 });

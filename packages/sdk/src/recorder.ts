@@ -74,6 +74,7 @@ class Recorder implements LlmMetrics, HandleContext {
   private readonly buckets: BucketTable;
   /** Raw (model, operation, provider) → series, so a known combination costs one Map lookup. */
   private readonly byRawKey = new Map<string, Series>();
+  private readonly byModel = new Map<string, Series>();
   private readonly defaultOperation: string;
   private readonly defaultProvider: string;
   private readonly logLine: PeriodicLogLine | undefined;
@@ -128,9 +129,24 @@ class Recorder implements LlmMetrics, HandleContext {
   }
 
   private seriesFor(model: unknown, operation: unknown, provider: unknown): Series {
+    // The common call names only the model: a lookup by the model string alone, with no key to build.
+    if (operation === undefined && provider === undefined && typeof model === 'string') {
+      const known = this.byModel.get(model);
+      if (known !== undefined) return known;
+      const series = this.resolve(model, operation, provider);
+      if (this.byModel.size < MAX_RAW_KEYS) this.byModel.set(model, series);
+      return series;
+    }
     const rawKey = `${String(model)}\n${String(operation)}\n${String(provider)}`;
     const known = this.byRawKey.get(rawKey);
     if (known !== undefined) return known;
+    const series = this.resolve(model, operation, provider);
+    if (this.byRawKey.size < MAX_RAW_KEYS) this.byRawKey.set(rawKey, series);
+    return series;
+  }
+
+  /** Applies the cardinality limits and finds or creates the series for the resulting attributes. */
+  private resolve(model: unknown, operation: unknown, provider: unknown): Series {
     const attributes: Attributes = {
       [ATTR_MODEL]: this.models.admit(model, 'unknown'),
       [ATTR_OPERATION]: this.operations.admit(operation, this.defaultOperation),
@@ -142,7 +158,6 @@ class Recorder implements LlmMetrics, HandleContext {
       series = new Series(Object.freeze(attributes), this.buckets);
       this.series.set(key, series);
     }
-    if (this.byRawKey.size < MAX_RAW_KEYS) this.byRawKey.set(rawKey, series);
     return series;
   }
 }

@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
+
+const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
+const prometheusName = (name: string, counter: boolean) => name.replace(/\./g, '_') + (counter ? '_total' : '');
+
+describe('docs/metrics.md', () => {
+  const all = [
+    ...Object.values(HISTOGRAMS).map((m) => ({ ...m, counter: false })),
+    ...Object.values(COUNTERS).map((m) => ({ ...m, counter: true })),
+    ...Object.values(GAUGES).map((m) => ({ ...m, counter: false })),
+  ];
+  it.each(all)('documents $name with its Prometheus name and unit', ({ name, unit, counter }) => {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+    expect(row, `no table row for ${name}`).toBeDefined();
+    expect(row).toContain(`\`${prometheusName(name, counter)}\``);
+    expect(row).toContain(`| ${unit} |`);
+  });
+
+  it.each(Object.values(HISTOGRAMS))('lists the default buckets of $name', ({ name, buckets }) => {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\` |`))!;
+    if (row.includes('as queue')) return;
+    const listed = buckets.join(', ');
+    expect(row.includes(listed) || row.includes(`${buckets[0]}, ${buckets[1]}, then`), name).toBe(true);
+  });
+});
