@@ -5,6 +5,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { lifecycleBench } from './lifecycle.mjs';
 import { round } from './measure.mjs';
+import { gpuBench } from './gpu.mjs';
 import { scrapeBench } from './scrape.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -28,12 +29,16 @@ const ROWS = [
   ['scrape_ms_50_models', '`GET /metrics` over HTTP, 50 models × 2 operations × the full catalog, ms'],
   ['scrape_lines_50_models', 'lines in that exposition'],
   ['heap_ratio_1m_vs_10k', 'heap after 1 M requests ÷ after 10 k (after GC)', (v) => v <= 1.05, '≤ 1.05'],
+  ['gpu_poll_eventloop_p99_ratio', 'event-loop delay p99, GPU poller every 100 ms ÷ poller off', (v) => v <= 1.05, '≤ 1.05'],
+  ['gpu_external_poll_eventloop_p99_ratio', 'control: the same fake nvidia-smi run every 100 ms by an unrelated shell ÷ off'],
+  ['gpu_poll_eventloop_p99_off_ms', 'event-loop delay p99 with the poller off, ms'],
 ];
 
 const results = {};
 Object.assign(results, await lifecycleBench());
 Object.assign(results, await scrapeBench());
 Object.assign(results, heapBench());
+Object.assign(results, await gpuBench());
 
 const ratio = (a, b) => `${round(results[a] / results[b], 1)}×`;
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`;

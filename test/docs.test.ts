@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { GPU_GAUGES, POLL_ERRORS } from '../packages/gpu/src/catalog.js';
 import { COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
 
 const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
@@ -10,6 +11,8 @@ describe('docs/metrics.md', () => {
     ...Object.values(HISTOGRAMS).map((m) => ({ ...m, counter: false })),
     ...Object.values(COUNTERS).map((m) => ({ ...m, counter: true })),
     ...Object.values(GAUGES).map((m) => ({ ...m, counter: false })),
+    ...Object.values(GPU_GAUGES).map((m) => ({ ...m, counter: false })),
+    { ...POLL_ERRORS, counter: true },
   ];
   it.each(all)('documents $name with its Prometheus name and unit', ({ name, unit, counter }) => {
     const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));

@@ -5,7 +5,8 @@ import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 
 const port = Number(process.env.PORT ?? 8000);
 const llm = createLlmMetrics({ provider: 'synthetic' });
-const telemetry = startMetrics({ serviceName: 'inferwatch-synthetic-demo', llm });
+// gpu: true polls nvidia-smi; without one it says so once and carries on.
+const telemetry = startMetrics({ serviceName: 'inferwatch-synthetic-demo', llm, gpu: true });
 const server = createServer((req, res) => {
   if (req.url === '/metrics') return telemetry.metricsHandler(req, res);
   res.writeHead(404).end();

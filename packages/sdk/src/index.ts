@@ -7,3 +7,4 @@ export { startMetrics } from './start.js';
 export type { StartMetricsOptions, RunningMetrics } from './start.js';
 export type { PrometheusOptions, MetricsHandler } from './prometheus.js';
 export type { OtlpOptions } from './otlp.js';
+export type { GpuOption } from './gpu.js';

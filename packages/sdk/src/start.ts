@@ -1,6 +1,7 @@
 import { diag, metrics, type Attributes } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { loadGpu, type GpuOption } from './gpu.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import type { LlmMetrics } from './recorder.js';
@@ -16,6 +17,8 @@ export interface StartMetricsOptions {
   prometheus?: PrometheusOptions | false;
   /** OTLP push. Default on when `OTEL_METRICS_EXPORTER` names `otlp` or an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set. */
   otlp?: OtlpOptions | false;
+  /** Per-GPU metrics from nvidia-smi: `true` or the options of `@inferwatch/gpu` (which must be installed). Default off. */
+  gpu?: GpuOption;
   /** Extra resource attributes. */
   resourceAttributes?: Attributes;
   /** Make the MeterProvider the global one, so your own `metrics.getMeter()` instruments export too. Default true. */
@@ -30,7 +33,7 @@ export interface RunningMetrics {
   readonly ready: Promise<void>;
   /** Pushes pending OTLP data now. */
   forceFlush(): Promise<void>;
-  /** Flushes, closes the Prometheus port and stops the recorders' log lines. Never rejects. */
+  /** Flushes, closes the Prometheus port, stops the recorders' log lines and the GPU poller. Never rejects. */
   shutdown(): Promise<void>;
 }
 
@@ -47,7 +50,8 @@ function otlpEndpointInEnv(): boolean {
 /** Builds the MeterProvider and its readers for the recorders' data and returns the handles to serve and stop it. */
 export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics {
   const recorders = options.llm === undefined ? [] : Array.isArray(options.llm) ? options.llm : [options.llm as LlmMetrics];
-  const producers = [...recorders.map((r) => r.producer), ...(options.metricProducers ?? [])];
+  const gpu = options.gpu ? loadGpu(options.gpu === true ? {} : options.gpu) : undefined;
+  const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(options.metricProducers ?? [])];
   const fromEnv = exportersFromEnv();
 
   const readers: MetricReader[] = [];
@@ -79,6 +83,7 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
     async shutdown() {
       for (const recorder of recorders) recorder.shutdown();
       try {
+        await gpu?.shutdown();
         await meterProvider.shutdown();
       } catch (error) {
         diag.error('inferwatch: metrics shutdown failed', error);

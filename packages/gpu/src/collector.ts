@@ -1,0 +1,157 @@
+import { Worker } from 'node:worker_threads';
+import { diag } from '@opentelemetry/api';
+import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+import type { GpuSample } from './nvidia-smi.js';
+import { GpuMetricProducer } from './producer.js';
+import type { PollError, PollReply } from './protocol.js';
+
+export interface GpuCollectorOptions {
+  /** Time between polls. Default 5000 ms. */
+  intervalMs?: number;
+  /** A run of nvidia-smi taking longer is killed and counted as `timeout`. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Processes whose GPU memory `inferwatch.gpu.process.memory.usage` reports. Default: this process. */
+  pids?: readonly number[];
+  /** Longest wait between checks while nvidia-smi is missing. Default 300 000 ms. */
+  maxBackoffMs?: number;
+  /** Largest nvidia-smi output accepted, in bytes. Default 32 MiB. */
+  maxOutputBytes?: number;
+  /** Where the collector's few info lines go. Default: the console. */
+  log?: (line: string) => void;
+}
+
+export interface GpuCollector {
+  /** An OpenTelemetry `MetricProducer` with the latest per-GPU values. */
+  readonly producer: MetricProducer;
+  /** The GPUs of the last successful poll; empty after a failed one. */
+  readonly gpus: readonly GpuSample[];
+  /** Polls now (or joins the poll in flight) and resolves when it is done. */
+  poll(): Promise<void>;
+  /** Stops polling and ends the worker. */
+  shutdown(): Promise<void>;
+}
+
+const WORKER_URL = new URL('./poll-worker.cjs', import.meta.url);
+// Beyond the worker's own kill timer: a worker that still has not answered is ended from here.
+const WATCHDOG_GRACE_MS = 2000;
+
+function positive(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+class Collector implements GpuCollector {
+  gpus: readonly GpuSample[] = [];
+  readonly errors = new Map<PollError, number>();
+  readonly producer: GpuMetricProducer;
+  readonly pids: readonly number[];
+
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly maxOutputBytes: number;
+  private readonly log: (line: string) => void;
+  private worker: Worker | undefined;
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private delayMs: number;
+  private missing = false;
+  private stopped = false;
+
+  constructor(options: GpuCollectorOptions) {
+    this.intervalMs = positive(options.intervalMs, 5000);
+    this.timeoutMs = positive(options.timeoutMs, 10_000);
+    this.maxBackoffMs = Math.max(this.intervalMs, positive(options.maxBackoffMs, 300_000));
+    this.maxOutputBytes = positive(options.maxOutputBytes, 32 * 1024 * 1024);
+    this.pids = Array.isArray(options.pids) ? options.pids.filter(Number.isSafeInteger) : [process.pid];
+    this.log = typeof options.log === 'function' ? options.log : (line) => console.info(line);
+    this.delayMs = this.intervalMs;
+    this.producer = new GpuMetricProducer(this);
+    this.schedule(0);
+  }
+
+  poll(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.inFlight ??= this.runOnce().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      const started = performance.now();
+      void this.poll().then(() => this.schedule(Math.max(0, this.delayMs - (performance.now() - started))));
+    }, delayMs).unref();
+  }
+
+  private async runOnce(): Promise<void> {
+    const reply = await this.request();
+    if (reply.ok) {
+      this.gpus = reply.gpus;
+      this.delayMs = this.intervalMs;
+      if (this.missing) this.log(`inferwatch: nvidia-smi is back; GPU metrics are on (${reply.gpus.length} GPUs)`);
+      this.missing = false;
+      return;
+    }
+    // Values from an earlier poll would look current on a dashboard: drop them instead.
+    this.gpus = [];
+    this.errors.set(reply.error, (this.errors.get(reply.error) ?? 0) + 1);
+    if (reply.error === 'not_found') {
+      if (!this.missing) this.log('inferwatch: nvidia-smi not found; no GPU metrics (checking again with a growing interval)');
+      this.missing = true;
+      this.delayMs = Math.min(this.maxBackoffMs, this.delayMs * 2);
+      return;
+    }
+    this.delayMs = this.intervalMs;
+    diag.debug(`inferwatch: nvidia-smi poll failed (${reply.error}): ${reply.message}`);
+  }
+
+  private request(): Promise<PollReply> {
+    const worker = this.ensureWorker();
+    return new Promise((resolve) => {
+      const watchdog = setTimeout(() => {
+        worker.off('message', onMessage);
+        void worker.terminate();
+        if (this.worker === worker) this.worker = undefined;
+        resolve({ ok: false, error: 'timeout', message: 'the poll worker did not answer' });
+      }, this.timeoutMs + WATCHDOG_GRACE_MS);
+      const onMessage = (reply: PollReply) => {
+        clearTimeout(watchdog);
+        resolve(reply);
+      };
+      worker.once('message', onMessage);
+      worker.postMessage({ timeoutMs: this.timeoutMs });
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const worker = new Worker(WORKER_URL, { workerData: { maxOutputBytes: this.maxOutputBytes } });
+    worker.unref();
+    const forget = () => {
+      if (this.worker === worker) this.worker = undefined;
+    };
+    worker.on('error', (error) => {
+      diag.warn(`inferwatch: GPU poll worker failed: ${String(error)}`);
+      forget();
+    });
+    worker.on('exit', forget);
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** Starts polling nvidia-smi (first poll at once, then every `intervalMs`) and returns the collector. */
+export function createGpuCollector(options: GpuCollectorOptions = {}): GpuCollector {
+  return new Collector(typeof options === 'object' && options !== null ? options : {});
+}
+
+export type { Collector };

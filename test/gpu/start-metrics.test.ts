@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMetrics } from '@inferwatch/sdk';
+import { systemBinary } from '../helpers/binaries.js';
+import { fakeNvidiaSmi } from '../helpers/fake-nvidia-smi.js';
+import { serve } from '../helpers/net.js';
+
+const fake = fakeNvidiaSmi();
+const savedPath = process.env.PATH;
+beforeAll(() => {
+  process.env.PATH = `${fake.dir}:${savedPath}`;
+  fake.fixture('2gpu-busy-driver384.xml');
+});
+afterAll(() => {
+  process.env.PATH = savedPath;
+  fake.remove();
+});
+
+describe('startMetrics({ gpu: true })', () => {
+  it('loads @inferwatch/gpu and exposes the GPUs on /metrics', async () => {
+    const telemetry = startMetrics({ gpu: true, registerGlobal: false });
+    const app = await serve((req, res) => telemetry.metricsHandler(req, res));
+    try {
+      let text = '';
+      for (let i = 0; i < 50 && !text.includes('hw_power'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        text = await (await fetch(app.url)).text();
+      }
+      const gpu0 = 'hw_id="GPU-e511a7b2-f9d5-ba47-9b98-853732ca6c1b",hw_type="gpu",hw_name="GeForce GTX 1070",gpu_index="0"';
+      const lines = text.split('\n');
+      expect(lines).toContain(`hw_gpu_utilization{${gpu0},hw_gpu_task="general"} 1`);
+      expect(lines).toContain(`hw_gpu_memory_usage{${gpu0}} ${2028 * 1024 * 1024}`);
+      expect(lines).toContain(`hw_power{${gpu0}} 119.47`);
+      expect(lines).toContain(`hw_temperature{${gpu0}} 60`);
+      expect(lines).toContain(`inferwatch_gpu_process_memory_usage{${gpu0},process_pid="${process.pid}"} 0`);
+      expect(lines).toContain('inferwatch_gpu_poll_errors_total{error_type="timeout"} 0');
+      const promtool = systemBinary('promtool', 'promtool check metrics on the GPU exposition');
+      if (promtool !== undefined) {
+        const lint = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+        expect(lint.stdout + lint.stderr).toBe('');
+      }
+    } finally {
+      await app.close();
+      await telemetry.shutdown();
+    }
+  });
+});
