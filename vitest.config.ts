@@ -3,8 +3,13 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    // Tests exercise the sources; test/packaging.test.ts loads the built ESM and CJS files.
-    alias: { '@inferwatch/sdk': fileURLToPath(new URL('./packages/sdk/src/index.ts', import.meta.url)) },
+    // Tests exercise the sources (the GPU poller's worker excepted: it runs built);
+    // test/packaging.test.ts loads the built ESM and CJS files.
+    alias: {
+      '@inferwatch/sdk': fileURLToPath(new URL('./packages/sdk/src/index.ts', import.meta.url)),
+      '@inferwatch/http': fileURLToPath(new URL('./packages/http/src/index.ts', import.meta.url)),
+      '@inferwatch/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
+    },
   },
   test: {
     include: ['test/**/*.test.ts'],

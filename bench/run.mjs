@@ -7,6 +7,7 @@ import { lifecycleBench } from './lifecycle.mjs';
 import { round } from './measure.mjs';
 import { gpuBench } from './gpu.mjs';
 import { scrapeBench } from './scrape.mjs';
+import { sseBench } from './sse.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -26,6 +27,7 @@ const ROWS = [
   ['otel_ns_per_token', 'same per token through OTel API instruments, ns'],
   ['promclient_ns_per_token', 'same per token through prom-client, ns'],
   ['clock_ns_per_read', 'one `performance.now()` on this machine, ns'],
+  ['sse_tap_ns_per_chunk', 'OpenAI-style SSE tap: one vLLM-shaped chat chunk (bytes) read and its token recorded, ns'],
   ['scrape_ms_50_models', '`GET /metrics` over HTTP, 50 models × 2 operations × the full catalog, ms'],
   ['scrape_lines_50_models', 'lines in that exposition'],
   ['heap_ratio_1m_vs_10k', 'heap after 1 M requests ÷ after 10 k (after GC)', (v) => v <= 1.05, '≤ 1.05'],
@@ -37,6 +39,7 @@ const ROWS = [
 const results = {};
 Object.assign(results, await lifecycleBench());
 Object.assign(results, await scrapeBench());
+Object.assign(results, await sseBench());
 Object.assign(results, heapBench());
 Object.assign(results, await gpuBench());
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GPU_GAUGES, POLL_ERRORS } from '../packages/gpu/src/catalog.js';
-import { COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
+import { CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
 
 const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
 const prometheusName = (name: string, counter: boolean) => name.replace(/\./g, '_') + (counter ? '_total' : '');
@@ -9,6 +9,7 @@ const prometheusName = (name: string, counter: boolean) => name.replace(/\./g, '
 describe('docs/metrics.md', () => {
   const all = [
     ...Object.values(HISTOGRAMS).map((m) => ({ ...m, counter: false })),
+    ...Object.values(CLIENT_HISTOGRAMS).map((m) => ({ ...m, counter: false })),
     ...Object.values(COUNTERS).map((m) => ({ ...m, counter: true })),
     ...Object.values(GAUGES).map((m) => ({ ...m, counter: false })),
     ...Object.values(GPU_GAUGES).map((m) => ({ ...m, counter: false })),
@@ -21,7 +22,7 @@ describe('docs/metrics.md', () => {
     expect(row).toContain(`| ${unit} |`);
   });
 
-  it.each(Object.values(HISTOGRAMS))('lists the default buckets of $name', ({ name, buckets }) => {
+  it.each([...Object.values(HISTOGRAMS), ...Object.values(CLIENT_HISTOGRAMS)])('lists the default buckets of $name', ({ name, buckets }) => {
     const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\` |`))!;
     if (row.includes('as queue')) return;
     const listed = buckets.join(', ');

@@ -3,14 +3,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const sdkDir = fileURLToPath(new URL('../packages/sdk/', import.meta.url));
+const dir = (name: string) => fileURLToPath(new URL(`../packages/${name}/`, import.meta.url));
 
 /** Runs a snippet in a plain Node process from the package folder, as a consumer would load the built files. */
-function node(args: string[]): string {
-  return execFileSync(process.execPath, args, { cwd: sdkDir, encoding: 'utf8' }).trim();
+function node(cwd: string, args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd, encoding: 'utf8' }).trim();
 }
 
-const snippet = `
+const sdkSnippet = `
   const llm = createLlmMetrics({ log: false });
   const r = llm.startRequest({ model: 'm' });
   r.firstToken(); r.tokens(2); r.end();
@@ -20,17 +20,30 @@ const snippet = `
   });
 `;
 
-describe('the built package', () => {
-  it('loads as ESM', () => {
-    expect(node(['--input-type=module', '-e', `import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';${snippet}`])).toBe('function 3');
+// Each package, its public exports, loaded both ways from its built files.
+const PACKAGES: Record<string, string[]> = {
+  sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'trackStream', 'tapResponse', 'responseFormat'],
+  gpu: ['createGpuCollector'],
+  http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'requestHandle'],
+  client: ['instrumentOpenAI', 'aiSdkMiddleware'],
+};
+
+describe('the built packages', () => {
+  it('@inferwatch/sdk records through its ESM build', () => {
+    expect(node(dir('sdk'), ['--input-type=module', '-e', `import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';${sdkSnippet}`])).toBe('function 3');
   });
 
-  it('loads as CommonJS', () => {
-    expect(node(['-e', `const { createLlmMetrics, startMetrics } = require('@inferwatch/sdk');${snippet}`])).toBe('function 3');
+  it('@inferwatch/sdk records through its CommonJS build', () => {
+    expect(node(dir('sdk'), ['-e', `const { createLlmMetrics, startMetrics } = require('@inferwatch/sdk');${sdkSnippet}`])).toBe('function 3');
   });
 
-  it('ships type declarations for both', () => {
-    expect(existsSync(`${sdkDir}dist/index.d.ts`)).toBe(true);
-    expect(existsSync(`${sdkDir}dist/index.d.cts`)).toBe(true);
+  it.each(Object.entries(PACKAGES))('@inferwatch/%s exports the same functions from ESM and CJS, with types for both', (name, exports) => {
+    const list = `Object.keys(m).filter((k) => typeof m[k] === 'function').sort().join(',')`;
+    const esm = node(dir(name), ['--input-type=module', '-e', `import * as m from '@inferwatch/${name}'; console.log(${list})`]);
+    const cjs = node(dir(name), ['-e', `const m = require('@inferwatch/${name}'); console.log(${list})`]);
+    expect(esm).toBe([...exports].sort().join(','));
+    expect(cjs).toBe(esm);
+    expect(existsSync(`${dir(name)}dist/index.d.ts`)).toBe(true);
+    expect(existsSync(`${dir(name)}dist/index.d.cts`)).toBe(true);
   });
 });

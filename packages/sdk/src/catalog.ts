@@ -86,6 +86,34 @@ export const HISTOGRAMS = {
 
 export type HistogramKey = keyof typeof HISTOGRAMS;
 
+/** Metrics of apps that call LLM APIs (gen_ai.client.*). */
+export const CLIENT_HISTOGRAMS = {
+  operationDuration: {
+    name: 'gen_ai.client.operation.duration',
+    unit: 's',
+    description: 'Duration of a GenAI call as the client saw it, from the request to the last byte; failures carry error.type.',
+    buckets: DURATION_ADVICE,
+  },
+  tokenUsage: {
+    name: 'gen_ai.client.token.usage',
+    unit: '{token}',
+    description: 'Input and output tokens of a successful call, from the response usage.',
+    buckets: TOKEN_ADVICE,
+  },
+  timeToFirstChunk: {
+    name: 'gen_ai.client.operation.time_to_first_chunk',
+    unit: 's',
+    description: 'Streaming calls: time from the request to the first chunk.',
+    buckets: TTFT_ADVICE,
+  },
+  timePerOutputChunk: {
+    name: 'gen_ai.client.operation.time_per_output_chunk',
+    unit: 's',
+    description: 'Streaming calls: time between consecutive chunks after the first.',
+    buckets: TPOT_ADVICE,
+  },
+} as const satisfies Record<string, HistogramSpec>;
+
 export interface ScalarSpec {
   readonly name: string;
   readonly unit: string;

@@ -128,7 +128,7 @@ export class LlmMetricProducer implements MetricProducer {
   }
 }
 
-function histogramPoint(h: Histogram, attributes: Attributes, startTime: HrTime, endTime: HrTime): DataPoint<OtelHistogram> {
+export function histogramPoint(h: Histogram, attributes: Attributes, startTime: HrTime, endTime: HrTime): DataPoint<OtelHistogram> {
   return {
     startTime,
     endTime,
@@ -147,7 +147,7 @@ function point(value: number, attributes: Attributes, startTime: HrTime, endTime
   return { startTime, endTime, attributes, value };
 }
 
-function histogramData(spec: HistogramSpec, valueType: ValueType, dataPoints: DataPoint<OtelHistogram>[]): MetricData {
+export function histogramData(spec: HistogramSpec, valueType: ValueType, dataPoints: DataPoint<OtelHistogram>[]): MetricData {
   return {
     descriptor: { name: spec.name, description: spec.description, unit: spec.unit, valueType },
     aggregationTemporality: AggregationTemporality.CUMULATIVE,

@@ -1,0 +1,11 @@
+// A stand-in for a model, shared by the server examples: an OpenAI-style SSE body, a token every 20 ms.
+export async function* completionEvents(model, words = ['Hello', ' from', ' a', ' fake', ' model']) {
+  for (const word of words) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    yield `data: ${JSON.stringify({ object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })}\n\n`;
+  }
+  yield `data: ${JSON.stringify({ object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`;
+  yield 'data: [DONE]\n\n';
+}
+
+export const port = Number(process.env.PORT ?? 3000);

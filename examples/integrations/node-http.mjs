@@ -1,0 +1,20 @@
+// node:http: wrap the handler; the model comes from the body, tokens from the SSE you write.
+import { createServer } from 'node:http';
+import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
+import { instrumentHandler } from '@inferwatch/http';
+import { completionEvents, port } from './fake-llm.mjs';
+
+const llm = createLlmMetrics();
+const { metricsHandler } = startMetrics({ serviceName: 'node-http-example', llm });
+
+async function handler(req, res) {
+  if (req.url === '/metrics') return metricsHandler(req, res);
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const { model } = JSON.parse(body || '{}');
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for await (const event of completionEvents(model)) res.write(event);
+  res.end();
+}
+
+createServer(instrumentHandler(llm, handler)).listen(port, () => console.log(`listening on http://127.0.0.1:${port}`));

@@ -1,0 +1,2 @@
+export { instrumentOpenAI } from './openai.js';
+export { aiSdkMiddleware } from './ai.js';

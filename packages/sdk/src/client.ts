@@ -1,0 +1,163 @@
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import { emptyResource } from '@opentelemetry/resources';
+import type { CollectionResult, DataPoint, Histogram as OtelHistogram, MetricProducer } from '@opentelemetry/sdk-metrics';
+import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, ATTR_TOKEN_TYPE, CLIENT_HISTOGRAMS } from './catalog.js';
+import { Histogram } from './histogram.js';
+import { ValueLimiter } from './limiter.js';
+import { histogramData, histogramPoint } from './producer.js';
+import { VERSION } from './version.js';
+
+export interface ClientMetricsOptions {
+  /** Default `gen_ai.provider.name` (e.g. `openai`). Default `unknown`. */
+  provider?: string;
+  /** Distinct model names kept; later ones become `other`. Default 100. */
+  maxModels?: number;
+  /** Milliseconds on a monotonic clock. Default `performance.now`. */
+  clock?: () => number;
+}
+
+export interface ClientUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+/** One call to an LLM API, from the caller's side. Calls after the end are ignored. */
+export interface ClientOperation {
+  /** A streamed chunk arrived. */
+  chunk(): void;
+  /** The call completed; usage from the response when it has one. */
+  end(usage?: ClientUsage): void;
+  /** The call failed; `error.type` comes from the error's `type`, `code`, `status`, `statusCode` or `name`, first found. */
+  fail(error?: unknown): void;
+}
+
+export interface ClientMetrics {
+  startOperation(info: { model: string; operation?: string; provider?: string }): ClientOperation;
+  /** Give it to `startMetrics({ metricProducers: [...] })` or any OTel reader. */
+  readonly producer: MetricProducer;
+}
+
+class ClientSeries {
+  readonly startTime: HrTime = hrTime();
+  readonly duration = new Histogram(Float64Array.from(CLIENT_HISTOGRAMS.operationDuration.buckets));
+  readonly errors = new Map<string, Histogram>();
+  readonly inputTokens = new Histogram(Float64Array.from(CLIENT_HISTOGRAMS.tokenUsage.buckets));
+  readonly outputTokens = new Histogram(Float64Array.from(CLIENT_HISTOGRAMS.tokenUsage.buckets));
+  readonly firstChunk = new Histogram(Float64Array.from(CLIENT_HISTOGRAMS.timeToFirstChunk.buckets));
+  readonly perChunk = new Histogram(Float64Array.from(CLIENT_HISTOGRAMS.timePerOutputChunk.buckets));
+
+  constructor(readonly attributes: Attributes) {}
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && n >= 0 && Number.isSafeInteger(n);
+
+function errorType(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null) return typeof error === 'string' ? error : undefined;
+  const { type, code, status, statusCode, name } = error as Record<string, unknown>;
+  for (const candidate of [type, code, status, statusCode, name]) {
+    if (typeof candidate === 'string' || typeof candidate === 'number') return String(candidate);
+  }
+  return undefined;
+}
+
+class Operation implements ClientOperation {
+  private readonly startedAt: number;
+  private lastChunkAt = NaN;
+  private ended = false;
+
+  constructor(
+    private readonly recorder: Recorder,
+    private readonly series: ClientSeries,
+  ) {
+    this.startedAt = recorder.clock();
+  }
+
+  chunk(): void {
+    if (this.ended) return;
+    const t = this.recorder.clock();
+    if (this.lastChunkAt !== this.lastChunkAt) this.series.firstChunk.record((t - this.startedAt) / 1000);
+    else this.series.perChunk.record((t - this.lastChunkAt) / 1000);
+    this.lastChunkAt = t;
+  }
+
+  end(usage?: ClientUsage): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.series.duration.record((this.recorder.clock() - this.startedAt) / 1000);
+    if (isCount(usage?.inputTokens)) this.series.inputTokens.record(usage.inputTokens);
+    if (isCount(usage?.outputTokens)) this.series.outputTokens.record(usage.outputTokens);
+  }
+
+  fail(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    const type = this.recorder.errorTypes.admit(errorType(error), '_OTHER');
+    let histogram = this.series.errors.get(type);
+    if (histogram === undefined) {
+      histogram = new Histogram(this.series.duration.boundaries);
+      this.series.errors.set(type, histogram);
+    }
+    histogram.record((this.recorder.clock() - this.startedAt) / 1000);
+  }
+}
+
+class Recorder implements ClientMetrics, MetricProducer {
+  readonly clock: () => number;
+  readonly errorTypes = new ValueLimiter(32, 128);
+  private readonly models: ValueLimiter;
+  private readonly small = new ValueLimiter(32, 128);
+  private readonly provider: string;
+  private readonly series = new Map<string, ClientSeries>();
+
+  constructor(options: ClientMetricsOptions) {
+    this.clock = typeof options.clock === 'function' ? options.clock : performance.now.bind(performance);
+    this.models = new ValueLimiter(isCount(options.maxModels) && options.maxModels > 0 ? options.maxModels : 100, 128);
+    this.provider = typeof options.provider === 'string' && options.provider ? options.provider : 'unknown';
+  }
+
+  get producer(): MetricProducer {
+    return this;
+  }
+
+  startOperation(info: { model: string; operation?: string; provider?: string }): ClientOperation {
+    const model = this.models.admit(info?.model, 'unknown');
+    const operation = this.small.admit(info?.operation, 'chat');
+    const provider = this.small.admit(info?.provider, this.provider);
+    const key = `${model}\n${operation}\n${provider}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = new ClientSeries(Object.freeze({ [ATTR_MODEL]: model, [ATTR_OPERATION]: operation, [ATTR_PROVIDER]: provider }));
+      this.series.set(key, series);
+    }
+    return new Operation(this, series);
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const now = hrTime();
+    const all = [...this.series.values()];
+    const durations: DataPoint<OtelHistogram>[] = [];
+    const tokens: DataPoint<OtelHistogram>[] = [];
+    for (const s of all) {
+      durations.push(histogramPoint(s.duration, s.attributes, s.startTime, now));
+      for (const [type, h] of s.errors) durations.push(histogramPoint(h, { ...s.attributes, [ATTR_ERROR_TYPE]: type }, s.startTime, now));
+      tokens.push(histogramPoint(s.inputTokens, { ...s.attributes, [ATTR_TOKEN_TYPE]: 'input' }, s.startTime, now));
+      tokens.push(histogramPoint(s.outputTokens, { ...s.attributes, [ATTR_TOKEN_TYPE]: 'output' }, s.startTime, now));
+    }
+    const metrics = [
+      histogramData(CLIENT_HISTOGRAMS.operationDuration, ValueType.DOUBLE, durations),
+      histogramData(CLIENT_HISTOGRAMS.tokenUsage, ValueType.INT, tokens),
+      histogramData(CLIENT_HISTOGRAMS.timeToFirstChunk, ValueType.DOUBLE, all.map((s) => histogramPoint(s.firstChunk, s.attributes, s.startTime, now))),
+      histogramData(CLIENT_HISTOGRAMS.timePerOutputChunk, ValueType.DOUBLE, all.map((s) => histogramPoint(s.perChunk, s.attributes, s.startTime, now))),
+    ];
+    return {
+      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: { name: '@inferwatch/sdk/client', version: VERSION }, metrics }] },
+      errors: [],
+    };
+  }
+}
+
+/** Records calls to LLM APIs (gen_ai.client.* metrics); see @inferwatch/client for the OpenAI and AI SDK wrappers. */
+export function createClientMetrics(options: ClientMetricsOptions = {}): ClientMetrics {
+  return new Recorder(typeof options === 'object' && options !== null ? options : {});
+}
