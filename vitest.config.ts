@@ -9,6 +9,7 @@ export default defineConfig({
       '@inferwatch/sdk': fileURLToPath(new URL('./packages/sdk/src/index.ts', import.meta.url)),
       '@inferwatch/http': fileURLToPath(new URL('./packages/http/src/index.ts', import.meta.url)),
       '@inferwatch/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
+      '@inferwatch/loadgen': fileURLToPath(new URL('./packages/loadgen/src/index.ts', import.meta.url)),
     },
   },
   test: {

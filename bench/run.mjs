@@ -5,6 +5,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { lifecycleBench } from './lifecycle.mjs';
 import { round } from './measure.mjs';
+import { gatewayBench } from './gateway.mjs';
 import { gpuBench } from './gpu.mjs';
 import { scrapeBench } from './scrape.mjs';
 import { sseBench } from './sse.mjs';
@@ -34,6 +35,10 @@ const ROWS = [
   ['gpu_poll_eventloop_p99_ratio', 'event-loop delay p99, GPU poller every 100 ms ÷ poller off', (v) => v <= 1.05, '≤ 1.05'],
   ['gpu_external_poll_eventloop_p99_ratio', 'control: the same fake nvidia-smi run every 100 ms by an unrelated shell ÷ off'],
   ['gpu_poll_eventloop_p99_off_ms', 'event-loop delay p99 with the poller off, ms'],
+  ['gateway_tokens_per_s_ratio_sdk_on_off', 'streamed tokens/s through the gateway at saturation (fast upstream, 32 streams), SDK on ÷ off', (v) => v >= 0.99, '≥ 0.99'],
+  ['gateway_tokens_per_s_sdk_on', 'those tokens/s with the SDK on'],
+  ['gateway_tokens_per_s_sdk_off', 'those tokens/s with the SDK off'],
+  ['loadgen_max_concurrent_streams', 'concurrent streams the load generator keeps up with on one core (20 tokens, 100 ms apart; tried up to 4000)', (v) => v >= 2000, '≥ 2000'],
 ];
 
 const results = {};
@@ -42,6 +47,7 @@ Object.assign(results, await scrapeBench());
 Object.assign(results, await sseBench());
 Object.assign(results, heapBench());
 Object.assign(results, await gpuBench());
+Object.assign(results, await gatewayBench());
 
 const ratio = (a, b) => `${round(results[a] / results[b], 1)}×`;
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`;

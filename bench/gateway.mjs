@@ -1,0 +1,93 @@
+// Through the gateway at saturation: streamed tokens/s with the SDK on ÷ off (same proxy code, same
+// fast upstream). And the most concurrent streams the load generator keeps up with on one core.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { runBenchmark } from '@inferwatch/loadgen';
+import { median, round } from './measure.mjs';
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function start(script, args, env = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [script, ...args.map((a) => (a === '$PORT' ? String(port) : a))], { env: { ...process.env, PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => /ready|gateway on/.test(d.toString()) && resolve());
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
+/** Streams back to back from `concurrency` clients for `ms`; returns content tokens received per second. */
+async function saturate(url, concurrency, ms) {
+  let tokens = 0;
+  const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }], max_tokens: 200, stream: true });
+  const deadline = performance.now() + ms;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        for await (const chunk of res.body) {
+          // Count events without parsing them: the client must not be the bottleneck.
+          for (let i = chunk.indexOf(100); i !== -1; i = chunk.indexOf(100, i + 1)) if (chunk[i + 1] === 97 && chunk[i + 2] === 116) tokens++;
+        }
+        tokens -= 2; // the finish chunk and [DONE]
+      }
+    }),
+  );
+  return tokens / ((performance.now() - start) / 1000);
+}
+
+async function tokensRatio() {
+  const upstream = await start(here('./fast-upstream.mjs'), []);
+  const gateway = here('../examples/gateway/main.mjs');
+  const on = [];
+  const off = [];
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (const [mode, list] of [['on', on], ['off', off]]) {
+        const g = await start(gateway, ['--port', '$PORT', '--host', '127.0.0.1', '--upstream', upstream.url, '--metrics', mode, '--log-interval-ms', '600000', '--bridge-interval-ms', '0', '--max-concurrency', '1024']);
+        await saturate(g.url, 32, 1000);
+        list.push(await saturate(g.url, 32, 4000));
+        g.stop();
+      }
+    }
+  } finally {
+    upstream.stop();
+  }
+  return {
+    gateway_tokens_per_s_ratio_sdk_on_off: round(median(on) / median(off), 3),
+    gateway_tokens_per_s_sdk_on: Math.round(median(on)),
+    gateway_tokens_per_s_sdk_off: Math.round(median(off)),
+  };
+}
+
+/** Streams of 20 tokens 100 ms apart: sustained when all finish and the client's mean ITL stays within 10 % of 100 ms. */
+async function maxStreams() {
+  const upstream = await start(here('./fast-upstream.mjs'), [], { GAP_MS: '100' });
+  let sustained = 0;
+  try {
+    for (const n of [250, 500, 1000, 2000, 3000, 4000]) {
+      const result = await runBenchmark({ baseUrl: upstream.url, endpoint: '/v1/chat/completions', model: 'm', numPrompts: n, requestRate: Infinity, maxConcurrency: n, seed: 1 });
+      const keptUp = result.failed === 0 && result.itl.mean <= 110;
+      if (!keptUp) break;
+      sustained = n;
+    }
+  } finally {
+    upstream.stop();
+  }
+  return { loadgen_max_concurrent_streams: sustained };
+}
+
+export async function gatewayBench() {
+  return { ...(await tokensRatio()), ...(await maxStreams()) };
+}

@@ -1,0 +1,3 @@
+export { runBenchmark } from './run.js';
+export type { BenchmarkOptions, BenchmarkResult } from './run.js';
+export { formatReport } from './report.js';
