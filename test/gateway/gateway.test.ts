@@ -14,16 +14,6 @@ async function metrics(gateway: Gateway): Promise<string> {
   return (await fetch(`${gateway.url}/metrics`)).text();
 }
 
-/** Requests finished by reason across all series, from the gateway's exposition. */
-function finishedByReason(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^inferwatch_requests_finished_total\{.*finish_reason="(\w+)"\} (\d+)/.exec(line);
-    if (m && Number(m[2]) > 0) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
-  }
-  return out;
-}
-
 describe('the gateway in front of the simulated engine', () => {
   let engine: Started;
   let gateway: Gateway;
