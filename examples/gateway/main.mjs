@@ -35,7 +35,8 @@ for (const route of [...args.route, ...split(process.env.INFERWATCH_ROUTES)]) {
 let engine;
 if (upstreams.length === 0 && Object.keys(routes).length === 0) {
   const server = fileURLToPath(new URL('../engine-sim/server.mjs', import.meta.url));
-  engine = spawn(process.execPath, [server, '--port', args['engine-port'], '--log-interval-ms', args['log-interval-ms']], { stdio: 'inherit' });
+  // On all interfaces, like the gateway, so a Prometheus in a container can scrape it too.
+  engine = spawn(process.execPath, [server, '--port', args['engine-port'], '--host', '0.0.0.0', '--log-interval-ms', args['log-interval-ms']], { stdio: 'inherit' });
   upstreams = [`http://127.0.0.1:${args['engine-port']}`];
   // Give the engine a moment to listen; the gateway fails over and the bridge retries anyway.
   await new Promise((resolve) => setTimeout(resolve, 500));

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Writes the two Grafana dashboards from the panel lists below, so the JSON stays consistent
+// (every query through the datasource variable, aggregated across instances). `node dashboards/generate.mjs`;
+// test/dashboards checks that the committed JSON is what this writes.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const DS = { type: 'prometheus', uid: '${datasource}' };
+const SEL = 'job=~"$job", instance=~"$instance"';
+const MSEL = `${SEL}, gen_ai_request_model=~"$model"`;
+const PERCENTILES = [0.5, 0.9, 0.95, 0.99];
+
+const quantiles = (metric) =>
+  PERCENTILES.map((q) => ({ expr: `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket{${MSEL}}[$__rate_interval])))`, legendFormat: `p${q * 100}` }));
+const tokenRate = (type, legend) => ({ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="${type}"}[$__rate_interval]))`, legendFormat: legend });
+const scheduler = ['running', 'swapped', 'waiting'].map((state) => ({ expr: `sum(inferwatch_scheduler_${state}{${SEL}})`, legendFormat: state }));
+const distribution = (metric) => [{ expr: `sum by (le) (increase(${metric}_bucket{${MSEL}}[$__range]))`, legendFormat: '{{le}}', format: 'heatmap', instant: true }];
+const perGpu = (expr) => [{ expr, legendFormat: 'GPU {{gpu_index}} {{hw_name}} ({{instance}})' }];
+
+const GPU = {
+  utilization: perGpu(`avg by (instance, gpu_index, hw_name) (hw_gpu_utilization{${SEL}})`),
+  memory: perGpu(`sum by (instance, gpu_index, hw_name) (hw_gpu_memory_usage{${SEL}}) / sum by (instance, gpu_index, hw_name) (hw_gpu_memory_limit{${SEL}})`),
+  power: perGpu(`sum by (instance, gpu_index, hw_name) (hw_power{${SEL}})`),
+  temperature: perGpu(`max by (instance, gpu_index, hw_name) (hw_temperature{${SEL}})`),
+  processMemory: [{ expr: `sum by (instance, gpu_index, process_pid) (inferwatch_gpu_process_memory_usage{${SEL}})`, legendFormat: 'GPU {{gpu_index}} pid {{process_pid}} ({{instance}})' }],
+};
+
+let nextId = 1;
+function panel(type, title, targets, gridPos, fieldConfig = {}, options = {}) {
+  return {
+    id: nextId++,
+    type,
+    title,
+    datasource: DS,
+    gridPos,
+    fieldConfig: { defaults: fieldConfig, overrides: [] },
+    options,
+    targets: targets.map((t, i) => ({ datasource: DS, refId: String.fromCharCode(65 + i), range: !t.instant, ...t })),
+  };
+}
+const ts = (title, targets, gridPos, unit) => panel('timeseries', title, targets, gridPos, { unit, min: 0 }, { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } });
+const stat = (title, targets, gridPos, unit) => panel('stat', title, targets, gridPos, { unit, decimals: 1 }, { reduceOptions: { calcs: ['lastNotNull'] }, graphMode: 'area' });
+const heat = (title, targets, gridPos) =>
+  panel('bargauge', title, targets, gridPos, { unit: 'short', min: 0 }, { displayMode: 'gradient', orientation: 'vertical', reduceOptions: { calcs: ['lastNotNull'] } });
+const row = (title, y) => ({ id: nextId++, type: 'row', title, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
+
+// One job at a time: a gateway and the engines behind it count the same requests, and their
+// histograms need not share buckets, so summing across jobs would double-count and mix buckets.
+// Instances and models of that job are summed (All by default).
+const variable = (name, query, all) => ({
+  name,
+  label: name[0].toUpperCase() + name.slice(1),
+  type: 'query',
+  datasource: DS,
+  query: { query, refId: `${name}-values` },
+  definition: query,
+  refresh: 2,
+  includeAll: all,
+  multi: all,
+  ...(all ? { allValue: '.*', current: { selected: true, text: ['All'], value: ['$__all'] } } : { current: {} }),
+  hide: 0,
+  sort: 1,
+});
+const variables = [
+  { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0 },
+  variable('job', 'label_values(inferwatch_requests_finished_total, job)', false),
+  variable('instance', 'label_values(inferwatch_requests_finished_total{job=~"$job"}, instance)', true),
+  variable('model', 'label_values(inferwatch_requests_finished_total{job=~"$job", instance=~"$instance"}, gen_ai_request_model)', true),
+];
+
+function dashboard(uid, title, panels, time, refresh, description) {
+  return {
+    uid,
+    title,
+    description,
+    tags: ['inferwatch', 'llm'],
+    timezone: 'browser',
+    schemaVersion: 39,
+    version: 1,
+    editable: true,
+    graphTooltip: 1,
+    time: { from: time, to: 'now' },
+    refresh,
+    templating: { list: variables },
+    annotations: { list: [] },
+    panels,
+  };
+}
+
+nextId = 1;
+const overview = dashboard(
+  'inferwatch-overview',
+  'inferwatch / LLM serving overview',
+  [
+    ts('E2E request latency', quantiles('gen_ai_server_request_duration'), { x: 0, y: 0, w: 12, h: 8 }, 's'),
+    ts('Token throughput', [tokenRate('input', 'prompt tokens/s'), tokenRate('output', 'generation tokens/s')], { x: 12, y: 0, w: 12, h: 8 }, 'short'),
+    ts('Time per output token latency', quantiles('gen_ai_server_time_per_output_token'), { x: 0, y: 8, w: 12, h: 8 }, 's'),
+    ts('Scheduler state', scheduler, { x: 12, y: 8, w: 12, h: 8 }, 'short'),
+    ts('Time to first token latency', quantiles('gen_ai_server_time_to_first_token'), { x: 0, y: 16, w: 12, h: 8 }, 's'),
+    ts(
+      'Cache utilization',
+      [
+        { expr: `avg(inferwatch_kv_cache_gpu_usage{${SEL}})`, legendFormat: 'GPU KV cache' },
+        { expr: `avg(inferwatch_kv_cache_cpu_usage{${SEL}})`, legendFormat: 'CPU KV cache' },
+      ],
+      { x: 12, y: 16, w: 12, h: 8 },
+      'percentunit',
+    ),
+    ts('GPU utilization', GPU.utilization, { x: 0, y: 24, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU memory used', GPU.memory, { x: 12, y: 24, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU power', GPU.power, { x: 0, y: 32, w: 12, h: 8 }, 'watt'),
+    ts('GPU temperature', GPU.temperature, { x: 12, y: 32, w: 12, h: 8 }, 'celsius'),
+  ],
+  'now-24h',
+  '30s',
+  'Request latency, throughput, scheduler state, KV cache and GPUs of LLM servers and gateways instrumented with inferwatch.',
+);
+
+nextId = 1;
+const realtime = dashboard(
+  'inferwatch-realtime',
+  'inferwatch / LLM serving real-time',
+  [
+    row('Inference Request Metrics', 0),
+    stat('Average prompt throughput', [{ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="input"}[1m]))`, legendFormat: 'tokens/s' }], { x: 0, y: 1, w: 6, h: 5 }, 'short'),
+    stat('Average generation throughput', [{ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="output"}[1m]))`, legendFormat: 'tokens/s' }], { x: 6, y: 1, w: 6, h: 5 }, 'short'),
+    ts('Prompt tokens', [tokenRate('input', 'prompt tokens/s')], { x: 12, y: 1, w: 6, h: 5 }, 'short'),
+    ts('Generation tokens', [tokenRate('output', 'generation tokens/s')], { x: 18, y: 1, w: 6, h: 5 }, 'short'),
+    ts('Scheduler running / swapped / waiting', scheduler, { x: 0, y: 6, w: 24, h: 7 }, 'short'),
+    heat('Inference compute duration', distribution('inferwatch_request_inference_duration'), { x: 0, y: 13, w: 12, h: 8 }),
+    heat('Inference queue duration', distribution('inferwatch_request_queue_duration'), { x: 12, y: 13, w: 12, h: 8 }),
+    heat('Time to first token', distribution('gen_ai_server_time_to_first_token'), { x: 0, y: 21, w: 12, h: 8 }),
+    heat('Inter-token latency', distribution('inferwatch_request_inter_token_latency'), { x: 12, y: 21, w: 12, h: 8 }),
+    row('Hardware Infrastructure Metrics', 29),
+    ts('GPU utilization', GPU.utilization, { x: 0, y: 30, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU memory used', GPU.memory, { x: 12, y: 30, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU power', GPU.power, { x: 0, y: 38, w: 8, h: 8 }, 'watt'),
+    ts('GPU temperature', GPU.temperature, { x: 8, y: 38, w: 8, h: 8 }, 'celsius'),
+    ts('GPU memory held by the server process', GPU.processMemory, { x: 16, y: 38, w: 8, h: 8 }, 'bytes'),
+  ],
+  'now-5m',
+  '5s',
+  'The last five minutes, refreshed every 5 s: throughput, scheduler state, latency distributions and GPUs.',
+);
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+export const DASHBOARDS = { 'inferwatch-overview.json': overview, 'inferwatch-realtime.json': realtime };
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const [file, json] of Object.entries(DASHBOARDS)) writeFileSync(here(`./grafana/dashboards/${file}`), `${JSON.stringify(json, null, 2)}\n`);
+}

@@ -1,0 +1,128 @@
+// A demo run with a real Prometheus, shared by the dashboard tests and the screenshot script: the
+// simulated engine, two gateway replicas in front of it, the fake nvidia-smi on PATH for GPU series,
+// Prometheus (Debian's binary) scraping all three every second, and load through both gateways.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runBenchmark } from '@inferwatch/loadgen';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const FAKE_NVIDIA_SMI = join(ROOT, 'test/fixtures/nvidia-smi/bin');
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function startProcess(command, args, ready, env) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d) => {
+      output += d.toString();
+      if (output.includes(ready)) resolve(child);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${command} exited (${code}):\n${output}`)));
+    setTimeout(() => reject(new Error(`${command} not ready in time:\n${output}`)), 20_000);
+  });
+}
+
+/** Starts everything; `stop()` ends it all and removes Prometheus's data. */
+export async function startLab({ prometheusBinary = 'prometheus', scrapeIntervalS = 1 } = {}) {
+  const env = { PATH: `${FAKE_NVIDIA_SMI}:${process.env.PATH}`, INFERWATCH_FAKE_NVIDIA_SMI: '2gpu-busy-driver384.xml' };
+  const children = [];
+  const node = async (script, args, ready) => {
+    const port = await freePort();
+    children.push(await startProcess(process.execPath, [join(ROOT, script), '--port', String(port), ...args], ready, env));
+    return `127.0.0.1:${port}`;
+  };
+  const engine = await node('examples/engine-sim/server.mjs', ['--decode-base-ms', '6', '--log-interval-ms', '600000'], 'simulated engine serving');
+  const gatewayArgs = ['--host', '127.0.0.1', '--upstream', `http://${engine}`, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000'];
+  const gateways = [await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on'), await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on')];
+
+  const dir = mkdtempSync(join(tmpdir(), 'inferwatch-prometheus-'));
+  const config = join(dir, 'prometheus.yaml');
+  writeFileSync(
+    config,
+    [
+      'global:',
+      `  scrape_interval: ${scrapeIntervalS}s`,
+      `  evaluation_interval: ${scrapeIntervalS}s`,
+      'scrape_configs:',
+      '  - job_name: inferwatch-gateway',
+      '    static_configs:',
+      `      - targets: [${gateways.map((g) => `"${g}"`).join(', ')}]`,
+      '  - job_name: inferwatch-engine',
+      '    static_configs:',
+      `      - targets: ["${engine}"]`,
+      '',
+    ].join('\n'),
+  );
+  const promPort = await freePort();
+  children.push(
+    await startProcess(
+      prometheusBinary,
+      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=info'],
+      'Server is ready to receive web requests',
+      {},
+    ),
+  );
+  const prometheus = `http://127.0.0.1:${promPort}`;
+
+  return {
+    engine,
+    gateways,
+    prometheus,
+    /** Load through both gateways at `rate` requests/s each for about `seconds`. */
+    async load(rate, seconds) {
+      await Promise.all(
+        gateways.map((g, i) => runBenchmark({ baseUrl: `http://${g}`, model: 'sim-llama-8b', numPrompts: Math.round(rate * seconds), requestRate: rate, seed: i + 1 })),
+      );
+    },
+    /** An instant query; returns the result vector. */
+    async query(expr, time) {
+      const url = `${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}${time === undefined ? '' : `&time=${time}`}`;
+      const body = await (await fetch(url)).json();
+      if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+      return body.data.result;
+    },
+    async queryRange(expr, start, end, step) {
+      const url = `${prometheus}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${start}&end=${end}&step=${step}`;
+      const body = await (await fetch(url)).json();
+      if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+      return body.data.result;
+    },
+    async stop() {
+      for (const child of children.reverse()) {
+        if (child.exitCode !== null) continue;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Grafana's variables, as the tests and the screenshots resolve them: one job, all its instances and models. */
+export function resolveVariables(expr, { job = 'inferwatch-gateway', rateInterval = '15s', range = '1m' } = {}) {
+  return expr
+    .replaceAll('$__rate_interval', rateInterval)
+    .replaceAll('$__range', range)
+    .replaceAll('$job', job)
+    .replaceAll('$instance', '.*')
+    .replaceAll('$model', '.*');
+}
+
+/** Every panel of a dashboard, the ones inside rows included. */
+export function allPanels(dashboard) {
+  return dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+}

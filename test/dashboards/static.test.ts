@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JavaScript
+import { DASHBOARDS } from '../../dashboards/generate.mjs';
+// @ts-expect-error: plain JavaScript
+import { allPanels } from '../../dashboards/lab.mjs';
+import { systemBinary } from '../helpers/binaries.js';
+
+const dir = fileURLToPath(new URL('../../dashboards/', import.meta.url));
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource?: { uid: string };
+  targets?: { expr: string; datasource: { uid: string } }[];
+  panels?: Panel[];
+}
+
+const dashboards = Object.entries(DASHBOARDS as Record<string, { panels: Panel[]; templating: { list: { name: string }[] }; time: { from: string }; refresh: string }>);
+
+describe.each(dashboards)('%s', (file, dashboard) => {
+  const panels: Panel[] = allPanels(dashboard);
+
+  it('is what dashboards/generate.mjs writes', () => {
+    expect(JSON.parse(readFileSync(`${dir}grafana/dashboards/${file}`, 'utf8'))).toEqual(JSON.parse(JSON.stringify(dashboard)));
+  });
+
+  it('has unique panel ids and no overlapping panels', () => {
+    const ids = panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const a of panels) {
+      for (const b of panels) {
+        if (a === b) continue;
+        const overlap = a.gridPos.x < b.gridPos.x + b.gridPos.w && b.gridPos.x < a.gridPos.x + a.gridPos.w && a.gridPos.y < b.gridPos.y + b.gridPos.h && b.gridPos.y < a.gridPos.y + a.gridPos.h;
+        expect(overlap, `${a.title} overlaps ${b.title}`).toBe(false);
+      }
+      expect(a.gridPos.x + a.gridPos.w).toBeLessThanOrEqual(24);
+    }
+  });
+
+  it('takes every datasource from the datasource variable, and offers job, instance and model', () => {
+    for (const p of panels.filter((p) => p.type !== 'row')) {
+      expect(p.datasource?.uid, p.title).toBe('${datasource}');
+      for (const t of p.targets ?? []) expect(t.datasource.uid, p.title).toBe('${datasource}');
+    }
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'job', 'instance', 'model']);
+  });
+
+  it('aggregates across instances in every query', () => {
+    for (const p of panels) {
+      for (const t of p.targets ?? []) expect(t.expr, p.title).toMatch(/^(histogram_quantile\(|sum|avg|max)/);
+    }
+  });
+});
+
+describe('the dashboards', () => {
+  it('have vLLM’s defaults: overview over 24 h, real-time over 5 min refreshed every 5 s, in two rows', () => {
+    const [overview, realtime] = [DASHBOARDS['inferwatch-overview.json'], DASHBOARDS['inferwatch-realtime.json']];
+    expect(overview.time.from).toBe('now-24h');
+    expect(realtime.time.from).toBe('now-5m');
+    expect(realtime.refresh).toBe('5s');
+    expect(realtime.panels.filter((p: Panel) => p.type === 'row').map((p: Panel) => p.title)).toEqual(['Inference Request Metrics', 'Hardware Infrastructure Metrics']);
+  });
+});
+
+describe('dashboards/docker-compose.yaml', () => {
+  it('validates with docker-compose, provisioning Prometheus and both dashboards into Grafana', () => {
+    const compose = systemBinary('docker-compose', 'docker-compose config on dashboards/docker-compose.yaml');
+    if (compose === undefined) return;
+    const result = spawnSync(compose, ['-f', `${dir}docker-compose.yaml`, 'config'], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('image: prom/prometheus:');
+    expect(result.stdout).toContain('image: grafana/grafana:');
+    expect(result.stdout).toMatch(/grafana\/provisioning:\/etc\/grafana\/provisioning:ro/);
+    expect(result.stdout).toMatch(/grafana\/dashboards:\/var\/lib\/grafana\/dashboards:ro/);
+    const datasource = readFileSync(`${dir}grafana/provisioning/datasources/prometheus.yaml`, 'utf8');
+    expect(datasource).toContain('url: http://prometheus:9090');
+    expect(readFileSync(`${dir}grafana/provisioning/dashboards/inferwatch.yaml`, 'utf8')).toContain('path: /var/lib/grafana/dashboards');
+    const prometheus = readFileSync(`${dir}prometheus/prometheus.yaml`, 'utf8');
+    expect(prometheus).toContain('host.docker.internal:8000');
+    expect(prometheus).toContain('host.docker.internal:8001');
+  });
+
+  it('has a Prometheus config that promtool accepts', () => {
+    const promtool = systemBinary('promtool', 'promtool check config on dashboards/prometheus/prometheus.yaml');
+    if (promtool === undefined) return;
+    const result = spawnSync(promtool, ['check', 'config', `${dir}prometheus/prometheus.yaml`], { encoding: 'utf8' });
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+  });
+});
