@@ -17,6 +17,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One file at a time: many tests time real streams and run servers, and two cores shared by
+    // parallel files would make those timings (and so the tests) depend on the neighbours.
+    fileParallelism: false,
     reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -55,7 +55,8 @@ describe.each(Object.keys(APPS))('%s wrapper', (name) => {
     const ttft = m.histogram('gen_ai.server.time_to_first_token', attrs('m-stream'))!.value;
     expect(ttft.count).toBe(1);
     expect(ttft.sum).toBeGreaterThanOrEqual(FIRST_DELAY_MS / 1000);
-    expect(ttft.sum).toBeLessThan(FIRST_DELAY_MS / 1000 + 0.08);
+    // Room for a busy CI machine above; the scripted delay itself below.
+    expect(ttft.sum).toBeLessThan(FIRST_DELAY_MS / 1000 + 0.15);
     expect(m.point('inferwatch.tokens', { ...attrs('m-stream'), 'gen_ai.token.type': 'output' })!.value).toBe(TOKENS.length);
     expect(m.point('inferwatch.tokens', { ...attrs('m-stream'), 'gen_ai.token.type': 'input' })!.value).toBe(PROMPT_TOKENS);
     expect(m.histogram('inferwatch.request.inter_token_latency', attrs('m-stream'))!.value.count).toBe(TOKENS.length - 1);
