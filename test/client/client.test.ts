@@ -54,7 +54,7 @@ describe('instrumentOpenAI', () => {
     expect(m.firstChunk!.sum).toBeLessThan(FIRST_DELAY_MS / 1000 + SLACK_S);
     // First chunk plus every gap after it is the time of the last chunk: within the call's duration,
     // which cannot be shorter than the upstream's scripted sleeps.
-    expect(m.firstChunk!.sum + m.perChunk!.sum).toBeLessThanOrEqual(m.duration!.sum);
+    expect(m.firstChunk!.sum! + m.perChunk!.sum!).toBeLessThanOrEqual(m.duration!.sum!);
     expect(m.duration!.sum).toBeGreaterThanOrEqual((FIRST_DELAY_MS + GAP_MS * (TOKENS.length - 1)) / 1000 - 0.005);
     expect(m.duration!.sum).toBeLessThan((FIRST_DELAY_MS + GAP_MS * (TOKENS.length - 1)) / 1000 + SLACK_S);
     expect(m.duration!.count).toBe(1);
