@@ -48,6 +48,10 @@ function errorType(body: ErrorBody): string {
 const isError = (body: ErrorBody | null | undefined) => body?.error !== undefined || body?.object === 'error';
 const count = (n: unknown) => (typeof n === 'number' ? n : undefined);
 const asBytes = (chunk: Uint8Array | string) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+// Buffer's native search works on any Uint8Array and is several times faster than
+// Uint8Array.prototype.indexOf, and fetch hands over plain Uint8Arrays.
+const nativeIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: number, byteOffset?: number) => number;
+const newlineIn = (bytes: Uint8Array, from: number) => nativeIndexOf.call(bytes, NEWLINE, from);
 
 class Tap implements ResponseTap {
   /** The start of a line that has not ended yet (SSE), or the body so far (JSON). */
@@ -68,18 +72,18 @@ class Tap implements ResponseTap {
     const bytes = asBytes(chunk);
     if (this.format === 'json') return this.keep(bytes);
     let start = 0;
-    let newline = bytes.indexOf(NEWLINE);
+    let newline = newlineIn(bytes, 0);
     if (newline !== -1 && this.pendingBytes > 0) {
       // A line that began in an earlier chunk ends in this one.
       this.keep(bytes.subarray(0, newline));
       this.lineOf(this.takePending());
       start = newline + 1;
-      newline = bytes.indexOf(NEWLINE, start);
+      newline = newlineIn(bytes, start);
     }
     while (newline !== -1 && !this.done) {
       this.line(bytes, start, newline);
       start = newline + 1;
-      newline = bytes.indexOf(NEWLINE, start);
+      newline = newlineIn(bytes, start);
     }
     // Copied: the caller may reuse its buffer once write() returns.
     if (start < bytes.length && !this.done) this.keep(Uint8Array.prototype.slice.call(bytes, start));
