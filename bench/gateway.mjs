@@ -53,7 +53,7 @@ async function tokensRatio() {
   const on = [];
   const off = [];
   try {
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       for (const [mode, list] of [['on', on], ['off', off]]) {
         const g = await start(gateway, ['--port', '$PORT', '--host', '127.0.0.1', '--upstream', upstream.url, '--metrics', mode, '--log-interval-ms', '600000', '--bridge-interval-ms', '0', '--max-concurrency', '1024']);
         await saturate(g.url, 32, 1000);

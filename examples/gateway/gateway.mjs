@@ -107,7 +107,7 @@ export async function startGateway(options) {
       }
       const contentType = upstream.headers.get('content-type') ?? 'application/json';
       res.writeHead(upstream.status, { 'content-type': contentType, 'cache-control': 'no-cache' });
-      const tap = upstream.status < 400 ? tapResponse(handle, { format: responseFormat(contentType) }) : undefined;
+      const tap = instrument && upstream.status < 400 ? tapResponse(handle, { format: responseFormat(contentType) }) : undefined;
       try {
         for await (const chunk of upstream.body) {
           tap?.write(chunk);
