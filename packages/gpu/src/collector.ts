@@ -154,4 +154,3 @@ export function createGpuCollector(options: GpuCollectorOptions = {}): GpuCollec
   return new Collector(typeof options === 'object' && options !== null ? options : {});
 }
 
-export type { Collector };

@@ -171,4 +171,3 @@ export function createLlmMetrics(options: LlmMetricsOptions = {}): LlmMetrics {
   return new Recorder(typeof options === 'object' && options !== null ? options : {});
 }
 
-export type { Recorder };
