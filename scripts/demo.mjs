@@ -1,31 +1,84 @@
 #!/usr/bin/env node
 // `npm run demo`: the simulated engine, the gateway in front of it, and load at --rate requests/s
-// (default 3; 0 for none) until Ctrl-C, which stops everything this started.
+// until Ctrl-C, which stops everything this started. Installs and builds first only when something
+// changed since the last build (scripts/ensure-built.mjs), so a built checkout shows its banner in seconds.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runBenchmark } from '@inferwatch/loadgen';
+import { ensureBuilt } from './ensure-built.mjs';
+import { logLine, pipeStamped } from './log-line.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '3' },
-    port: { type: 'string', default: '8000' },
-    'engine-port': { type: 'string', default: '8001' },
-  },
-});
+// One entry per flag: parseArgs reads `type`/`default`/`short`, --help prints `value` and `help`.
+const OPTIONS = {
+  rate: { type: 'string', default: '3', value: 'R', help: 'synthetic load in requests/s, Poisson arrivals (0: none, to try it by hand)', check: (v) => Number.isFinite(v) && v >= 0 },
+  port: { type: 'string', default: '8000', value: 'PORT', help: "the gateway's port (OpenAI API and /metrics)", check: isPort },
+  'engine-port': { type: 'string', default: '8001', value: 'PORT', help: "the simulated engine's port (its own /metrics)", check: isPort },
+  help: { type: 'boolean', short: 'h', help: 'print this and exit' },
+};
+
+function isPort(v) {
+  return Number.isInteger(v) && v > 0 && v < 65536;
+}
+
+function usage() {
+  const rows = Object.entries(OPTIONS).map(([name, o]) => [
+    `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`,
+    `${o.help}${o.default === undefined ? '' : ` (default ${o.default})`}`,
+  ]);
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  return `usage: npm run demo -- [flags]   (or: node scripts/demo.mjs [flags])
+
+Starts the simulated engine, the inferwatch gateway in front of it and synthetic load, after installing
+and building only what changed. Ctrl-C stops everything it started.
+
+${rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`).join('\n')}
+`;
+}
+
+let args;
+try {
+  // Only parseArgs's own keys: it rejects the rest.
+  const options = Object.fromEntries(Object.entries(OPTIONS).map(([name, { value, help, check, ...parse }]) => [name, parse]));
+  args = parseArgs({ options }).values;
+  for (const [name, { check }] of Object.entries(OPTIONS)) {
+    if (check && !check(Number(args[name]))) throw new Error(`--${name} ${args[name]}: not a valid value`);
+  }
+} catch (error) {
+  console.error(`${error.message}\n\n${usage()}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(usage());
+  process.exit(0);
+}
+
+const log = (message, level) => logLine('demo', message, level);
+try {
+  ensureBuilt({ log });
+} catch (error) {
+  log(error.message, 'ERROR');
+  process.exit(1);
+}
+// Imported only now: on a fresh clone it exists once ensureBuilt has built it.
+const { runBenchmark } = await import('@inferwatch/loadgen');
+
 const rate = Number(args.rate);
 const gatewayUrl = `http://localhost:${args.port}`;
 const main = fileURLToPath(new URL('../examples/gateway/main.mjs', import.meta.url));
-const gateway = spawn(process.execPath, [main, '--port', args.port, '--engine-port', args['engine-port']], { stdio: 'inherit' });
+log(`starting the gateway on :${args.port} and the simulated engine on :${args['engine-port']} ...`);
+const gateway = spawn(process.execPath, [main, '--port', args.port, '--engine-port', args['engine-port']], { stdio: ['ignore', 'pipe', 'pipe'] });
+// Their custom log sinks print `INFO gateway] …` without the time: the demo adds it.
+pipeStamped(gateway.stdout, process.stdout);
+pipeStamped(gateway.stderr, process.stderr);
 gateway.once('exit', (code) => {
   if (!stopping) {
-    console.error(`the gateway exited (${code}); is port ${args.port} or ${args['engine-port']} taken?`);
+    log(`the gateway exited (${code}); is port ${args.port} or ${args['engine-port']} taken? (--port and --engine-port choose others)`, 'ERROR');
     process.exit(1);
   }
 });
 
 async function ready() {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 150; i++) {
     try {
       if ((await fetch(`${gatewayUrl}/health`)).ok) return;
     } catch {
@@ -33,7 +86,7 @@ async function ready() {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error('the gateway did not come up');
+  throw new Error('the gateway did not come up within 15 s');
 }
 
 let stopping = false;
@@ -42,22 +95,29 @@ async function stop() {
   if (stopping) return;
   stopping = true;
   load.abort();
+  const exited = new Promise((resolve) => gateway.once('exit', resolve));
   gateway.kill('SIGTERM');
-  await new Promise((resolve) => gateway.once('exit', resolve));
+  await exited;
   process.exit(0);
 }
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 
-await ready();
-console.log(`
+try {
+  await ready();
+} catch (error) {
+  log(error.message, 'ERROR');
+  gateway.kill('SIGTERM');
+  process.exit(1);
+}
+log(`ready
 inferwatch demo
   gateway (OpenAI-compatible):  ${gatewayUrl}/v1   → simulated engine on http://localhost:${args['engine-port']}
   gateway metrics:              ${gatewayUrl}/metrics
   engine metrics:               http://localhost:${args['engine-port']}/metrics
   load:                         ${rate > 0 ? `${rate} requests/s (Poisson), synthetic ShareGPT-like prompts` : 'none (--rate 0): try curl or the openai client by hand'}
   dashboards:                   docker compose -f dashboards/docker-compose.yaml up, then http://localhost:3000
-  the gateway's and the engine's vLLM-style lines follow every 10 s; Ctrl-C stops everything
+  the gateway's and the engine's vLLM-style lines follow every 10 s; Ctrl-C stops everything; --help lists the flags
 `);
 if (rate > 0) {
   await runBenchmark({ baseUrl: gatewayUrl, model: 'sim-llama-8b', numPrompts: 10_000_000, requestRate: rate, seed: Date.now() % 1e9, signal: load.signal });

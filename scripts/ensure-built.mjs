@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// Installs and builds only when something changed since the last successful install or build: a
+// stamp of the lockfile, the manifests and the packages' sources (their contents, not their mtimes,
+// so a fresh checkout of the same commit is still recognised) lives in node_modules, where a clean
+// install removes it. Runs before pnpm is fetched: on an unchanged checkout it costs milliseconds
+// where `pnpm install && pnpm run build` costs tens of seconds.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { logLine } from './log-line.mjs';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const STAMP = join(ROOT, 'node_modules', '.inferwatch-stamp.json');
+const SKIP = new Set(['node_modules', 'dist', '.git']);
+
+function files(dir) {
+  if (!existsSync(dir)) return [];
+  if (statSync(dir).isFile()) return [dir];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !SKIP.has(e.name))
+    .flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+const children = (dir) => (existsSync(join(ROOT, dir)) ? readdirSync(join(ROOT, dir)).map((name) => join(ROOT, dir, name)) : []);
+
+function hash(paths) {
+  const h = createHash('sha256');
+  // The major version too: a different Node may need other native builds (esbuild).
+  h.update(process.versions.node.split('.')[0]);
+  for (const path of [...new Set(paths)].sort()) {
+    h.update(relative(ROOT, path));
+    h.update('\0');
+    h.update(readFileSync(path));
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+/** What `pnpm install` depends on, and what `pnpm run build` depends on beyond it. */
+export function fingerprints() {
+  const manifests = ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc'].map((f) => join(ROOT, f)).filter(existsSync);
+  for (const dir of [...children('packages'), ...children('examples')]) {
+    if (existsSync(join(dir, 'package.json'))) manifests.push(join(dir, 'package.json'));
+  }
+  const install = hash(manifests);
+  const sources = [join(ROOT, 'tsconfig.base.json'), join(ROOT, 'docs', 'metrics.md'), ...children('packages').flatMap((dir) => files(dir))];
+  return { install, build: hash([...manifests, ...sources.filter(existsSync)]) };
+}
+
+/** Every package's build output is there (a stamp alone would not notice a deleted dist/). */
+function outputsPresent() {
+  return children('packages').every((dir) => !existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'dist', 'index.js')));
+}
+
+function readStamp() {
+  try {
+    return JSON.parse(readFileSync(STAMP, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+function pnpm(args) {
+  const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'pnpm.mjs'), ...args], { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`pnpm ${args.join(' ')} failed (exit ${result.status})`);
+}
+
+/** Installs and builds what changed; returns what it did, e.g. `['install', 'build']` or `[]`. */
+export function ensureBuilt({ log = (message) => logLine('build', message) } = {}) {
+  const want = fingerprints();
+  const stamp = readStamp();
+  const done = [];
+  const steps = [
+    ['install', 'installing dependencies (pnpm install --frozen-lockfile; the first run also fetches pnpm)', ['install', '--frozen-lockfile'], stamp.install === want.install && existsSync(join(ROOT, 'node_modules', '.modules.yaml'))],
+    ['build', 'building the packages (tsup: ESM, CommonJS and type declarations)', ['run', 'build'], stamp.build === want.build && outputsPresent()],
+  ];
+  // The build's fingerprint includes the manifests, so whatever needs a new install rebuilds too.
+  const todo = steps.filter(([, , , current]) => !current);
+  for (const [name, what, args] of todo) {
+    const started = performance.now();
+    log(`step ${done.length + 1}/${todo.length}: ${what} ...`);
+    pnpm(args);
+    done.push(name);
+    // Read the stamp again: install may have replaced node_modules.
+    writeFileSync(STAMP, JSON.stringify({ ...readStamp(), [name]: want[name] }, null, 2));
+    log(`${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  if (done.length === 0) log('dependencies and builds are up to date (nothing changed since the last build)');
+  return done;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    ensureBuilt();
+  } catch (error) {
+    logLine('build', error.message, 'ERROR');
+    process.exit(1);
+  }
+}
