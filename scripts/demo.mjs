@@ -54,7 +54,7 @@ if (args.help) {
 
 const log = (message, level) => logLine('demo', message, level);
 try {
-  ensureBuilt({ log });
+  ensureBuilt({ types: false, log });
 } catch (error) {
   log(error.message, 'ERROR');
   process.exit(1);

@@ -49,9 +49,10 @@ export function fingerprints() {
   return { install, build: hash([...manifests, ...sources.filter(existsSync)]) };
 }
 
-/** Every package's build output is there (a stamp alone would not notice a deleted dist/). */
-function outputsPresent() {
-  return children('packages').every((dir) => !existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'dist', 'index.js')));
+/** Every package's build output is there (a stamp alone would not notice a deleted dist/), declarations too if asked. */
+function outputsPresent(types) {
+  const wanted = types ? ['index.js', 'index.d.ts'] : ['index.js'];
+  return children('packages').every((dir) => !existsSync(join(dir, 'package.json')) || wanted.every((f) => existsSync(join(dir, 'dist', f))));
 }
 
 function readStamp() {
@@ -62,26 +63,29 @@ function readStamp() {
   }
 }
 
-function pnpm(args) {
-  const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'pnpm.mjs'), ...args], { cwd: ROOT, stdio: 'inherit' });
+function pnpm(args, env) {
+  const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'pnpm.mjs'), ...args], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
   if (result.status !== 0) throw new Error(`pnpm ${args.join(' ')} failed (exit ${result.status})`);
 }
 
-/** Installs and builds what changed; returns what it did, e.g. `['install', 'build']` or `[]`. */
-export function ensureBuilt({ log = (message) => logLine('build', message) } = {}) {
+/**
+ * Installs and builds what changed; returns what it did, e.g. `['install', 'build']` or `[]`.
+ * `types: false` (the demo) accepts, or builds, JavaScript without declarations: a fraction of the time.
+ */
+export function ensureBuilt({ types = true, log = (message) => logLine('build', message) } = {}) {
   const want = fingerprints();
   const stamp = readStamp();
   const done = [];
   const steps = [
     ['install', 'installing dependencies (pnpm install --frozen-lockfile; the first run also fetches pnpm)', ['install', '--frozen-lockfile'], stamp.install === want.install && existsSync(join(ROOT, 'node_modules', '.modules.yaml'))],
-    ['build', 'building the packages (tsup: ESM, CommonJS and type declarations)', ['run', 'build'], stamp.build === want.build && outputsPresent()],
+    ['build', `building the packages (tsup: ESM and CommonJS${types ? ', type declarations' : ''})`, ['run', 'build'], stamp.build === want.build && outputsPresent(types)],
   ];
   // The build's fingerprint includes the manifests, so whatever needs a new install rebuilds too.
   const todo = steps.filter(([, , , current]) => !current);
   for (const [name, what, args] of todo) {
     const started = performance.now();
     log(`step ${done.length + 1}/${todo.length}: ${what} ...`);
-    pnpm(args);
+    pnpm(args, types ? {} : { INFERWATCH_JS_ONLY: '1' });
     done.push(name);
     // Read the stamp again: install may have replaced node_modules.
     writeFileSync(STAMP, JSON.stringify({ ...readStamp(), [name]: want[name] }, null, 2));

@@ -1,6 +1,9 @@
 import { defineConfig } from 'tsup';
 
+// INFERWATCH_JS_ONLY=1 (the demo's build, scripts/ensure-built.mjs) skips the declarations, most of the
+// build's time: the demo runs JavaScript only.
+
 export default defineConfig([
-  { entry: ['src/index.ts'], format: ['esm', 'cjs'], dts: true, sourcemap: true, clean: true, target: 'node20' },
+  { entry: ['src/index.ts'], format: ['esm', 'cjs'], dts: !process.env.INFERWATCH_JS_ONLY, sourcemap: true, clean: true, target: 'node20' },
   { entry: ['src/cli.ts'], format: ['esm'], sourcemap: true, target: 'node20' },
 ]);
