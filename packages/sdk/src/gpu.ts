@@ -1,9 +1,22 @@
 import { diag } from '@opentelemetry/api';
 import type { CollectionResult, MetricProducer } from '@opentelemetry/sdk-metrics';
-import type { GpuCollector, GpuCollectorOptions } from '@inferwatch/gpu';
+import type { GpuCollector } from '@inferwatch/gpu';
 import { emptyResource } from '@opentelemetry/resources';
 
-export type GpuOption = boolean | GpuCollectorOptions;
+/**
+ * `@inferwatch/gpu`'s `GpuCollectorOptions`, written out so that the SDK's type declarations do not import
+ * a package most users never install (test/sdk/gpu-options.test.ts keeps the two the same).
+ */
+export interface GpuOptions {
+  intervalMs?: number;
+  timeoutMs?: number;
+  pids?: readonly number[];
+  maxBackoffMs?: number;
+  maxOutputBytes?: number;
+  log?: (line: string) => void;
+}
+
+export type GpuOption = boolean | GpuOptions;
 
 export interface LazyGpu {
   readonly producer: MetricProducer;
@@ -16,7 +29,7 @@ const EMPTY: CollectionResult = { resourceMetrics: { resource: emptyResource(), 
  * Loads @inferwatch/gpu on demand, so the SDK itself never depends on it (nor on node-nvidia-smi):
  * apps that ask for GPU metrics install it, everyone else never loads it.
  */
-export function loadGpu(options: GpuCollectorOptions): LazyGpu {
+export function loadGpu(options: GpuOptions): LazyGpu {
   const collector: Promise<GpuCollector | undefined> = import('@inferwatch/gpu').then(
     (gpu) => gpu.createGpuCollector(options),
     (error: unknown) => {

@@ -1,0 +1,201 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The tarballs `npm run pack` makes, installed the way users install packages: with npm, into an app
+// outside the workspace (so nothing resolves through pnpm's links), then loaded from ESM and CommonJS
+// and type-checked with skipLibCheck off, so the published declarations themselves must be sound.
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const INSTALL_TIMEOUT_MS = 150_000;
+// The versions a user would add beside ours: the ranges the workspace itself builds against.
+const DEV = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies as Record<string, string>;
+const USER_DEPS = [`@opentelemetry/api@^${DEV['@opentelemetry/api']}`, `@types/node@${DEV['@types/node']}`];
+
+function sh(command: string, args: string[], cwd: string, timeout = 120_000): string {
+  try {
+    return execFileSync(command, args, { cwd, encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } }).trim();
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+  }
+}
+
+/** As `sh`, without blocking: the two apps install and type-check side by side (mostly waiting on npm). */
+async function shAsync(command: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    return stdout.trim();
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+  }
+}
+
+const TSCONFIG = {
+  compilerOptions: { strict: true, skipLibCheck: false, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, types: ['node'] },
+  include: ['*.ts', '*.cts'],
+};
+
+/** An app in `dir` with `files`, its dependencies installed by npm from the tarballs and the registry. */
+async function app(dir: string, files: Record<string, string>, deps: string[]): Promise<string> {
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(TSCONFIG));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  await shAsync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...deps], dir, INSTALL_TIMEOUT_MS);
+  return dir;
+}
+
+/** `tsc -p` in `dir`: its diagnostics, empty when it passes. Started early, awaited by the test. */
+const typecheck = (dir: string) => shAsync(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json')], dir).catch((error: Error) => error.message);
+const node = (dir: string, file: string) => sh(process.execPath, [file], dir);
+
+// One request through the recorder and its producer: prints the output tokens the SDK counted (the first token and two more).
+const RECORD = `
+  const llm = createLlmMetrics({ log: false });
+  const r = llm.startRequest({ model: 'm' });
+  r.firstToken(); r.tokens(2); r.end();
+  const { resourceMetrics } = await llm.producer.collect();
+  const tokens = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'inferwatch.tokens');
+  console.log(tokens.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output').value);
+`;
+
+const NAMES = ['sdk', 'http', 'client', 'gpu', 'loadgen'];
+const list = (load: string) => `${load}\nconsole.log(JSON.stringify(Object.fromEntries(m.map((x, i) => [${JSON.stringify(NAMES)}[i], Object.keys(x).filter((k) => typeof x[k] === 'function').sort()]))));`;
+
+const SDK_ONLY: Record<string, string> = {
+  'app.ts': `import { metrics } from '@opentelemetry/api';
+import { createLlmMetrics, startMetrics, type StartMetricsOptions } from '@inferwatch/sdk';
+const options: StartMetricsOptions = { serviceName: 'app', llm: createLlmMetrics({ log: false }), prometheus: false, registerGlobal: false, gpu: { intervalMs: 5000 } };
+const telemetry = startMetrics(options);
+metrics.getMeter('app').createCounter('app.requests').add(1);
+void telemetry.shutdown();
+`,
+  'app-cjs.cts': `import { createLlmMetrics } from '@inferwatch/sdk';
+createLlmMetrics({ log: false }).startRequest({ model: 'm' }).end({ finishReason: 'stop' });
+`,
+  'esm.mjs': `import { createLlmMetrics } from '@inferwatch/sdk';\n${RECORD}`,
+  'cjs.cjs': `const { createLlmMetrics } = require('@inferwatch/sdk');\n(async () => {${RECORD}})();`,
+};
+
+const EVERYTHING: Record<string, string> = {
+  'app.ts': `import { createServer } from 'node:http';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { createClientMetrics, createLlmMetrics } from '@inferwatch/sdk';
+import { instrumentHandler } from '@inferwatch/http';
+import { aiSdkMiddleware, instrumentOpenAI } from '@inferwatch/client';
+import { createGpuCollector } from '@inferwatch/gpu';
+import { formatReport, runBenchmark } from '@inferwatch/loadgen';
+
+const llm = createLlmMetrics({ provider: 'app' });
+const client = createClientMetrics();
+const gpu = createGpuCollector({ intervalMs: 5000 });
+// The app's own MeterProvider reads the SDK's producers.
+const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), metricProducers: [llm.producer, client.producer, gpu.producer] });
+new MeterProvider({ readers: [reader] });
+createServer(instrumentHandler(llm, (_req, res) => res.end('ok')));
+void aiSdkMiddleware(client);
+void instrumentOpenAI;
+void runBenchmark({ baseUrl: 'http://127.0.0.1:1', model: 'm', numPrompts: 1 }).then((r) => formatReport(r));
+`,
+  'esm.mjs': list(`const m = await Promise.all(${JSON.stringify(NAMES.map((n) => `@inferwatch/${n}`))}.map((n) => import(n)));`),
+  'cjs.cjs': list(`const m = ${JSON.stringify(NAMES.map((n) => `@inferwatch/${n}`))}.map((n) => require(n));`),
+  // Recording through the app's own MeterProvider and reader, from the app's own @opentelemetry/sdk-metrics.
+  'own-otel.mjs': `import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { createLlmMetrics } from '@inferwatch/sdk';
+const llm = createLlmMetrics({ log: false });
+const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), metricProducers: [llm.producer], exportIntervalMillis: 3_600_000 });
+const provider = new MeterProvider({ readers: [reader] });
+const r = llm.startRequest({ model: 'm' });
+r.firstToken(); r.tokens(4); r.end();
+const { resourceMetrics } = await reader.collect();
+const tokens = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'inferwatch.tokens');
+console.log(tokens.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output').value);
+await provider.shutdown();
+`,
+  // Where each package's own import of @opentelemetry/sdk-metrics lands.
+  'resolve.cjs': `const { createRequire } = require('node:module');
+const at = (from) => createRequire(require.resolve(from)).resolve('@opentelemetry/sdk-metrics');
+console.log(JSON.stringify({ app: require.resolve('@opentelemetry/sdk-metrics'), sdk: at('@inferwatch/sdk'), gpu: at('@inferwatch/gpu') }));
+`,
+};
+
+let tmp: string;
+let tarballs: Record<string, string>;
+const apps = { sdkOnly: '', everything: '' };
+const typechecks: Record<keyof typeof apps, Promise<string>> = { sdkOnly: Promise.resolve(''), everything: Promise.resolve('') };
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'inferwatch-install-'));
+  const packs = join(tmp, 'packs');
+  await shAsync(process.execPath, [join(ROOT, 'scripts', 'pack.mjs'), '--out', packs], ROOT, 240_000);
+  tarballs = Object.fromEntries(readdirSync(packs).map((f) => [/^inferwatch-(\w+)-/.exec(f)![1], join(packs, f)]));
+  [apps.sdkOnly, apps.everything] = await Promise.all([
+    app(join(tmp, 'sdk-only'), SDK_ONLY, [tarballs.sdk, ...USER_DEPS]),
+    // The app's own sdk-metrics: the newest 2.x, which may be newer than the one the workspace locks.
+    app(join(tmp, 'everything'), EVERYTHING, [...NAMES.map((n) => tarballs[n]), ...USER_DEPS, `@opentelemetry/sdk-metrics@^${DEV['@opentelemetry/sdk-metrics']}`]),
+  ]);
+  typechecks.sdkOnly = typecheck(apps.sdkOnly);
+  typechecks.everything = typecheck(apps.everything);
+}, 240_000 + INSTALL_TIMEOUT_MS);
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the packed tarballs', () => {
+  it('are every publishable package, with LICENSE, README and no workspace: ranges', () => {
+    expect(Object.keys(tarballs).sort()).toEqual(['client', 'gpu', 'http', 'loadgen', 'sdk']);
+    for (const [name, file] of Object.entries(tarballs)) {
+      const listing = sh('tar', ['tzf', file], tmp).split('\n');
+      expect(listing, name).toEqual(expect.arrayContaining(['package/LICENSE', 'package/README.md', 'package/package.json', 'package/dist/index.js']));
+      const manifest = sh('tar', ['xzf', file, '-O', 'package/package.json'], tmp);
+      expect(manifest, name).not.toContain('workspace:');
+    }
+    expect(sh('tar', ['tzf', tarballs.sdk], tmp).split('\n')).toContain('package/dist/metrics.md');
+  });
+});
+
+describe('an app with @inferwatch/sdk and @opentelemetry/api only', () => {
+  const dir = () => apps.sdkOnly;
+
+  it('type-checks against the published declarations (ESM and CommonJS) with skipLibCheck off', async () => {
+    expect(await typechecks.sdkOnly).toBe('');
+  }, 120_000);
+
+  it('records from ESM and from CommonJS', () => {
+    expect(node(dir(), 'esm.mjs')).toBe('3');
+    expect(node(dir(), 'cjs.cjs')).toBe('3');
+  });
+});
+
+describe('an app with every package beside its own OpenTelemetry SDK', () => {
+  const dir = () => apps.everything;
+
+  it('type-checks against the published declarations with skipLibCheck off', async () => {
+    expect(await typechecks.everything).toBe('');
+  }, 120_000);
+
+  it('loads every package from ESM and from CommonJS, with the exports the workspace builds', () => {
+    const esm = JSON.parse(node(dir(), 'esm.mjs'));
+    expect(JSON.parse(node(dir(), 'cjs.cjs'))).toEqual(esm);
+    for (const name of NAMES) {
+      const built = sh(process.execPath, ['--input-type=module', '-e', `const x = await import('${join(ROOT, 'packages', name, 'dist', 'index.js')}'); console.log(JSON.stringify(Object.keys(x).filter((k) => typeof x[k] === 'function').sort()))`], ROOT);
+      expect(esm[name], name).toEqual(JSON.parse(built));
+    }
+  });
+
+  it('shares the app’s own @opentelemetry/sdk-metrics instead of installing a second copy', () => {
+    const where = JSON.parse(node(dir(), 'resolve.cjs'));
+    expect(where.sdk).toBe(where.app);
+    expect(where.gpu).toBe(where.app);
+    expect(node(dir(), 'own-otel.mjs')).toBe('5');
+  });
+
+  it('runs the load generator as the README says: npx @inferwatch/loadgen -- --help', () => {
+    expect(sh('npx', ['--no', '@inferwatch/loadgen', '--', '--help'], dir())).toMatch(/^inferwatch-bench: /);
+  });
+});
