@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DASHBOARDS } from '../../dashboards/generate.mjs';
 // @ts-expect-error: plain JavaScript
 import { allPanels } from '../../dashboards/lab.mjs';
-import { systemBinary } from '../helpers/binaries.js';
+import { requireBinary } from '../helpers/binaries.js';
 
 const dir = fileURLToPath(new URL('../../dashboards/', import.meta.url));
 
@@ -68,9 +68,8 @@ describe('the dashboards', () => {
 });
 
 describe('dashboards/docker-compose.yaml', () => {
-  it('validates with docker-compose, provisioning Prometheus and both dashboards into Grafana', () => {
-    const compose = systemBinary('docker-compose', 'docker-compose config on dashboards/docker-compose.yaml');
-    if (compose === undefined) return;
+  it('validates with docker-compose, provisioning Prometheus and both dashboards into Grafana', (ctx) => {
+    const compose = requireBinary(ctx, 'docker-compose', 'docker-compose config on dashboards/docker-compose.yaml');
     const result = spawnSync(compose, ['-f', `${dir}docker-compose.yaml`, 'config'], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -86,9 +85,8 @@ describe('dashboards/docker-compose.yaml', () => {
     expect(prometheus).toContain('host.docker.internal:8001');
   });
 
-  it('has a Prometheus config that promtool accepts', () => {
-    const promtool = systemBinary('promtool', 'promtool check config on dashboards/prometheus/prometheus.yaml');
-    if (promtool === undefined) return;
+  it('has a Prometheus config that promtool accepts', (ctx) => {
+    const promtool = requireBinary(ctx, 'promtool', 'promtool check config on dashboards/prometheus/prometheus.yaml');
     const result = spawnSync(promtool, ['check', 'config', `${dir}prometheus/prometheus.yaml`], { encoding: 'utf8' });
     expect(result.status, result.stdout + result.stderr).toBe(0);
   });

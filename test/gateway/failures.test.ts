@@ -6,6 +6,7 @@ import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { engineStateFrom } from '../../examples/gateway/bridge.mjs';
 import { freePort, serve } from '../helpers/net.js';
 import { sample, startEngine, startProcess, type Started } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type Gateway = { url: string; close: (drainMs?: number) => Promise<void> };
 const MODEL = 'sim-llama-8b';
@@ -119,15 +120,10 @@ describe('the gateway under overload and failure', () => {
     const res = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 500, stream: true }, controller.signal);
     const reader = res.body!.getReader();
     await reader.read();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(((await (await fetch(`${engine.url}/health`)).json()) as { running: number }).running).toBe(1);
+    const running = async () => ((await (await fetch(`${engine.url}/health`)).json()) as { running: number }).running;
+    expect(await running()).toBe(1);
     controller.abort();
-    let running = 1;
-    for (let i = 0; i < 50 && running !== 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      running = ((await (await fetch(`${engine.url}/health`)).json()) as { running: number }).running;
-    }
-    expect(running).toBe(0);
+    await waitUntil(async () => (await running()) === 0, { what: 'the engine to drop the aborted request' });
     const engineText = await (await fetch(`${engine.url}/metrics`)).text();
     expect(sample(engineText, 'inferwatch_requests_finished_total{gen_ai_request_model="sim-llama-8b",gen_ai_operation_name="text_completion",gen_ai_provider_name="engine-sim",finish_reason="abort"}')).toBe(1);
     const slow = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 100 });
@@ -147,11 +143,13 @@ describe('the gateway under overload and failure', () => {
     sent.push(post(gateway, { model: MODEL, prompt: 'a', max_tokens: 400, stream: true }, controller.signal).then((r) => r.body!.getReader().read()).catch(() => 'aborted'));
     setTimeout(() => controller.abort(), 150);
     await Promise.all(sent);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const text = await (await fetch(`${gateway.url}/metrics`)).text();
-    const finished = finishedByReason(text);
-    const total = Object.values(finished).reduce((a, b) => a + b, 0);
-    expect(total).toBe(10);
+    // The server side settles a moment after the clients: wait for ten, then check it is exactly ten.
+    const finishedTotal = (page: string) => Object.values(finishedByReason(page)).reduce((a, b) => a + b, 0);
+    const text = await waitUntil(async () => {
+      const page = await (await fetch(`${gateway.url}/metrics`)).text();
+      return finishedTotal(page) >= 10 && page;
+    }, { what: 'ten finished requests' });
+    expect(finishedTotal(text)).toBe(10);
     expect(Object.values(durationCountsByError(text)).reduce((a, b) => a + b, 0)).toBe(10);
     expect(durationCountsByError(text)['400']).toBe(3);
   });
@@ -201,8 +199,10 @@ describe('the engine-state bridge', () => {
     const vllm = await serve((req, res) => (req.url === '/metrics' ? res.writeHead(200, { 'content-type': 'text/plain' }).end(page) : res.writeHead(404).end()));
     cleanup.push(vllm.close);
     const gateway = await gatewayWith({ upstreams: [vllm.url], bridgeIntervalMs: 100 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const text = await waitUntil(async () => {
+      const page = await (await fetch(`${gateway.url}/metrics`)).text();
+      return sample(page, `inferwatch_scheduler_running{upstream="${vllm.url}"}`) !== undefined && page;
+    }, { what: 'the bridged vLLM state' });
     expect(sample(text, `inferwatch_scheduler_running{upstream="${vllm.url}"}`)).toBe(17);
     expect(sample(text, `inferwatch_kv_cache_gpu_usage{upstream="${vllm.url}"}`)).toBe(0.018);
     expect(sample(text, `inferwatch_kv_cache_cpu_usage{upstream="${vllm.url}"}`)).toBe(0);

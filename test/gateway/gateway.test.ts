@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBenchmark } from '@inferwatch/loadgen';
@@ -5,6 +6,7 @@ import { runBenchmark } from '@inferwatch/loadgen';
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { freePort } from '../helpers/net.js';
 import { sample, startEngine, type Started } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type Gateway = { url: string; close: (drainMs?: number) => Promise<void> };
 const MODEL = 'sim-llama-8b';
@@ -71,7 +73,13 @@ describe('the gateway in front of the simulated engine', () => {
   });
 
   it('agrees with the load generator: client and server medians of TTFT and E2E within 10 % + 5 ms', async () => {
+    // The client and the gateway share this event loop: its delays separate their clocks, so the
+    // tolerance grows by the delays this very run saw (next to nothing on a quiet machine).
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     const result = await runBenchmark({ baseUrl: gateway.url, model: MODEL, numPrompts: 60, requestRate: 15, seed: 7, compareMetrics: `${gateway.url}/metrics` });
+    loopDelay.disable();
+    const slackMs = (2 * loopDelay.percentile(99)) / 1e6;
     expect(result.failed).toBe(0);
     expect(result.completed).toBe(60);
     const server = result.server!;
@@ -79,17 +87,19 @@ describe('the gateway in front of the simulated engine', () => {
     expect(server.e2e.count).toBe(60);
     for (const key of ['ttft', 'e2e'] as const) {
       const client = result[key].median;
-      expect(Math.abs(server[key].median - client), `${key}: client ${client} ms, server ${server[key].median} ms`).toBeLessThanOrEqual(0.1 * client + 5);
+      expect(Math.abs(server[key].median - client), `${key}: client ${client} ms, server ${server[key].median} ms`).toBeLessThanOrEqual(0.1 * client + 5 + slackMs);
     }
     // Means need no interpolation: the server's is exact.
-    expect(Math.abs(server.e2e.mean - result.e2e.mean)).toBeLessThanOrEqual(0.05 * result.e2e.mean + 5);
+    expect(Math.abs(server.e2e.mean - result.e2e.mean)).toBeLessThanOrEqual(0.05 * result.e2e.mean + 5 + slackMs);
   });
 
   it('bridges the engine’s scheduler state and KV usage, labelled by upstream', async () => {
     // Idle now: every block is back (no leak in the engine), and the bridge shows it within a scrape or two.
     expect(await (await fetch(`${engine.url}/health`)).json()).toMatchObject({ running: 0, waiting: 0, swapped: 0, gpuKvCacheUsage: 0, cpuKvCacheUsage: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const text = await metrics(gateway);
+    const text = await waitUntil(async () => {
+      const page = await metrics(gateway);
+      return sample(page, `inferwatch_scheduler_running{upstream="${engine.url}"}`) === 0 && page;
+    }, { what: 'the bridge to show the idle engine' });
     const upstream = `upstream="${engine.url}"`;
     expect(sample(text, `inferwatch_kv_cache_gpu_usage{${upstream}}`)).toBe(0);
     expect(sample(text, `inferwatch_scheduler_running{${upstream}}`)).toBe(0);

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, startMetrics, type RunningMetrics } from '@inferwatch/sdk';
 import { serve } from '../helpers/net.js';
+import { decodeMetricsRequest } from '../helpers/otlp-protobuf.js';
 
 interface Received {
   url: string | undefined;
@@ -101,12 +102,21 @@ describe('OTLP/HTTP export', () => {
     await running.forceFlush();
     expect(rx.received).toHaveLength(1);
     expect(rx.received[0].contentType).toBe('application/x-protobuf');
-    const body = rx.received[0].body;
-    expect(body.includes('gen_ai.server.request.duration')).toBe(true);
-    // Histogram sums are protobuf doubles: 8 little-endian bytes of the exact value.
-    const e2e = Buffer.alloc(8);
-    e2e.writeDoubleLE(0.125);
-    expect(body.includes(e2e)).toBe(true);
+    const { resource, metrics } = decodeMetricsRequest(rx.received[0].body);
+    expect(resource['service.name']).toBeTypeOf('string');
+    const e2e = metrics.find((m) => m.name === 'gen_ai.server.request.duration')!;
+    expect(e2e.unit).toBe('s');
+    const point = e2e.histogram!.dataPoints[0];
+    expect(point.attributes).toMatchObject({ 'gen_ai.request.model': 'gpt-x', 'gen_ai.provider.name': 'openai' });
+    expect(point.count).toBe(1);
+    // A protobuf double: the exact value, 125 ms, in its bucket.
+    expect(point.sum).toBe(0.125);
+    expect(point.bucketCounts[point.explicitBounds.findIndex((bound) => bound >= 0.125)]).toBe(1);
+    expect(point.bucketCounts.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(metrics.find((m) => m.name === 'gen_ai.server.time_to_first_token')!.histogram!.dataPoints[0].sum).toBeCloseTo(0.045, 12);
+    const tokens = metrics.find((m) => m.name === 'inferwatch.tokens')!;
+    expect(tokens.sum!.isMonotonic).toBe(true);
+    expect(tokens.sum!.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output')!.asInt).toBe(4);
   });
 
   it('honours OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_* and OTEL_SERVICE_NAME', async () => {

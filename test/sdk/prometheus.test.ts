@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, startMetrics, type RunningMetrics } from '@inferwatch/sdk';
-import { systemBinary } from '../helpers/binaries.js';
+import { requireBinary } from '../helpers/binaries.js';
 import { freePort, serve } from '../helpers/net.js';
 
 const LABELS = 'gen_ai_request_model="qwen",gen_ai_operation_name="text_completion",gen_ai_provider_name="vllm"';
@@ -81,9 +81,8 @@ describe('Prometheus export', () => {
     }
   });
 
-  it('passes promtool check metrics', async () => {
-    const promtool = systemBinary('promtool', 'promtool check metrics on the exposition');
-    if (promtool === undefined) return;
+  it('passes promtool check metrics', async (ctx) => {
+    const promtool = requireBinary(ctx, 'promtool', 'promtool check metrics on the exposition');
     const llm = recordOne();
     for (let i = 0; i < 20; i++) llm.startRequest({ model: `model-${i % 4}`, operation: i % 2 ? 'chat' : 'text_completion' }).fail(new RangeError('x'));
     running = startMetrics({ serviceName: 'lint', llm, registerGlobal: false });
