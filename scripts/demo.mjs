@@ -77,16 +77,14 @@ gateway.once('exit', (code) => {
   }
 });
 
+/** Both answer: the banner's addresses work the moment it appears. */
 async function ready() {
+  const up = (url) => fetch(url).then((res) => res.ok, () => false);
   for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${gatewayUrl}/health`)).ok) return;
-    } catch {
-      // not listening yet
-    }
+    if ((await up(`${gatewayUrl}/health`)) && (await up(`http://localhost:${args['engine-port']}/health`))) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error('the gateway did not come up within 15 s');
+  throw new Error('the gateway and the engine did not both come up within 15 s');
 }
 
 let stopping = false;

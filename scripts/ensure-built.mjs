@@ -45,7 +45,9 @@ export function fingerprints() {
     if (existsSync(join(dir, 'package.json'))) manifests.push(join(dir, 'package.json'));
   }
   const install = hash(manifests);
-  const sources = [join(ROOT, 'tsconfig.base.json'), join(ROOT, 'docs', 'metrics.md'), ...children('packages').flatMap((dir) => files(dir))];
+  // What the builds read: each package's sources and build configuration, and the docs the sdk ships.
+  const sources = [join(ROOT, 'tsconfig.base.json'), join(ROOT, 'docs', 'metrics.md')];
+  for (const dir of children('packages')) sources.push(...files(join(dir, 'src')), join(dir, 'tsup.config.ts'), join(dir, 'tsconfig.json'));
   return { install, build: hash([...manifests, ...sources.filter(existsSync)]) };
 }
 
