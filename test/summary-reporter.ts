@@ -2,20 +2,26 @@ import type { Reporter, TestModule } from 'vitest/node';
 
 /**
  * Ends the run with one plain `N passed, N failed, N skipped` line that any CI log reader understands,
- * after one line per skipped test with its reason (a missing binary's note), so a skip is never silent.
+ * after one line per file with skipped tests and their reasons (a missing binary's note), so no skip is silent.
  */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     const count = { passed: 0, failed: 0, skipped: 0 };
-    const skipped: string[] = [];
+    const lines: string[] = [];
     for (const module of testModules) {
+      let skipped = 0;
+      const notes = new Set<string>();
       for (const test of module.children.allTests()) {
         const result = test.result();
         if (result.state === 'passed' || result.state === 'failed' || result.state === 'skipped') count[result.state]++;
-        if (result.state === 'skipped') skipped.push(`skipped: ${module.moduleId.replace(`${process.cwd()}/`, '')} > ${test.fullName}${result.note ? ` (${result.note})` : ''}`);
+        if (result.state === 'skipped') {
+          skipped++;
+          if (result.note) notes.add(result.note);
+        }
       }
       if (module.state() === 'failed' && [...module.children.allTests()].length === 0) count.failed++;
+      if (skipped > 0) lines.push(`skipped ${skipped} in ${module.relativeModuleId}${notes.size ? `: ${[...notes].join('; ')}` : ''}`);
     }
-    console.log(`\n${skipped.join('\n')}${skipped.length ? '\n' : ''}${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped`);
+    console.log(`\n${lines.map((l) => `${l}\n`).join('')}${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped`);
   }
 }
