@@ -42,6 +42,7 @@ async function timeToBanner(dir) {
     return await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no banner within ${args['timeout-s']} s`)), Number(args['timeout-s']) * 1000);
       const onData = (chunk) => {
+        if (output.includes('inferwatch demo\n')) return; // the banner is out: the rest is the stop
         output += chunk;
         process.stdout.write(chunk);
         if (output.includes('inferwatch demo\n')) {
