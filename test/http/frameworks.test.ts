@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLlmMetrics, type LlmMetrics } from '@inferwatch/sdk';
 import { collect } from '../helpers/collect.js';
 import { FIRST_DELAY_MS, GAP_MS, PROMPT_TOKENS, TOKENS, scriptedUpstream } from '../helpers/upstream.js';
+import { waitUntil } from '../helpers/wait.js';
 import { APPS, type App } from './apps.js';
 
 let upstream: Awaited<ReturnType<typeof scriptedUpstream>>;
@@ -23,15 +24,13 @@ async function request(app: App, model: string, stream: boolean, signal?: AbortS
 
 /** Finished-request counts by reason, once `total` requests have finished (the server side settles a moment after the client). */
 async function finished(llm: LlmMetrics, model: string, total = 1): Promise<Record<string, number>> {
-  for (let i = 0; i < 100; i++) {
+  return waitUntil(async () => {
     const m = await collect(llm.producer);
     const points = (m.metric('inferwatch.requests.finished')?.dataPoints ?? []).filter((p) => p.attributes['gen_ai.request.model'] === model);
     const counts: Record<string, number> = {};
     for (const p of points) if ((p.value as number) > 0) counts[String(p.attributes.finish_reason)] = p.value as number;
-    if (Object.values(counts).reduce((a, b) => a + b, 0) >= total) return counts;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('the request never finished on the server side');
+    return Object.values(counts).reduce((a, b) => a + b, 0) >= total && counts;
+  }, { what: `${total} finished ${model} request(s) on the server side` });
 }
 
 describe.each(Object.keys(APPS))('%s wrapper', (name) => {
