@@ -6,7 +6,7 @@ import { sample, startEngine, startProcess, type Started } from '../helpers/proc
 import { timedCompletion, type Timed } from './independent-client.js';
 
 // The gateway's TTFT against a client that times itself (plain node:http, not the load generator), at
-// 5 req/s. Prompts from 100 to 2000 tokens (log-uniform, seeded) spread TTFT over 15–300 ms of prefill,
+// 5 req/s. Prompts from 100 to 2000 tokens (log-uniform, seeded) spread TTFT over 25–500 ms of prefill (plus queueing),
 // so a few milliseconds of transport stay well inside 10 %. Server quantiles come from the gateway's
 // own fine buckets, estimated as histogram_quantile does.
 const RATE = 5;
@@ -56,7 +56,7 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
   let quiet: Started;
   let busy: Started;
   beforeAll(async () => {
-    engine = await startEngine(['--prefill-ms-per-token', '0.15', '--num-gpu-blocks', '2048', '--decode-base-ms', '5']);
+    engine = await startEngine(['--prefill-ms-per-token', '0.25', '--num-gpu-blocks', '2048', '--decode-base-ms', '5']);
     const gateway = (args: string[]) => startProcess('test/truth/gateway-process.mjs', ['--upstream', engine.url, ...args], 'test gateway on');
     [quiet, busy] = await Promise.all([gateway([]), gateway(['--busy-ms', '100', '--busy-every-ms', '500'])]);
   }, 30_000);
@@ -75,7 +75,7 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
     for (const q of [0.5, 0.9]) expect(Math.abs(r[q] - 1), `p${q * 100}`).toBeLessThanOrEqual(0.1);
   }, 120_000);
 
-  it('runs low at the tail when the loop is busy, by no more than the event-loop delay it exports', async () => {
+  it('misses, when the loop is busy, no more than the event-loop delay it exports', async () => {
     const result = await run(busy, 150, 13);
     const r = ratios('loop busy 100 ms every 500 ms', result);
     // The gap is the wait before the handler runs, which the gateway's own timer cannot see...
