@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntimeMetrics } from '@inferwatch/sdk';
@@ -83,6 +84,13 @@ describe('createRuntimeMetrics', () => {
       const utilization = collected.point('nodejs.eventloop.utilization', {})!.value;
       expect(utilization).toBeGreaterThan(0);
       expect(utilization).toBeLessThanOrEqual(1);
+      // docs/metrics.md has a row for each, with its Prometheus name and unit.
+      const doc = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8').split('\n');
+      const names = ['utilization', 'delay.min', 'delay.max', 'delay.mean', 'delay.stddev', 'delay.p50', 'delay.p90', 'delay.p99'];
+      for (const name of names.map((n) => `nodejs.eventloop.${n}`)) {
+        const row = doc.find((line) => line.startsWith(`| \`${name}\` |`));
+        expect(row, name).toContain(`| \`${name.replaceAll('.', '_')}\` | gauge | ${collected.metric(name)!.descriptor.unit} |`);
+      }
     } finally {
       runtime.shutdown();
     }
