@@ -12,6 +12,7 @@ import { timedCompletion, type Timed } from './independent-client.js';
 const RATE = 5;
 const TTFT = 'gen_ai_server_time_to_first_token';
 const QUANTILES = [0.5, 0.9, 0.99];
+const BUSY_MS = 100;
 
 interface Run {
   client: Timed[];
@@ -53,16 +54,21 @@ function ratios(label: string, r: Run): Record<number, number> {
 
 describe('gateway TTFT against an independent client at 5 req/s', () => {
   let engine: Started;
+  let fastEngine: Started;
   let quiet: Started;
   let busy: Started;
   beforeAll(async () => {
-    engine = await startEngine(['--prefill-ms-per-token', '0.25', '--num-gpu-blocks', '2048', '--decode-base-ms', '5']);
-    const gateway = (args: string[]) => startProcess('test/truth/gateway-process.mjs', ['--upstream', engine.url, ...args], 'test gateway on');
-    [quiet, busy] = await Promise.all([gateway([]), gateway(['--busy-ms', '100', '--busy-every-ms', '500'])]);
+    // The busy gateway fronts a faster engine (TTFT of a few tens of ms), where 100 ms blocks weigh.
+    [engine, fastEngine] = await Promise.all([
+      startEngine(['--prefill-ms-per-token', '0.25', '--num-gpu-blocks', '2048', '--decode-base-ms', '5']),
+      startEngine(['--prefill-ms-per-token', '0.03', '--num-gpu-blocks', '2048', '--decode-base-ms', '5']),
+    ]);
+    const gateway = (upstream: string, args: string[]) => startProcess('test/truth/gateway-process.mjs', ['--upstream', upstream, ...args], 'test gateway on');
+    [quiet, busy] = await Promise.all([gateway(engine.url, []), gateway(fastEngine.url, ['--busy-ms', String(BUSY_MS), '--busy-every-ms', '500'])]);
   }, 30_000);
   afterAll(async () => {
     await Promise.all([quiet?.stop(), busy?.stop()]);
-    await engine?.stop();
+    await Promise.all([engine?.stop(), fastEngine?.stop()]);
   });
 
   it('holds p50 and p99 within 10 % of the client’s', async () => {
@@ -75,15 +81,15 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
     for (const q of [0.5, 0.9]) expect(Math.abs(r[q] - 1), `p${q * 100}`).toBeLessThanOrEqual(0.1);
   }, 120_000);
 
-  it('misses, when the loop is busy, no more than the event-loop delay it exports', async () => {
+  it('runs low at the tail when the loop is busy, by no more than the event-loop delay it now exports', async () => {
     const result = await run(busy, 150, 13);
-    const r = ratios('loop busy 100 ms every 500 ms', result);
-    // The gap is the wait before the handler runs, which the gateway's own timer cannot see...
+    ratios(`loop busy ${BUSY_MS} ms every 500 ms`, result);
     const client = result.client.map((t) => t.ttft);
+    // Requests that arrive during a block wait, unseen by the gateway's timer, before the handler runs...
     const gap = percentile(client, 99) - result.server[0.99];
-    // ...but /metrics now shows it: the delay the loop suffered covers the missing time at the tail.
-    expect(result.delayMax! * 1000).toBeGreaterThanOrEqual(95);
+    expect(gap).toBeGreaterThanOrEqual(BUSY_MS / 4);
+    // ...and /metrics now shows that wait: the loop's delay covers what the tail misses.
+    expect(result.delayMax! * 1000).toBeGreaterThanOrEqual(BUSY_MS - 5);
     expect(gap).toBeLessThanOrEqual(result.delayMax! * 1000 + 0.1 * percentile(client, 99));
-    expect(r[0.5]).toBeGreaterThan(0.5);
   }, 120_000);
 });
