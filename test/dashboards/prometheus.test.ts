@@ -152,9 +152,10 @@ describe.skipIf(prometheus === undefined)('every dashboard query against a real 
     const window = () => `${Math.ceil(phase.b.end + SCRAPE_S - (phase.b.start - SCRAPE_S))}s`;
     const at = () => phase.b.end + SCRAPE_S;
 
-    it.each(JOBS)('%s › E2E request latency p50 is the median of the requests clients saw complete', async (job) => {
+    // The gateway is what the clients talked to; the engine behind it sees each request a little shorter.
+    it('E2E request latency p50 is the median of the requests clients saw complete', async () => {
       const panel = panelTargets.find((t) => t.title === 'E2E request latency' && t.legend === 'p50')!;
-      const [s] = await lab.query(resolveVariables(panel.expr, { job, rateInterval: window() }), at());
+      const [s] = await lab.query(resolveVariables(panel.expr, { job: GATEWAY, rateInterval: window() }), at());
       const completed = phase.b.results.flatMap((r) => r.requests.filter((q) => q.ok).map((q) => q.e2e));
       expect(completed.length).toBe(40);
       expect(phase.b.cancelled).toBe(40);

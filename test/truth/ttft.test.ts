@@ -83,11 +83,11 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
 
   it('runs low at the tail when the loop is busy, by no more than the event-loop delay it now exports', async () => {
     const result = await run(busy, 150, 13);
-    ratios(`loop busy ${BUSY_MS} ms every 500 ms`, result);
+    const r = ratios(`loop busy ${BUSY_MS} ms every 500 ms`, result);
     const client = result.client.map((t) => t.ttft);
     // Requests that arrive during a block wait, unseen by the gateway's timer, before the handler runs...
+    for (const q of [0.5, 0.9]) expect(r[q], `p${q * 100}`).toBeLessThan(0.95);
     const gap = percentile(client, 99) - result.server[0.99];
-    expect(gap).toBeGreaterThanOrEqual(BUSY_MS / 4);
     // ...and /metrics now shows that wait: the loop's delay covers what the tail misses.
     expect(result.delayMax! * 1000).toBeGreaterThanOrEqual(BUSY_MS - 5);
     expect(gap).toBeLessThanOrEqual(result.delayMax! * 1000 + 0.1 * percentile(client, 99));
