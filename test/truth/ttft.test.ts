@@ -47,7 +47,8 @@ function ratios(label: string, r: Run): Record<number, number> {
   const out = Object.fromEntries(QUANTILES.map((q) => [q, r.server[q] / percentile(client, q * 100)]));
   console.log(
     `TTFT ${label}: ` +
-      QUANTILES.map((q) => `p${q * 100} server ${r.server[q].toFixed(1)} ms / client ${percentile(client, q * 100).toFixed(1)} ms = ${out[q].toFixed(3)}`).join(', '),
+      QUANTILES.map((q) => `p${q * 100} server ${r.server[q].toFixed(1)} ms / client ${percentile(client, q * 100).toFixed(1)} ms = ${out[q].toFixed(3)}`).join(', ') +
+      `; gateway event-loop delay max ${((r.delayMax ?? NaN) * 1000).toFixed(1)} ms`,
   );
   return out;
 }
@@ -86,7 +87,9 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
     const r = ratios(`loop busy ${BUSY_MS} ms every 500 ms`, result);
     const client = result.client.map((t) => t.ttft);
     // Requests that arrive during a block wait, unseen by the gateway's timer, before the handler runs...
-    for (const q of [0.5, 0.9]) expect(r[q], `p${q * 100}`).toBeLessThan(0.95);
+    // (Quiet, in front of the same engine, p50 and p90 come out at 0.94–0.99 on this machine.)
+    expect(r[0.5], 'p50').toBeLessThan(0.85);
+    expect(r[0.9], 'p90').toBeLessThan(0.92);
     const gap = percentile(client, 99) - result.server[0.99];
     // ...and /metrics now shows that wait: the loop's delay covers what the tail misses.
     expect(result.delayMax! * 1000).toBeGreaterThanOrEqual(BUSY_MS - 5);
