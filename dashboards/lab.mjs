@@ -78,8 +78,9 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
             signal: AbortSignal.timeout(afterMs),
           });
           for await (const chunk of res.body) void chunk;
-        } catch {
-          cancelled++;
+        } catch (error) {
+          // Only the client's own timeout counts: a refused or broken request was no cancellation.
+          if (error?.name === 'TimeoutError') cancelled++;
         }
       };
       const pending = [];
