@@ -10,19 +10,34 @@ const SEL = 'job=~"$job", instance=~"$instance"';
 const MSEL = `${SEL}, gen_ai_request_model=~"$model"`;
 const PERCENTILES = [0.5, 0.9, 0.95, 0.99];
 
-const quantiles = (metric) =>
-  PERCENTILES.map((q) => ({ expr: `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket{${MSEL}}[$__rate_interval])))`, legendFormat: `p${q * 100}` }));
+// Latency panels count successful requests (no error.type) unless their title says otherwise;
+// failures and aborts have their own panel, by error.type.
+const quantiles = (metric, filter = '') =>
+  PERCENTILES.map((q) => ({ expr: `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket{${MSEL}${filter}}[$__rate_interval])))`, legendFormat: `p${q * 100}` }));
+const SUCCESS = ', error_type=""';
+const failures = [{ expr: `sum by (error_type) (rate(gen_ai_server_request_duration_count{${MSEL}, error_type!=""}[$__rate_interval]))`, legendFormat: '{{error_type}}' }];
 const tokenRate = (type, legend) => ({ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="${type}"}[$__rate_interval]))`, legendFormat: legend });
-const scheduler = ['running', 'swapped', 'waiting'].map((state) => ({ expr: `sum(inferwatch_scheduler_${state}{${SEL}})`, legendFormat: state }));
+// One truth per engine: every gateway replica bridges the same upstream's state (label `upstream`),
+// so those series count once per upstream (the highest replica's reading); series an engine or a
+// server reports about itself (no `upstream`) add up across instances.
+const perEngine = (metric) => `max by (upstream) (${metric}{${SEL}, upstream!=""}) or ${metric}{${SEL}, upstream=""}`;
+const scheduler = ['running', 'swapped', 'waiting'].map((state) => ({ expr: `sum(${perEngine(`inferwatch_scheduler_${state}`)})`, legendFormat: state }));
 const distribution = (metric) => [{ expr: `sum by (le) (increase(${metric}_bucket{${MSEL}}[$__range]))`, legendFormat: '{{le}}', format: 'heatmap', instant: true }];
-const perGpu = (expr) => [{ expr, legendFormat: 'GPU {{gpu_index}} {{hw_name}} ({{instance}})' }];
+// GPUs are the host's: several processes polling the same GPU report the same hw.id, drawn once.
+const GPU_KEY = 'hw_id, gpu_index, hw_name';
+const perGpu = (expr) => [{ expr, legendFormat: 'GPU {{gpu_index}} {{hw_name}} ({{hw_id}})' }];
 
 const GPU = {
-  utilization: perGpu(`avg by (instance, gpu_index, hw_name) (hw_gpu_utilization{${SEL}})`),
-  memory: perGpu(`sum by (instance, gpu_index, hw_name) (hw_gpu_memory_usage{${SEL}}) / sum by (instance, gpu_index, hw_name) (hw_gpu_memory_limit{${SEL}})`),
-  power: perGpu(`sum by (instance, gpu_index, hw_name) (hw_power{${SEL}})`),
-  temperature: perGpu(`max by (instance, gpu_index, hw_name) (hw_temperature{${SEL}})`),
-  processMemory: [{ expr: `sum by (instance, gpu_index, process_pid) (inferwatch_gpu_process_memory_usage{${SEL}})`, legendFormat: 'GPU {{gpu_index}} pid {{process_pid}} ({{instance}})' }],
+  utilization: perGpu(`max by (${GPU_KEY}) (hw_gpu_utilization{${SEL}})`),
+  memory: perGpu(`max by (${GPU_KEY}) (hw_gpu_memory_usage{${SEL}}) / max by (${GPU_KEY}) (hw_gpu_memory_limit{${SEL}})`),
+  power: perGpu(`max by (${GPU_KEY}) (hw_power{${SEL}})`),
+  temperature: perGpu(`max by (${GPU_KEY}) (hw_temperature{${SEL}})`),
+  processMemory: [{ expr: `max by (hw_id, gpu_index, process_pid) (inferwatch_gpu_process_memory_usage{${SEL}})`, legendFormat: 'GPU {{gpu_index}} pid {{process_pid}} ({{hw_id}})' }],
+};
+// The event loop is each process's own: one line per instance.
+const EVENT_LOOP = {
+  delay: ['max', 'p99'].map((stat) => ({ expr: `max by (instance) (nodejs_eventloop_delay_${stat}{${SEL}})`, legendFormat: `${stat} {{instance}}` })),
+  utilization: [{ expr: `max by (instance) (nodejs_eventloop_utilization{${SEL}})`, legendFormat: '{{instance}}' }],
 };
 
 let nextId = 1;
@@ -92,28 +107,29 @@ const overview = dashboard(
   'inferwatch-overview',
   'inferwatch / LLM serving overview',
   [
-    ts('E2E request latency', quantiles('gen_ai_server_request_duration'), { x: 0, y: 0, w: 12, h: 8 }, 's'),
+    ts('E2E request latency', quantiles('gen_ai_server_request_duration', SUCCESS), { x: 0, y: 0, w: 12, h: 8 }, 's'),
     ts('Token throughput', [tokenRate('input', 'prompt tokens/s'), tokenRate('output', 'generation tokens/s')], { x: 12, y: 0, w: 12, h: 8 }, 'short'),
     ts('Time per output token latency', quantiles('gen_ai_server_time_per_output_token'), { x: 0, y: 8, w: 12, h: 8 }, 's'),
     ts('Scheduler state', scheduler, { x: 12, y: 8, w: 12, h: 8 }, 'short'),
-    ts('Time to first token latency', quantiles('gen_ai_server_time_to_first_token'), { x: 0, y: 16, w: 12, h: 8 }, 's'),
+    ts('Time to first token latency (every request that got a first token)', quantiles('gen_ai_server_time_to_first_token'), { x: 0, y: 16, w: 12, h: 8 }, 's'),
     ts(
       'Cache utilization',
       [
-        { expr: `avg(inferwatch_kv_cache_gpu_usage{${SEL}})`, legendFormat: 'GPU KV cache' },
-        { expr: `avg(inferwatch_kv_cache_cpu_usage{${SEL}})`, legendFormat: 'CPU KV cache' },
+        { expr: `avg(${perEngine('inferwatch_kv_cache_gpu_usage')})`, legendFormat: 'GPU KV cache' },
+        { expr: `avg(${perEngine('inferwatch_kv_cache_cpu_usage')})`, legendFormat: 'CPU KV cache' },
       ],
       { x: 12, y: 16, w: 12, h: 8 },
       'percentunit',
     ),
-    ts('GPU utilization', GPU.utilization, { x: 0, y: 24, w: 12, h: 8 }, 'percentunit'),
-    ts('GPU memory used', GPU.memory, { x: 12, y: 24, w: 12, h: 8 }, 'percentunit'),
-    ts('GPU power', GPU.power, { x: 0, y: 32, w: 12, h: 8 }, 'watt'),
-    ts('GPU temperature', GPU.temperature, { x: 12, y: 32, w: 12, h: 8 }, 'celsius'),
+    ts('Failed and aborted requests by error.type', failures, { x: 0, y: 24, w: 24, h: 8 }, 'reqps'),
+    ts('GPU utilization', GPU.utilization, { x: 0, y: 32, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU memory used', GPU.memory, { x: 12, y: 32, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU power', GPU.power, { x: 0, y: 40, w: 12, h: 8 }, 'watt'),
+    ts('GPU temperature', GPU.temperature, { x: 12, y: 40, w: 12, h: 8 }, 'celsius'),
   ],
   'now-24h',
   '30s',
-  'Request latency, throughput, scheduler state, KV cache and GPUs of LLM servers and gateways instrumented with inferwatch.',
+  'Request latency, throughput, scheduler state, KV cache, failures and GPUs of LLM servers and gateways instrumented with inferwatch.',
 );
 
 nextId = 1;
@@ -128,19 +144,23 @@ const realtime = dashboard(
     ts('Generation tokens', [tokenRate('output', 'generation tokens/s')], { x: 18, y: 1, w: 6, h: 5 }, 'short'),
     ts('Scheduler running / swapped / waiting', scheduler, { x: 0, y: 6, w: 24, h: 7 }, 'short'),
     heat('Inference compute duration', distribution('inferwatch_request_inference_duration'), { x: 0, y: 13, w: 12, h: 8 }),
-    heat('Inference queue duration', distribution('inferwatch_request_queue_duration'), { x: 12, y: 13, w: 12, h: 8 }),
-    heat('Time to first token', distribution('gen_ai_server_time_to_first_token'), { x: 0, y: 21, w: 12, h: 8 }),
-    heat('Inter-token latency', distribution('inferwatch_request_inter_token_latency'), { x: 12, y: 21, w: 12, h: 8 }),
-    row('Hardware Infrastructure Metrics', 29),
-    ts('GPU utilization', GPU.utilization, { x: 0, y: 30, w: 12, h: 8 }, 'percentunit'),
-    ts('GPU memory used', GPU.memory, { x: 12, y: 30, w: 12, h: 8 }, 'percentunit'),
-    ts('GPU power', GPU.power, { x: 0, y: 38, w: 8, h: 8 }, 'watt'),
-    ts('GPU temperature', GPU.temperature, { x: 8, y: 38, w: 8, h: 8 }, 'celsius'),
-    ts('GPU memory held by the server process', GPU.processMemory, { x: 16, y: 38, w: 8, h: 8 }, 'bytes'),
+    heat('Inference queue duration (every scheduled request)', distribution('inferwatch_request_queue_duration'), { x: 12, y: 13, w: 12, h: 8 }),
+    heat('Time to first token (every request that got a first token)', distribution('gen_ai_server_time_to_first_token'), { x: 0, y: 21, w: 12, h: 8 }),
+    // Beside TTFT: the wait before a handler runs at all, which no request timer can see.
+    ts('Event-loop delay (before any handler runs)', EVENT_LOOP.delay, { x: 12, y: 21, w: 6, h: 8 }, 's'),
+    ts('Event-loop utilization', EVENT_LOOP.utilization, { x: 18, y: 21, w: 6, h: 8 }, 'percentunit'),
+    heat('Inter-token latency (every request, failed ones included)', distribution('inferwatch_request_inter_token_latency'), { x: 0, y: 29, w: 12, h: 8 }),
+    ts('Failed and aborted requests by error.type', failures, { x: 12, y: 29, w: 12, h: 8 }, 'reqps'),
+    row('Hardware Infrastructure Metrics', 37),
+    ts('GPU utilization', GPU.utilization, { x: 0, y: 38, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU memory used', GPU.memory, { x: 12, y: 38, w: 12, h: 8 }, 'percentunit'),
+    ts('GPU power', GPU.power, { x: 0, y: 46, w: 8, h: 8 }, 'watt'),
+    ts('GPU temperature', GPU.temperature, { x: 8, y: 46, w: 8, h: 8 }, 'celsius'),
+    ts('GPU memory held by the server process', GPU.processMemory, { x: 16, y: 46, w: 8, h: 8 }, 'bytes'),
   ],
   'now-5m',
   '5s',
-  'The last five minutes, refreshed every 5 s: throughput, scheduler state, latency distributions and GPUs.',
+  'The last five minutes, refreshed every 5 s: throughput, scheduler state, latency distributions, the event loop, failures and GPUs.',
 );
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));

@@ -1,6 +1,7 @@
 // A demo run with a real Prometheus, shared by the dashboard tests and the screenshot script: the
-// simulated engine, two gateway replicas in front of it, the fake nvidia-smi on PATH for GPU series,
-// Prometheus (Debian's binary) scraping all three every second, and load through both gateways.
+// simulated engine, two gateway replicas in front of it (both bridging the engine's state and both
+// polling the same GPUs: the fake nvidia-smi on PATH), Prometheus (Debian's binary) scraping all
+// three every second, and load through both gateways.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -44,56 +45,74 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
     children.push(await startProcess(process.execPath, [join(ROOT, script), '--port', String(port), ...args], ready, env));
     return `127.0.0.1:${port}`;
   };
-  const engine = await node('examples/engine-sim/server.mjs', ['--decode-base-ms', '6', '--log-interval-ms', '600000'], 'simulated engine serving');
-  const gatewayArgs = ['--host', '127.0.0.1', '--upstream', `http://${engine}`, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000'];
+  const engine = await node('examples/engine-sim/server.mjs', ['--decode-base-ms', '6', '--num-gpu-blocks', '4096', '--log-interval-ms', '600000'], 'simulated engine serving');
+  const gatewayArgs = ['--host', '127.0.0.1', '--upstream', `http://${engine}`, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000', '--gpu'];
   const gateways = [await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on'), await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on')];
 
-  const dir = mkdtempSync(join(tmpdir(), 'inferwatch-prometheus-'));
-  const config = join(dir, 'prometheus.yaml');
-  writeFileSync(
-    config,
-    [
-      'global:',
-      `  scrape_interval: ${scrapeIntervalS}s`,
-      `  evaluation_interval: ${scrapeIntervalS}s`,
-      'scrape_configs:',
-      '  - job_name: inferwatch-gateway',
-      '    static_configs:',
-      `      - targets: [${gateways.map((g) => `"${g}"`).join(', ')}]`,
-      '  - job_name: inferwatch-engine',
-      '    static_configs:',
-      `      - targets: ["${engine}"]`,
-      '',
-    ].join('\n'),
-  );
-  const promPort = await freePort();
-  children.push(
-    await startProcess(
-      prometheusBinary,
-      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=info'],
-      'Server is ready to receive web requests',
-      {},
-    ),
-  );
-  const prometheus = `http://127.0.0.1:${promPort}`;
+  const prom = await startPrometheus({ 'inferwatch-gateway': gateways, 'inferwatch-engine': [engine] }, { prometheusBinary, scrapeIntervalS });
+  children.push(prom.child);
+  const { prometheus, query } = prom;
 
   return {
     engine,
     gateways,
     prometheus,
-    /** Load through both gateways at `rate` requests/s each for about `seconds`. */
+    /** Load through both gateways at `rate` requests/s each for about `seconds`; the load generator's results, one per gateway. */
     async load(rate, seconds) {
-      await Promise.all(
+      return Promise.all(
         gateways.map((g, i) => runBenchmark({ baseUrl: `http://${g}`, model: 'sim-llama-8b', numPrompts: Math.round(rate * seconds), requestRate: rate, seed: i + 1 })),
       );
     },
-    /** An instant query; returns the result vector. */
-    async query(expr, time) {
-      const url = `${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}${time === undefined ? '' : `&time=${time}`}`;
-      const body = await (await fetch(url)).json();
-      if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
-      return body.data.result;
+    /**
+     * `count` streamed requests through each gateway, `rate` a second, each cancelled by its client after
+     * `afterMs`; resolves to how many were cancelled before they finished.
+     */
+    async abort(rate, count, afterMs) {
+      let cancelled = 0;
+      const one = async (g) => {
+        try {
+          const res = await fetch(`http://${g}/v1/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'sim-llama-8b', prompt: 'cancel me soon', max_tokens: 400, stream: true }),
+            signal: AbortSignal.timeout(afterMs),
+          });
+          for await (const chunk of res.body) void chunk;
+        } catch (error) {
+          // Only the client's own timeout counts: a refused or broken request was no cancellation.
+          if (error?.name === 'TimeoutError') cancelled++;
+        }
+      };
+      const pending = [];
+      for (let i = 0; i < count; i++) {
+        for (const g of gateways) pending.push(one(g));
+        await new Promise((resolve) => setTimeout(resolve, 1000 / rate));
+      }
+      await Promise.all(pending);
+      return cancelled;
     },
+    /**
+     * Opens `count` long streamed requests, alternately through each gateway, and holds them: the
+     * engine's running and waiting counts stay put while they decode. Returns a function that cancels them.
+     */
+    hold(count, maxTokens) {
+      const controller = new AbortController();
+      for (let i = 0; i < count; i++) {
+        const g = gateways[i % gateways.length];
+        void fetch(`http://${g}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'sim-llama-8b', prompt: 'hold on', max_tokens: maxTokens, stream: true }),
+          signal: controller.signal,
+        })
+          .then(async (res) => {
+            for await (const chunk of res.body) void chunk;
+          })
+          .catch(() => {});
+      }
+      return () => controller.abort();
+    },
+    query,
     async queryRange(expr, start, end, step) {
       const url = `${prometheus}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${start}&end=${end}&step=${step}`;
       const body = await (await fetch(url)).json();
@@ -107,8 +126,54 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
+      prom.remove();
     },
+  };
+}
+
+/**
+ * Prometheus scraping `jobs` ({ job: ['host:port', …] }) every `scrapeIntervalS`, with its data in a
+ * temporary folder. Returns its URL, `query(expr, time)`, its process and `remove()` for the folder.
+ */
+export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', scrapeIntervalS = 1 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'inferwatch-prometheus-'));
+  const config = join(dir, 'prometheus.yaml');
+  writeFileSync(
+    config,
+    [
+      'global:',
+      `  scrape_interval: ${scrapeIntervalS}s`,
+      `  evaluation_interval: ${scrapeIntervalS}s`,
+      'scrape_configs:',
+      ...Object.entries(jobs).flatMap(([job, targets]) => [`  - job_name: ${job}`, '    static_configs:', `      - targets: [${targets.map((t) => `"${t}"`).join(', ')}]`]),
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  let child;
+  try {
+    child = await startProcess(
+      prometheusBinary,
+      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=info'],
+      'Server is ready to receive web requests',
+      {},
+    );
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const prometheus = `http://127.0.0.1:${port}`;
+  return {
+    prometheus,
+    child,
+    /** An instant query; returns the result vector. */
+    async query(expr, time) {
+      const url = `${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}${time === undefined ? '' : `&time=${time}`}`;
+      const body = await (await fetch(url)).json();
+      if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+      return body.data.result;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 

@@ -1,6 +1,8 @@
 // The engine-state bridge: scrapes each upstream's Prometheus /metrics (vLLM's names, V0 or V1, or
 // the simulated engine's) and hands scheduler state and KV-cache usage to the gateway's recorder,
-// labelled by upstream. A failed or stale scrape drops that upstream's values rather than repeat them.
+// labelled by upstream: the label says these numbers are the engine's, not this replica's, so the
+// dashboards count them once per upstream and the log line prints them under the upstream's name.
+// A failed or stale scrape drops that upstream's values rather than repeat them.
 import parsePrometheus from 'parse-prometheus-text-format';
 
 const FIELDS = {

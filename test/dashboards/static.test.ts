@@ -91,3 +91,62 @@ describe('dashboards/docker-compose.yaml', () => {
     expect(result.status, result.stdout + result.stderr).toBe(0);
   });
 });
+
+describe.each(dashboards)('%s says what each number counts', (_file, dashboard) => {
+  const panels: Panel[] = allPanels(dashboard).filter((p: Panel) => p.type !== 'row');
+  const exprs = (p: Panel) => (p.targets ?? []).map((t) => t.expr);
+  // Recorded only at a successful end (docs/metrics.md), so they need no filter.
+  const SUCCESS_ONLY = ['gen_ai_server_time_per_output_token', 'inferwatch_request_inference_duration', 'inferwatch_request_decode_duration'];
+
+  it('shows successful requests in every latency panel unless its title says otherwise', () => {
+    const latency = panels.filter((p) => exprs(p).some((e) => /_(duration|token|latency)_bucket\{/.test(e)));
+    expect(latency.length).toBeGreaterThan(2);
+    for (const p of latency) {
+      for (const expr of exprs(p)) {
+        const metric = /(\w+)_bucket\{/.exec(expr)![1];
+        if (metric === 'gen_ai_server_request_duration') expect(expr, p.title).toContain('error_type=""');
+        else if (!SUCCESS_ONLY.includes(metric)) expect(p.title, `${p.title} counts more than successes (${metric})`).toMatch(/\(every /);
+      }
+    }
+  });
+
+  it('has a panel of failures and aborts by error.type', () => {
+    const failures = panels.filter((p) => exprs(p).some((e) => e.includes('error_type!=""')));
+    expect(failures.map((p) => p.title)).toEqual(['Failed and aborted requests by error.type']);
+    expect(exprs(failures[0])[0]).toMatch(/^sum by \(error_type\) \(rate\(gen_ai_server_request_duration_count\{/);
+  });
+
+  it('counts each engine once, however many gateway replicas bridge it', () => {
+    const engineState = panels.flatMap(exprs).filter((e) => /inferwatch_(scheduler|kv_cache)_/.test(e));
+    expect(engineState.length).toBeGreaterThanOrEqual(3);
+    for (const expr of engineState) {
+      const metric = /inferwatch_(scheduler|kv_cache)_\w+/.exec(expr)![0];
+      expect(expr).toContain(`max by (upstream) (${metric}{job=~"$job", instance=~"$instance", upstream!=""}) or ${metric}{job=~"$job", instance=~"$instance", upstream=""}`);
+    }
+  });
+
+  it('identifies a GPU by hw.id, never by the instance that reported it', () => {
+    const gpu = panels.flatMap(exprs).filter((e) => /\b(hw|inferwatch_gpu)_/.test(e));
+    expect(gpu.length).toBeGreaterThanOrEqual(4);
+    for (const expr of gpu) {
+      expect(expr).toMatch(/^max by \(hw_id, /);
+      expect(expr).not.toContain('instance,');
+      expect(expr).not.toMatch(/^sum/);
+    }
+  });
+});
+
+describe('the real-time dashboard', () => {
+  it('shows event-loop delay and utilization beside time to first token', () => {
+    const panels: Panel[] = allPanels(DASHBOARDS['inferwatch-realtime.json']);
+    const ttft = panels.find((p) => p.title.startsWith('Time to first token'))!;
+    const delay = panels.find((p) => p.title.startsWith('Event-loop delay'))!;
+    const utilization = panels.find((p) => p.title === 'Event-loop utilization')!;
+    expect(delay.targets!.map((t) => t.expr)).toEqual(['max by (instance) (nodejs_eventloop_delay_max{job=~"$job", instance=~"$instance"})', 'max by (instance) (nodejs_eventloop_delay_p99{job=~"$job", instance=~"$instance"})']);
+    expect(utilization.targets!.map((t) => t.expr)).toEqual(['max by (instance) (nodejs_eventloop_utilization{job=~"$job", instance=~"$instance"})']);
+    for (const p of [delay, utilization]) {
+      expect(p.gridPos.y).toBe(ttft.gridPos.y);
+      expect(p.gridPos.x).toBeGreaterThanOrEqual(ttft.gridPos.x + ttft.gridPos.w);
+    }
+  });
+});

@@ -8,6 +8,8 @@ export type { StartMetricsOptions, RunningMetrics } from './start.js';
 export type { PrometheusOptions, MetricsHandler } from './prometheus.js';
 export type { OtlpOptions } from './otlp.js';
 export type { GpuOption } from './gpu.js';
+export { createRuntimeMetrics } from './runtime-metrics.js';
+export type { RuntimeMetrics, RuntimeMetricsOptions } from './runtime-metrics.js';
 export { trackStream } from './streams.js';
 export type { TrackOptions } from './streams.js';
 export { tapResponse, responseFormat } from './sse-tap.js';

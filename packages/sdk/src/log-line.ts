@@ -1,5 +1,5 @@
 import type { EngineStates } from './engine-state.js';
-import { currentGauges, type GaugePoint } from './gauges.js';
+import { currentGauges, type GaugePoint, type GaugeView } from './gauges.js';
 import type { Series } from './series.js';
 
 export interface LogLineOptions {
@@ -16,28 +16,39 @@ export interface LogLineSource {
   readonly engine: EngineStates;
 }
 
-export interface IntervalStats {
-  promptTokens: number;
-  outputTokens: number;
-  seconds: number;
+/** Scheduler and KV-cache state; NaN where nobody reported it. */
+export interface EngineSummary {
   running: number;
   swapped: number;
   pending: number;
-  /** NaN when no engine reported it. */
   gpuKvCacheUsage: number;
   cpuKvCacheUsage: number;
 }
 
-/** vLLM's summary line. A KV-cache usage nobody reported prints as `n/a` rather than a made-up 0. */
+export interface IntervalStats extends EngineSummary {
+  promptTokens: number;
+  outputTokens: number;
+  seconds: number;
+  /**
+   * State bridged from upstream engines (points labelled `upstream`), one entry per upstream. When there
+   * are any, the line prints this process's throughput and each upstream's state under its name, so no
+   * reader takes a whole engine's queue for this process's own (the top-level state is then unused).
+   */
+  upstreams?: ReadonlyArray<EngineSummary & { name: string }>;
+}
+
+const percent = (ratio: number) => (ratio === ratio ? `${(ratio * 100).toFixed(1)}%` : 'n/a');
+const count = (n: number) => (n === n ? `${n} reqs` : 'n/a');
+const engineText = (s: EngineSummary) =>
+  `Running: ${count(s.running)}, Swapped: ${count(s.swapped)}, Pending: ${count(s.pending)}, ` +
+  `GPU KV cache usage: ${percent(s.gpuKvCacheUsage)}, CPU KV cache usage: ${percent(s.cpuKvCacheUsage)}`;
+
+/** vLLM's summary line. A value nobody reported prints as `n/a` rather than a made-up 0. */
 export function formatLogLine(stats: IntervalStats): string {
   const rate = (tokens: number) => (stats.seconds > 0 ? tokens / stats.seconds : 0).toFixed(1);
-  const percent = (ratio: number) => (ratio === ratio ? `${(ratio * 100).toFixed(1)}%` : 'n/a');
-  return (
-    `Avg prompt throughput: ${rate(stats.promptTokens)} tokens/s, ` +
-    `Avg generation throughput: ${rate(stats.outputTokens)} tokens/s, ` +
-    `Running: ${stats.running} reqs, Swapped: ${stats.swapped} reqs, Pending: ${stats.pending} reqs, ` +
-    `GPU KV cache usage: ${percent(stats.gpuKvCacheUsage)}, CPU KV cache usage: ${percent(stats.cpuKvCacheUsage)}`
-  );
+  const throughput = `Avg prompt throughput: ${rate(stats.promptTokens)} tokens/s, Avg generation throughput: ${rate(stats.outputTokens)} tokens/s`;
+  if (stats.upstreams === undefined || stats.upstreams.length === 0) return `${throughput}, ${engineText(stats)}`;
+  return [`${throughput} (this process)`, ...stats.upstreams.map((u) => `upstream ${u.name}: ${engineText(u)}`)].join('; ');
 }
 
 function consoleSink(line: string): void {
@@ -48,8 +59,29 @@ function consoleSink(line: string): void {
 }
 
 const sum = (points: GaugePoint[]) => points.reduce((total, p) => total + p.value, 0);
-// Several engines (a gateway's upstreams) report one usage each: the line shows their mean.
+// Several engines report one usage each: the line shows their mean.
 const mean = (points: GaugePoint[]) => (points.length === 0 ? NaN : sum(points) / points.length);
+
+function summary(gauges: GaugeView, keep: (p: GaugePoint) => boolean, missing: number): EngineSummary {
+  const total = (points: GaugePoint[]) => {
+    const kept = points.filter(keep);
+    return kept.length === 0 ? missing : sum(kept);
+  };
+  return {
+    running: total(gauges.running),
+    swapped: total(gauges.swapped),
+    pending: total(gauges.waiting),
+    gpuKvCacheUsage: mean(gauges.gpuKvCacheUsage.filter(keep)),
+    cpuKvCacheUsage: mean(gauges.cpuKvCacheUsage.filter(keep)),
+  };
+}
+
+/** Each upstream's state, from the points a bridge labelled with it; an upstream that left a field out shows n/a. */
+function upstreamSummaries(gauges: GaugeView): Array<EngineSummary & { name: string }> {
+  const names = new Set<string>();
+  for (const points of Object.values(gauges)) for (const p of points) if (typeof p.attributes.upstream === 'string') names.add(p.attributes.upstream);
+  return [...names].map((name) => ({ name, ...summary(gauges, (p) => p.attributes.upstream === name, NaN) }));
+}
 
 /** Emits the summary line on a timer that never keeps the process alive. */
 export class PeriodicLogLine {
@@ -80,11 +112,8 @@ export class PeriodicLogLine {
       promptTokens: totals.promptTokens - this.lastPrompt,
       outputTokens: totals.outputTokens - this.lastOutput,
       seconds: (now - this.lastAt) / 1000,
-      running: sum(gauges.running),
-      swapped: sum(gauges.swapped),
-      pending: sum(gauges.waiting),
-      gpuKvCacheUsage: mean(gauges.gpuKvCacheUsage),
-      cpuKvCacheUsage: mean(gauges.cpuKvCacheUsage),
+      ...summary(gauges, () => true, 0),
+      upstreams: upstreamSummaries(gauges),
     });
     this.lastAt = now;
     this.lastPrompt = totals.promptTokens;

@@ -5,6 +5,7 @@ import { loadGpu, type GpuOption } from './gpu.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import type { LlmMetrics } from './recorder.js';
+import { createRuntimeMetrics } from './runtime-metrics.js';
 
 export interface StartMetricsOptions {
   /** `service.name`; `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` win over it, so operators can relabel. */
@@ -19,6 +20,8 @@ export interface StartMetricsOptions {
   otlp?: OtlpOptions | false;
   /** Per-GPU metrics from nvidia-smi: `true` or the options of `@inferwatch/gpu` (which must be installed). Default off. */
   gpu?: GpuOption;
+  /** Event-loop delay and utilization (`nodejs.eventloop.*`), the wait no request timer sees. Default on. */
+  runtime?: boolean;
   /** Extra resource attributes. */
   resourceAttributes?: Attributes;
   /** Make the MeterProvider the global one, so your own `metrics.getMeter()` instruments export too. Default true. */
@@ -51,7 +54,8 @@ function otlpEndpointInEnv(): boolean {
 export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics {
   const recorders = options.llm === undefined ? [] : Array.isArray(options.llm) ? options.llm : [options.llm as LlmMetrics];
   const gpu = options.gpu ? loadGpu(options.gpu === true ? {} : options.gpu) : undefined;
-  const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(options.metricProducers ?? [])];
+  const runtime = options.runtime === false ? undefined : createRuntimeMetrics();
+  const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(runtime ? [runtime.producer] : []), ...(options.metricProducers ?? [])];
   const fromEnv = exportersFromEnv();
 
   const readers: MetricReader[] = [];
@@ -82,6 +86,7 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
     forceFlush: () => meterProvider.forceFlush(),
     async shutdown() {
       for (const recorder of recorders) recorder.shutdown();
+      runtime?.shutdown();
       try {
         await gpu?.shutdown();
         await meterProvider.shutdown();

@@ -1,0 +1,93 @@
+import { ValueType, type HrTime } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import { emptyResource } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, type CollectionResult, type MetricData, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import { createHistogram, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { VERSION } from './version.js';
+
+export interface RuntimeMetricsOptions {
+  /** Milliseconds between event-loop probes. Default 10, as `monitorEventLoopDelay()`. */
+  resolutionMs?: number;
+}
+
+export interface RuntimeMetrics {
+  /** `nodejs.eventloop.delay.*` and `nodejs.eventloop.utilization`, each over the time since the previous collection. */
+  readonly producer: MetricProducer;
+  /** Stops the probe timer. */
+  shutdown(): void;
+}
+
+const SCOPE = { name: '@inferwatch/sdk', version: VERSION };
+const DELAY_STATS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+
+/**
+ * Event-loop delay and utilization under the OpenTelemetry runtime conventions for Node.
+ *
+ * The delay is the lateness of a repeating timer, recorded into a perf_hooks histogram. It is not read
+ * from `monitorEventLoopDelay()` because that histogram's `reset()` forgets when it last ticked, so the
+ * interval spanning a reset is never recorded: a block just before a scrape would vanish from every
+ * window. Here a collection that finds the probe overdue records the lateness so far itself.
+ */
+export function createRuntimeMetrics(options: RuntimeMetricsOptions = {}): RuntimeMetrics {
+  const resolutionMs = typeof options.resolutionMs === 'number' && options.resolutionMs >= 1 ? options.resolutionMs : 10;
+  const delays = createHistogram();
+  // Nanoseconds, at least 1: the histogram takes positive integers only.
+  const record = (lateMs: number) => delays.record(Math.max(1, Math.round(lateMs * 1e6)));
+  let lastProbe = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    record(now - lastProbe - resolutionMs);
+    lastProbe = now;
+  }, resolutionMs).unref();
+  let utilizationBase: EventLoopUtilization = performance.eventLoopUtilization();
+  let windowStart: HrTime = hrTime();
+
+  function metrics(): MetricData[] {
+    const now = performance.now();
+    if (now - lastProbe > resolutionMs) {
+      record(now - lastProbe - resolutionMs);
+      // As if the probe had just fired on time, so its late tick adds only what comes after now.
+      lastProbe = now - resolutionMs;
+    }
+    const startTime = windowStart;
+    const endTime = hrTime();
+    const current = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(current, utilizationBase).utilization;
+    utilizationBase = current;
+    windowStart = endTime;
+
+    const gauge = (name: string, unit: string, description: string, value: number): MetricData => ({
+      descriptor: { name, unit, description, valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.GAUGE,
+      dataPoints: [{ startTime, endTime, attributes: {}, value }],
+    });
+    const out: MetricData[] = [];
+    if (Number.isFinite(utilization)) out.push(gauge('nodejs.eventloop.utilization', '1', 'Event loop utilization since the previous collection.', utilization));
+    if (delays.count > 0) {
+      const seconds: Record<(typeof DELAY_STATS)[number], number> = {
+        min: delays.min,
+        max: delays.max,
+        mean: delays.mean,
+        stddev: delays.stddev,
+        p50: delays.percentile(50),
+        p90: delays.percentile(90),
+        p99: delays.percentile(99),
+      };
+      for (const stat of DELAY_STATS) {
+        out.push(gauge(`nodejs.eventloop.delay.${stat}`, 's', `Event loop delay since the previous collection: ${stat}.`, seconds[stat] / 1e9));
+      }
+    }
+    delays.reset();
+    return out;
+  }
+
+  return {
+    producer: {
+      async collect(): Promise<CollectionResult> {
+        return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics: metrics() }] }, errors: [] };
+      },
+    },
+    shutdown: () => clearInterval(timer),
+  };
+}

@@ -1,0 +1,51 @@
+import { request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+export interface Timed {
+  ok: boolean;
+  /** ms from the first byte the client sent to the first token it read */
+  ttft: number;
+  tokens: number;
+}
+
+/**
+ * One streamed completion over plain node:http, on a fresh connection, timed by this client alone.
+ * With trickleMs the body goes out in four parts spread over that time, as a slow client sends it.
+ */
+export function timedCompletion(baseUrl: string, body: object, trickleMs = 0): Promise<Timed> {
+  const raw = Buffer.from(JSON.stringify({ ...body, stream: true }));
+  return new Promise((resolve) => {
+    let ttft = NaN;
+    let tokens = 0;
+    let done = false;
+    let pending = '';
+    const start = performance.now();
+    const req = request(`${baseUrl}/v1/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': raw.length } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        pending += chunk;
+        let end: number;
+        while ((end = pending.indexOf('\n\n')) >= 0) {
+          const event = pending.slice(0, end).replace(/^data: /, '');
+          pending = pending.slice(end + 2);
+          if (event === '[DONE]') {
+            done = true;
+            continue;
+          }
+          const text = (JSON.parse(event) as { choices?: { text?: string }[] }).choices?.[0]?.text;
+          if (text) {
+            if (tokens === 0) ttft = performance.now() - start;
+            tokens++;
+          }
+        }
+      });
+      res.on('end', () => resolve({ ok: res.statusCode === 200 && done, ttft, tokens }));
+      res.on('error', () => resolve({ ok: false, ttft, tokens }));
+    });
+    req.on('error', () => resolve({ ok: false, ttft, tokens }));
+    if (trickleMs <= 0) return void req.end(raw);
+    const part = Math.ceil(raw.length / 4);
+    req.write(raw.subarray(0, part));
+    for (let i = 1; i < 4; i++) setTimeout(() => (i < 3 ? req.write(raw.subarray(i * part, (i + 1) * part)) : req.end(raw.subarray(i * part))), (i * trickleMs) / 3);
+  });
+}
