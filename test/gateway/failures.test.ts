@@ -95,7 +95,8 @@ describe('the gateway under overload and failure', () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const gateway = await gatewayWith({ upstreams: [dead, engine.url], bridgeIntervalMs: 0 });
     for (let i = 0; i < 4; i++) expect((await post(gateway, { model: MODEL, prompt: 'a b', max_tokens: 2 })).status).toBe(200);
-    const allDead = await gatewayWith({ upstreams: [dead, `http://127.0.0.1:${await freePort()}`], bridgeIntervalMs: 0 });
+    // Routed, the model is known although no upstream can list it.
+    const allDead = await gatewayWith({ upstreams: [], routes: { [MODEL]: [dead, `http://127.0.0.1:${await freePort()}`] }, bridgeIntervalMs: 0 });
     const res = await post(allDead, { model: MODEL, prompt: 'a', max_tokens: 2 });
     expect(res.status).toBe(502);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('upstream_error');
