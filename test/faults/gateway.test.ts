@@ -33,16 +33,18 @@ const post = (url: string, body: object, signal?: AbortSignal) =>
 
 describe('exactly once, whatever the client does', () => {
   it('clients that reset 0–20 ms after sending a full request', async () => {
-    const { gateway, port, seen } = await setup({ tokens: 30, gapMs: 1 });
-    const N = 80;
+    const { gateway, port, seen } = await setup({ tokens: 30, gapMs: 1, tokenBytes: 200 });
+    const N = 120;
     await Promise.all(
       Array.from({ length: N }, async (_, i) => {
         const socket = await rawSocket(port);
-        const { head, body } = rawRequest(port, { model: MODEL, prompt: 'a', stream: true, max_tokens: 30 });
+        const { head, body } = rawRequest(port, { model: MODEL, prompt: 'a'.repeat(i % 2 === 0 ? 10 : 300_000), stream: true, max_tokens: 30 });
         socket.write(head);
-        socket.write(body);
+        await new Promise((resolve) => socket.write(body, resolve));
         await sleep(i % 21);
-        socket.resetAndDestroy();
+        if (i % 3 === 0) socket.resetAndDestroy();
+        else if (i % 3 === 1) socket.destroy();
+        else socket.end();
       }),
     );
     expect(await eventually(() => seen() === N, 5000)).toBe(true);
