@@ -200,9 +200,10 @@ class HttpExchange implements Exchange {
   sendError(error: HttpError, headers: Record<string, string> = {}): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) return void res.destroy(Object.assign(new Error(error.message), { code: error.code ?? String(error.status) }));
-    // A body left unread would be read to its end to keep the connection: close it instead.
-    const close: Record<string, string> = this.bodyUnread ? { connection: 'close' } : {};
-    res.writeHead(error.status, { 'content-type': 'application/json', ...close, ...headers }).end(error.body());
+    if (!this.bodyUnread) return void res.writeHead(error.status, { 'content-type': 'application/json', ...headers }).end(error.body());
+    // Node would read a body left unread to its end (to reuse the connection): cut it once the answer is out.
+    res.once('finish', () => this.req.destroy());
+    res.writeHead(error.status, { 'content-type': 'application/json', connection: 'close', ...headers }).end(error.body());
   }
 
   /** The tap sees every byte written; `finish` and `close` settle the request, exactly once between them. */
