@@ -61,6 +61,8 @@ export interface LlmMetrics {
 }
 
 const MAX_SMALL_ATTRIBUTE_VALUES = 16;
+/** The model of a request that names none. */
+const UNKNOWN_MODEL = 'unknown';
 const MAX_ERROR_TYPES = 32;
 const MAX_RAW_KEYS = 4096;
 
@@ -155,7 +157,7 @@ class Recorder implements LlmMetrics, HandleContext {
   /** Applies the cardinality limits and finds or creates the series for the resulting attributes. */
   private resolve(model: unknown, operation: unknown, provider: unknown): Series {
     const attributes: Attributes = {
-      [ATTR_MODEL]: this.isDeclared(model) ? this.models.admit(model, 'unknown') : OVERFLOW_VALUE,
+      [ATTR_MODEL]: this.isDeclared(model) ? this.models.admit(model, UNKNOWN_MODEL) : OVERFLOW_VALUE,
       [ATTR_OPERATION]: this.operations.admit(operation, this.defaultOperation),
       [ATTR_PROVIDER]: this.providers.admit(provider, this.defaultProvider),
     };
@@ -173,9 +175,9 @@ class Recorder implements LlmMetrics, HandleContext {
     return this.declared === undefined || series.attributes[ATTR_MODEL] !== OVERFLOW_VALUE;
   }
 
-  /** Whether `model` may have its own series; no name (`unknown`) always may. */
+  /** Whether `model` may have its own series; no name (`unknown`, or none at all) always may. */
   private isDeclared(model: unknown): boolean {
-    if (this.declared === undefined || typeof model !== 'string' || model === '') return true;
+    if (this.declared === undefined || typeof model !== 'string' || model === '' || model === UNKNOWN_MODEL) return true;
     try {
       return this.declared(model) === true;
     } catch {
