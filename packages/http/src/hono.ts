@@ -30,7 +30,8 @@ async function modelInClone(raw: Request, maxBytes: number): Promise<string | un
       size += value.byteLength;
       // The clone's twin buffers what the clone read ahead: stop at the cap so that stays bounded too.
       if (size > maxBytes) {
-        await reader.cancel();
+        // Not awaited: a tee branch's cancel settles only once the handler's branch is done too.
+        reader.cancel().catch(() => {});
         return undefined;
       }
       chunks.push(value);
