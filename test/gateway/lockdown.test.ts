@@ -76,7 +76,7 @@ describe('locked down when asked', () => {
   it('requires a Bearer key on /v1/*: a wrong or missing key gets 401 invalid_api_key, counted once without a body-derived label', async () => {
     const u = await upstream();
     const gateway = await gatewayWith({ upstreams: [u.url], apiKeys: ['key-one', 'key-two'] });
-    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: 'Basic a2V5LW9uZQ==' }, { authorization: 'Bearer key-one-and-more' }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer nope' }, { authorization: 'Basic a2V5LW9uZQ==' }, { authorization: 'Bearer key-one-and-more' }]) {
       const res = await post(gateway.url, { model: MODEL, prompt: 'a' }, headers);
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: 'invalid_api_key', type: 'invalid_request_error' });
