@@ -72,6 +72,27 @@ describe('exactly once, whatever the client does', () => {
     expect(state).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
   });
 
+  it('stamps arrival when the headers arrive: a slow body’s time counts in its E2E', async () => {
+    const { gateway, port } = await setup({ tokens: 3, gapMs: 0 });
+    const socket = await rawSocket(port);
+    const { head, body } = rawRequest(port, { model: MODEL, prompt: 'a' });
+    const t0 = performance.now();
+    socket.write(head);
+    socket.write(body.subarray(0, 5));
+    await sleep(400);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.write(body.subarray(5));
+    expect(await eventually(() => text.includes('"finish_reason"'), 5000)).toBe(true);
+    const clientSeconds = (performance.now() - t0) / 1000;
+    socket.destroy();
+    await settled(gateway.url, 1);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const serverSeconds = total(metrics, 'gen_ai_server_request_duration_sum');
+    expect(serverSeconds).toBeGreaterThanOrEqual(0.4);
+    expect(serverSeconds).toBeLessThanOrEqual(clientSeconds);
+  });
+
   it('slow bodies are cut by the body timeout: a counted 408', async () => {
     const { gateway, port, seen } = await setup({}, { bodyTimeoutMs: 300 });
     const N = 10;

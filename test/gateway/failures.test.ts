@@ -115,7 +115,8 @@ describe('the gateway under overload and failure', () => {
 
   it('carries a client abort to the engine, and times a slow upstream out with 504', async () => {
     const engine = await engineWith(['--decode-base-ms', '20']);
-    const gateway = await gatewayWith({ upstreams: [engine.url], bridgeIntervalMs: 0, timeoutMs: 400 });
+    // The deadline runs from arrival, so the aborted stream must be aborted well before it passes, even on a loaded machine.
+    const gateway = await gatewayWith({ upstreams: [engine.url], bridgeIntervalMs: 0, timeoutMs: 1500 });
     const controller = new AbortController();
     const res = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 500, stream: true }, controller.signal);
     const reader = res.body!.getReader();
@@ -131,7 +132,7 @@ describe('the gateway under overload and failure', () => {
     expect(running).toBe(0);
     const engineText = await (await fetch(`${engine.url}/metrics`)).text();
     expect(sample(engineText, 'inferwatch_requests_finished_total{gen_ai_request_model="sim-llama-8b",gen_ai_operation_name="text_completion",gen_ai_provider_name="engine-sim",finish_reason="abort"}')).toBe(1);
-    const slow = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 100 });
+    const slow = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 200 });
     expect(slow.status).toBe(504);
     const text = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(finishedByReason(text)).toEqual({ abort: 1, error: 1 });
