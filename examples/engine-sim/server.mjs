@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The simulated engine behind an OpenAI-compatible API, with its own /metrics and vLLM's log line.
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 import { DEFAULTS, Engine } from './engine.mjs';
 import { chunkOf, completionBody, errorBody, promptTokensOf, usageChunk, word } from './openai.mjs';
+import { parseCommandLine } from '../command-line.mjs';
 
 const USAGE = `Usage: engine-sim [options]
 
@@ -26,34 +26,20 @@ OpenAI-compatible API, with its own /metrics.
   --help                    this text
 `;
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      help: { type: 'boolean', default: false },
-      'max-body-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
-      port: { type: 'string', default: process.env.PORT ?? '8001' },
-      host: { type: 'string', default: '127.0.0.1' },
-      model: { type: 'string', default: 'sim-llama-8b' },
-      'max-num-seqs': { type: 'string' },
-      'num-gpu-blocks': { type: 'string' },
-      'num-cpu-blocks': { type: 'string' },
-      'block-size': { type: 'string' },
-      'prefill-ms-per-token': { type: 'string' },
-      'decode-base-ms': { type: 'string' },
-      'decode-ms-per-seq': { type: 'string' },
-      'log-interval-ms': { type: 'string', default: '10000' },
-    },
-  });
-} catch (error) {
-  console.error(`ERROR engine] ${error.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-const args = parsed.values;
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const args = parseCommandLine('engine', USAGE, {
+  'max-body-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
+  port: { type: 'string', default: process.env.PORT ?? '8001' },
+  host: { type: 'string', default: '127.0.0.1' },
+  model: { type: 'string', default: 'sim-llama-8b' },
+  'max-num-seqs': { type: 'string' },
+  'num-gpu-blocks': { type: 'string' },
+  'num-cpu-blocks': { type: 'string' },
+  'block-size': { type: 'string' },
+  'prefill-ms-per-token': { type: 'string' },
+  'decode-base-ms': { type: 'string' },
+  'decode-ms-per-seq': { type: 'string' },
+  'log-interval-ms': { type: 'string', default: '10000' },
+});
 const maxBodyBytes = Number(args['max-body-bytes']);
 const num = (v) => (v === undefined ? undefined : Number(v));
 const options = {

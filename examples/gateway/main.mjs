@@ -5,8 +5,8 @@
 // A start-up failure stops everything this command started and says why (which port, for a busy one).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startGateway } from './gateway.mjs';
+import { parseCommandLine } from '../command-line.mjs';
 
 const USAGE = `Usage: inferwatch-gateway [options]
 
@@ -34,39 +34,25 @@ With no --upstream and no --route it starts the simulated engine and fronts it.
   --help                   this text
 `;
 
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      help: { type: 'boolean', default: false },
-      port: { type: 'string', default: process.env.PORT ?? '8000' },
-      host: { type: 'string', default: process.env.HOST ?? '0.0.0.0' },
-      upstream: { type: 'string', multiple: true, default: [] },
-      route: { type: 'string', multiple: true, default: [] },
-      'api-key': { type: 'string', multiple: true, default: [] },
-      'metrics-token': { type: 'string', default: process.env.INFERWATCH_METRICS_TOKEN ?? '' },
-      'max-concurrency': { type: 'string', default: '64' },
-      'max-queue': { type: 'string', default: '256' },
-      'timeout-ms': { type: 'string', default: '300000' },
-      'body-timeout-ms': { type: 'string', default: '30000' },
-      'headers-timeout-ms': { type: 'string', default: '20000' },
-      'max-body-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
-      'bridge-interval-ms': { type: 'string', default: '5000' },
-      'log-interval-ms': { type: 'string', default: '10000' },
-      'engine-port': { type: 'string', default: '8001' },
-      // off: the same proxy with no instrumentation at all, the benchmark's baseline.
-      metrics: { type: 'string', default: 'on' },
-    },
-  });
-} catch (error) {
-  console.error(`ERROR gateway] ${error.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-const args = parsed.values;
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const args = parseCommandLine('gateway', USAGE, {
+  port: { type: 'string', default: process.env.PORT ?? '8000' },
+  host: { type: 'string', default: process.env.HOST ?? '0.0.0.0' },
+  upstream: { type: 'string', multiple: true, default: [] },
+  route: { type: 'string', multiple: true, default: [] },
+  'api-key': { type: 'string', multiple: true, default: [] },
+  'metrics-token': { type: 'string', default: process.env.INFERWATCH_METRICS_TOKEN ?? '' },
+  'max-concurrency': { type: 'string', default: '64' },
+  'max-queue': { type: 'string', default: '256' },
+  'timeout-ms': { type: 'string', default: '300000' },
+  'body-timeout-ms': { type: 'string', default: '30000' },
+  'headers-timeout-ms': { type: 'string', default: '20000' },
+  'max-body-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
+  'bridge-interval-ms': { type: 'string', default: '5000' },
+  'log-interval-ms': { type: 'string', default: '10000' },
+  'engine-port': { type: 'string', default: '8001' },
+  // off: the same proxy with no instrumentation at all, the benchmark's baseline.
+  metrics: { type: 'string', default: 'on' },
+});
 
 const split = (value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 let upstreams = [...args.upstream, ...split(process.env.INFERWATCH_UPSTREAMS)];
