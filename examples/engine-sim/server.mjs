@@ -67,9 +67,11 @@ async function completion(req, res, chat) {
   let body;
   try {
     let raw = '';
+    let bytes = 0;
     for await (const chunk of req) {
       raw += chunk;
-      if (raw.length > maxBodyBytes) {
+      bytes += chunk.length;
+      if (bytes > maxBodyBytes) {
         res.setHeader('connection', 'close');
         return send(res, 413, errorBody(413, `the body is over ${maxBodyBytes} bytes`));
       }

@@ -136,7 +136,9 @@ export async function startGateway(options) {
     }
   }
 
-  const server = createServer((req, res) => {
+  const headersTimeoutMs = options.headersTimeoutMs ?? 20_000;
+  // Node checks its header and request timeouts every connectionsCheckingInterval (30 s by default): often enough to keep the short ones.
+  const server = createServer({ connectionsCheckingInterval: Math.min(1000, headersTimeoutMs / 2) }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok', inFlight, queued: limiter.queue.length, upstreams: upstreams.urls });
     if (req.method === 'GET' && path === '/metrics') {
@@ -152,7 +154,7 @@ export async function startGateway(options) {
   server.keepAliveTimeout = 65_000;
   // Headers must arrive within headersTimeoutMs; the body has its own timeout (a counted 408), and
   // Node's request timeout only backs both up.
-  server.headersTimeout = options.headersTimeoutMs ?? 20_000;
+  server.headersTimeout = headersTimeoutMs;
   server.requestTimeout = server.headersTimeout + limits.bodyTimeoutMs + 5_000;
   try {
     await new Promise((resolve, reject) => server.once('error', reject).listen(options.port ?? 8000, options.host ?? '127.0.0.1', resolve));

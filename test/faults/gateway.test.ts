@@ -93,6 +93,20 @@ describe('exactly once, whatever the client does', () => {
     expect(serverSeconds).toBeLessThanOrEqual(clientSeconds);
   });
 
+  it('slow headers are cut by the headers timeout, and counted nowhere (no request arrived)', async () => {
+    const { gateway, port, seen } = await setup({}, { headersTimeoutMs: 300 });
+    const socket = await rawSocket(port);
+    socket.write('POST /v1/completions HTTP/1.1\r\nhost: x\r\n');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    const t0 = performance.now();
+    expect(await eventually(() => socket.readableEnded || socket.destroyed, 5000)).toBe(true);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(seen()).toBe(0);
+    expect(await settled(gateway.url, 0)).toMatchObject({ finished: 0, e2e: 0, ...IDLE });
+  });
+
   it('slow bodies are cut by the body timeout: a counted 408', async () => {
     const { gateway, port, seen } = await setup({}, { bodyTimeoutMs: 300 });
     const N = 10;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain JavaScript example
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { freePort, serve } from '../helpers/net.js';
-import { MODEL, readGateway, scriptedUpstream, settled } from '../faults/harness.js';
+import { MODEL, rawSocket, readGateway, scriptedUpstream, settled } from '../faults/harness.js';
 
 type Gateway = { url: string; close: (drainMs?: number) => Promise<void> };
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -97,6 +97,29 @@ describe('locked down when asked', () => {
     expect(rejected[0].endsWith(' 4')).toBe(true);
     // The rejected requests never reached the upstream.
     expect(u.stats.requests).toBe(2);
+  });
+
+  it('answers a request without a key before its body, and reads no more of it', async () => {
+    const u = await upstream();
+    const gateway = await gatewayWith({ upstreams: [u.url], apiKeys: ['key-one'] });
+    const port = Number(new URL(gateway.url).port);
+    const socket = await rawSocket(port);
+    const declared = 200 * 1024 * 1024;
+    socket.write(`POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${declared}\r\n\r\n`);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    const chunk = Buffer.alloc(64 * 1024, 32);
+    let written = 0;
+    while (written < declared && !socket.destroyed) {
+      const ok = await new Promise<boolean>((resolve) => socket.write(chunk, (error) => resolve(!error)));
+      if (!ok) break;
+      written += chunk.length;
+    }
+    socket.destroy();
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+    // Cut once the answer was out: what got through is what the socket buffers held, not the body.
+    expect(written).toBeLessThan(declared / 4);
+    expect(await settled(gateway.url, 1)).toMatchObject({ finished: 1, errorTypes: { '401': 1 } });
   });
 
   it('protects /metrics with a Bearer token, as Prometheus’ authorization option sends it', async () => {

@@ -114,7 +114,6 @@ class HttpExchange implements Exchange {
   private tap: ResponseTap | undefined;
   private contentType: string | undefined;
   private clientGone = false;
-  private bodyUnread = false;
   private readonly deadline: NodeJS.Timeout | undefined;
   /** Where the model comes from when none was set by the time the request is first recorded. */
   fallbackModel: (() => string | undefined) | undefined;
@@ -164,13 +163,7 @@ class HttpExchange implements Exchange {
       maxDepth: this.options.maxJsonDepth ?? 64,
       timeoutMs: this.options.bodyTimeoutMs ?? 30_000,
     };
-    let raw: Buffer;
-    try {
-      raw = await readBody(this.req, limits, this.signal);
-    } catch (error) {
-      this.bodyUnread = true;
-      throw error;
-    }
+    const raw = await readBody(this.req, limits, this.signal);
     try {
       return { value: JSON.parse(raw.toString('utf8')), raw };
     } catch {
@@ -200,8 +193,8 @@ class HttpExchange implements Exchange {
   sendError(error: HttpError, headers: Record<string, string> = {}): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) return void res.destroy(Object.assign(new Error(error.message), { code: error.code ?? String(error.status) }));
-    if (!this.bodyUnread) return void res.writeHead(error.status, { 'content-type': 'application/json', ...headers }).end(error.body());
-    // Node would read a body left unread to its end (to reuse the connection): cut it once the answer is out.
+    if (this.req.complete) return void res.writeHead(error.status, { 'content-type': 'application/json', ...headers }).end(error.body());
+    // Node would read a body left unread (rejected before or while reading it) to its end, to reuse the connection: cut it once the answer is out.
     res.once('finish', () => this.req.destroy());
     res.writeHead(error.status, { 'content-type': 'application/json', connection: 'close', ...headers }).end(error.body());
   }
