@@ -24,7 +24,7 @@ const sdkSnippet = `
 const PACKAGES: Record<string, string[]> = {
   sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'createRuntimeMetrics', 'trackStream', 'tapResponse', 'responseFormat'],
   gpu: ['createGpuCollector'],
-  http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'requestHandle'],
+  http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError'],
   client: ['instrumentOpenAI', 'aiSdkMiddleware'],
 };
 

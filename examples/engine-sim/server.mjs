@@ -1,26 +1,46 @@
 #!/usr/bin/env node
 // The simulated engine behind an OpenAI-compatible API, with its own /metrics and vLLM's log line.
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 import { DEFAULTS, Engine } from './engine.mjs';
 import { chunkOf, completionBody, errorBody, promptTokensOf, usageChunk, word } from './openai.mjs';
+import { parseCommandLine } from '../command-line.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    port: { type: 'string', default: process.env.PORT ?? '8001' },
-    host: { type: 'string', default: '127.0.0.1' },
-    model: { type: 'string', default: 'sim-llama-8b' },
-    'max-num-seqs': { type: 'string' },
-    'num-gpu-blocks': { type: 'string' },
-    'num-cpu-blocks': { type: 'string' },
-    'block-size': { type: 'string' },
-    'prefill-ms-per-token': { type: 'string' },
-    'decode-base-ms': { type: 'string' },
-    'decode-ms-per-seq': { type: 'string' },
-    'log-interval-ms': { type: 'string', default: '10000' },
-  },
+const USAGE = `Usage: engine-sim [options]
+
+A simulated LLM engine (continuous batching, a paged KV cache, preemption) behind an
+OpenAI-compatible API, with its own /metrics.
+
+  --port N                  listen port (default 8001, or $PORT)
+  --host ADDR               listen address (default 127.0.0.1)
+  --model NAME              the model it serves (default sim-llama-8b)
+  --max-body-bytes N        largest request body; more gets 413 (default 10485760)
+  --max-num-seqs N          sequences decoded at once
+  --num-gpu-blocks N        KV-cache blocks on the GPU
+  --num-cpu-blocks N        swap space, in blocks
+  --block-size N            tokens per block
+  --prefill-ms-per-token N  prefill time per prompt token
+  --decode-base-ms N        time per decode step
+  --decode-ms-per-seq N     extra decode time per running sequence
+  --log-interval-ms N       summary log line interval (default 10000)
+  --help                    this text
+`;
+
+const args = parseCommandLine('engine', USAGE, {
+  'max-body-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
+  port: { type: 'string', default: process.env.PORT ?? '8001' },
+  host: { type: 'string', default: '127.0.0.1' },
+  model: { type: 'string', default: 'sim-llama-8b' },
+  'max-num-seqs': { type: 'string' },
+  'num-gpu-blocks': { type: 'string' },
+  'num-cpu-blocks': { type: 'string' },
+  'block-size': { type: 'string' },
+  'prefill-ms-per-token': { type: 'string' },
+  'decode-base-ms': { type: 'string' },
+  'decode-ms-per-seq': { type: 'string' },
+  'log-interval-ms': { type: 'string', default: '10000' },
 });
+const maxBodyBytes = Number(args['max-body-bytes']);
 const num = (v) => (v === undefined ? undefined : Number(v));
 const options = {
   maxNumSeqs: num(args['max-num-seqs']),
@@ -47,7 +67,15 @@ async function completion(req, res, chat) {
   let body;
   try {
     let raw = '';
-    for await (const chunk of req) raw += chunk;
+    let bytes = 0;
+    for await (const chunk of req) {
+      raw += chunk;
+      bytes += chunk.length;
+      if (bytes > maxBodyBytes) {
+        res.setHeader('connection', 'close');
+        return send(res, 413, errorBody(413, `the body is over ${maxBodyBytes} bytes`));
+      }
+    }
     body = JSON.parse(raw);
   } catch {
     return send(res, 400, errorBody(400, 'the body is not valid JSON'));
@@ -103,8 +131,15 @@ const server = createServer((req, res) => {
   send(res, 404, errorBody(404, `no route for ${req.method} ${path}`));
 });
 
+server.once('error', async (error) => {
+  console.error(`ERROR engine] ${error.code === 'EADDRINUSE' ? `port ${args.port} is already in use (--port)` : `could not listen: ${error.message}`}`);
+  await telemetry.shutdown();
+  process.exit(1);
+});
 server.listen(Number(args.port), args.host, () => {
   console.log(`INFO engine] simulated engine serving ${args.model} on http://${args.host}:${server.address().port} (metrics: /metrics)`);
+  // A parent that started this engine (the gateway's command line) learns it is up.
+  process.send?.({ listening: server.address().port });
 });
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -1,63 +1,58 @@
 // The gateway: an OpenAI-compatible proxy that records every request's lifecycle with @inferwatch/sdk.
+// Each completion is an exchange (@inferwatch/http): it is recorded exactly once whatever the client,
+// the body or the upstream does, and every wait below races the client's departure and the deadline.
 import { createServer } from 'node:http';
-import { createLlmMetrics, startMetrics, tapResponse, responseFormat } from '@inferwatch/sdk';
+import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
+import { HttpError, openExchange } from '@inferwatch/http';
+import { bearerCheck } from './auth.mjs';
 import { EngineBridge } from './bridge.mjs';
 import { Limiter, QueueFullError } from './limiter.mjs';
+import { ModelCatalog } from './models.mjs';
 import { Upstreams } from './upstreams.mjs';
-import { RequestError, validate } from './validate.mjs';
+import { validate } from './validate.mjs';
 
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
 // Finer than the GenAI advice (steps of about 20 %), so quantiles estimated from the histograms
 // land within a few percent of what clients measure: 1 ms to 348 s, as long generations at low
 // throughput take minutes and histogram_quantile cannot see past the last finite bound.
 const FINE_SECONDS = Array.from({ length: 71 }, (_, i) => Number((0.001 * 1.2 ** i).toPrecision(3)));
 
-/** Stands in for a request handle when instrumentation is off (the benchmark's baseline). */
-const NOOP_HANDLE = new Proxy({}, { get: () => () => {} });
-
 function sendJson(res, status, body, headers = {}) {
-  if (res.headersSent) return void res.destroy();
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(typeof body === 'string' ? body : JSON.stringify(body));
 }
 
-const errorJson = (status, message, type) => new RequestError(status, message, null, type).body();
-
-/** The model a rejected body names, for the request's attributes; `unknown` when it names none. */
-function modelIn(raw) {
-  try {
-    const model = JSON.parse(raw)?.model;
-    return typeof model === 'string' && model !== '' ? model : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-async function readBody(req) {
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new RequestError(413, `The request body is over ${MAX_BODY_BYTES} bytes.`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
+const sendError = (res, error, headers = {}) => sendJson(res, error.status, error.body(), headers);
+const INVALID_API_KEY = new HttpError(401, 'Incorrect API key provided. Send one of the gateway\'s keys as `Authorization: Bearer KEY`.', { code: 'invalid_api_key' });
+const INVALID_METRICS_TOKEN = new HttpError(401, 'The metrics need `Authorization: Bearer TOKEN`.', { code: 'invalid_api_key' });
 
 /**
- * Starts the gateway. Options: upstreams (URLs), routes ({ model: [URLs] }), port, host,
- * maxConcurrency, maxQueue, timeoutMs, bridgeIntervalMs, instrument (false: no SDK, for baselines),
- * logIntervalMs, gpu. Resolves to { url, server, llm, close() }.
+ * Starts the gateway. Options: upstreams (URLs; userinfo becomes Basic auth), routes ({ model: [URLs] }),
+ * port, host, maxConcurrency, maxQueue, timeoutMs (a request's deadline from its arrival),
+ * bodyTimeoutMs, headersTimeoutMs, maxBodyBytes, maxJsonDepth, apiKeys, metricsToken, modelsRefreshMs,
+ * bridgeIntervalMs, instrument (false: no SDK, for baselines), logIntervalMs, gpu.
+ * Resolves to { url, server, llm, inFlight(), close() }.
  */
 export async function startGateway(options) {
   const upstreams = new Upstreams(options.upstreams ?? [], options.routes ?? {});
   if (upstreams.urls.length === 0) throw new Error('the gateway needs at least one upstream');
   const limiter = new Limiter(options.maxConcurrency ?? 64, options.maxQueue ?? 256);
+  const catalog = new ModelCatalog(upstreams, { refreshMs: options.modelsRefreshMs ?? 30_000 });
+  void catalog.refresh();
   const timeoutMs = options.timeoutMs ?? 300_000;
+  const limits = {
+    timeoutMs,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? 30_000,
+    maxBodyBytes: options.maxBodyBytes ?? 10 * 1024 * 1024,
+    maxJsonDepth: options.maxJsonDepth ?? 64,
+  };
+  const apiKeyOk = bearerCheck(options.apiKeys ?? []);
+  const metricsTokenOk = bearerCheck(options.metricsToken ? [options.metricsToken] : []);
   const instrument = options.instrument !== false;
 
   const llm = instrument
     ? createLlmMetrics({
         provider: 'inferwatch-gateway',
+        // Only what some upstream serves gets a series: any other name the clients send shares `other`.
+        models: (model) => catalog.has(model),
         log: options.logIntervalMs === 0 ? false : { intervalMs: options.logIntervalMs ?? 10_000, sink: (line) => console.log(`INFO gateway] ${line}`) },
         buckets: Object.fromEntries(
           ['gen_ai.server.request.duration', 'gen_ai.server.time_to_first_token', 'gen_ai.server.time_per_output_token', 'inferwatch.request.inter_token_latency'].map((n) => [n, FINE_SECONDS]),
@@ -74,30 +69,19 @@ export async function startGateway(options) {
   let inFlight = 0;
 
   async function models(res) {
-    const seen = new Map();
-    await Promise.all(
-      upstreams.urls.map(async (url) => {
-        try {
-          const list = await (await fetch(`${url}/v1/models`, { signal: AbortSignal.timeout(2000) })).json();
-          for (const m of list.data ?? []) if (!seen.has(m.id)) seen.set(m.id, m);
-        } catch {
-          // An upstream that does not answer lists nothing.
-        }
-      }),
-    );
-    for (const id of Object.keys(upstreams.routes)) if (!seen.has(id)) seen.set(id, { id, object: 'model', created: 0, owned_by: 'inferwatch-gateway' });
-    sendJson(res, 200, { object: 'list', data: [...seen.values()] });
+    if (catalog.listed.size === 0) await catalog.refresh();
+    sendJson(res, 200, { object: 'list', data: catalog.list() });
   }
 
-  /** Forwards to each candidate in turn until one answers below 500; streams its answer back through the tap. */
-  async function forward(path, raw, model, handle, res, signal) {
+  /** Forwards to each candidate in turn until one answers below 500, and streams its answer back. */
+  async function forward(path, raw, model, exchange, res) {
     let lastError = 'no upstream answered';
     for (const url of upstreams.candidates(model)) {
       let upstream;
       try {
-        upstream = await fetch(`${url}${path}`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json' }, signal });
+        upstream = await fetch(`${url}${path}`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', ...upstreams.headersFor(url) }, signal: exchange.signal });
       } catch (error) {
-        if (signal.aborted) throw error;
+        if (exchange.signal.aborted) throw error;
         lastError = `${url} is unreachable`;
         continue;
       }
@@ -106,101 +90,89 @@ export async function startGateway(options) {
         lastError = `${url} answered ${upstream.status}`;
         continue;
       }
-      const contentType = upstream.headers.get('content-type') ?? 'application/json';
-      res.writeHead(upstream.status, { 'content-type': contentType, 'cache-control': 'no-cache' });
-      const tap = instrument && upstream.status < 400 ? tapResponse(handle, { format: responseFormat(contentType) }) : undefined;
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'cache-control': 'no-cache' });
       try {
-        for await (const chunk of upstream.body) {
-          tap?.write(chunk);
-          if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-        }
+        for await (const chunk of upstream.body) await exchange.write(chunk);
       } catch (error) {
-        if (signal.aborted) throw error;
+        if (exchange.signal.aborted) throw error;
         // The upstream broke off mid-stream: nothing can be retried once bytes went out.
-        tap?.fail({ code: 'upstream_stream_error' });
-        res.destroy();
+        res.destroy(Object.assign(new Error('the upstream broke off mid-stream'), { code: 'upstream_stream_error' }));
         return;
       }
       res.end();
-      if (tap) tap.finish();
-      else handle.fail({ code: String(upstream.status) });
       return;
     }
-    sendJson(res, 502, errorJson(502, `Bad gateway: ${lastError}.`, 'upstream_error'));
-    handle.fail({ code: '502' });
+    throw new HttpError(502, `Bad gateway: ${lastError}.`, { type: 'upstream_error' });
   }
 
+  /** One completion, from arrival to the end of its response; the exchange records how it ended. */
   async function completion(req, res, path, chat) {
-    const arrival = llm?.now();
+    const exchange = openExchange(llm, req, res, { operation: chat ? 'chat' : 'text_completion', ...limits });
     inFlight++;
-    let handle = NOOP_HANDLE;
-    const start = (model) => (instrument ? llm.startRequest({ model, operation: chat ? 'chat' : 'text_completion', at: arrival }) : NOOP_HANDLE);
-    const clientGone = new AbortController();
+    let slot;
     res.once('close', () => {
-      if (!res.writableFinished) clientGone.abort(new Error('client closed the connection'));
-    });
-    let queued = false;
-    try {
-      let raw;
-      let body;
-      try {
-        raw = await readBody(req);
-        body = validate(raw, chat);
-      } catch (error) {
-        if (!(error instanceof RequestError)) throw error;
-        handle = start(modelIn(raw));
-        sendJson(res, error.status, error.body());
-        handle.fail({ code: String(error.status) });
-        return;
-      }
-      handle = start(body.model);
-      try {
-        queued = true;
-        await limiter.acquire(clientGone.signal);
-      } catch (error) {
-        queued = false;
-        if (!(error instanceof QueueFullError)) return handle.abort();
-        sendJson(res, 429, errorJson(429, 'The gateway is at capacity; retry shortly.', 'rate_limit_error'), { 'retry-after': '1' });
-        return handle.fail({ code: '429' });
-      }
-      handle.scheduled();
-      const timeout = AbortSignal.timeout(timeoutMs);
-      try {
-        await forward(path, raw, body.model, handle, res, AbortSignal.any([clientGone.signal, timeout]));
-      } catch (error) {
-        if (clientGone.signal.aborted) return handle.abort();
-        if (timeout.aborted) {
-          sendJson(res, 504, errorJson(504, `The upstream did not finish within ${timeoutMs} ms.`, 'timeout_error'));
-          return handle.fail({ code: '504' });
-        }
-        throw error;
-      }
-    } catch (error) {
-      sendJson(res, 500, errorJson(500, 'The gateway failed.', 'server_error'));
-      handle.fail(error);
-    } finally {
-      if (queued) limiter.release();
       inFlight--;
+      slot?.release();
+    });
+    try {
+      if (apiKeyOk && !apiKeyOk(req)) throw INVALID_API_KEY;
+      const { value, raw } = await exchange.readJson();
+      const body = validate(value, chat);
+      exchange.setModel(body.model);
+      if (!(await catalog.knows(body.model, exchange.signal))) {
+        throw new HttpError(404, `The model \`${body.model.slice(0, 256)}\` does not exist or you do not have access to it.`, { code: 'model_not_found', param: 'model' });
+      }
+      slot = await limiter.acquire(exchange.signal);
+      exchange.handle()?.scheduled();
+      await forward(path, raw, body.model, exchange, res);
+    } catch (error) {
+      if (exchange.timedOut) exchange.sendError(new HttpError(504, `The gateway did not finish within ${timeoutMs} ms.`, { type: 'timeout_error', code: 'timeout' }));
+      // Closed before it finished: the exchange recorded it already.
+      else if (exchange.signal.aborted) return;
+      else if (error instanceof QueueFullError) exchange.sendError(new HttpError(429, 'The gateway is at capacity; retry shortly.', { type: 'rate_limit_error' }), { 'retry-after': '1' });
+      else if (error instanceof HttpError) exchange.sendError(error);
+      else exchange.sendError(new HttpError(500, 'The gateway failed.'));
+    } finally {
+      slot?.release();
     }
   }
 
-  const server = createServer((req, res) => {
+  const headersTimeoutMs = options.headersTimeoutMs ?? 20_000;
+  // Node checks its header and request timeouts every connectionsCheckingInterval (30 s by default): often enough to keep the short ones.
+  const server = createServer({ connectionsCheckingInterval: Math.min(1000, headersTimeoutMs / 2) }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok', inFlight, queued: limiter.queue.length, upstreams: upstreams.urls });
-    if (req.method === 'GET' && path === '/metrics') return telemetry ? telemetry.metricsHandler(req, res) : sendJson(res, 404, errorJson(404, 'metrics are off', 'not_found_error'));
-    if (req.method === 'GET' && path === '/v1/models') return void models(res);
+    if (req.method === 'GET' && path === '/metrics') {
+      if (metricsTokenOk && !metricsTokenOk(req)) return sendError(res, INVALID_METRICS_TOKEN, { 'www-authenticate': 'Bearer' });
+      return telemetry ? telemetry.metricsHandler(req, res) : sendError(res, new HttpError(404, 'metrics are off', { type: 'not_found_error' }));
+    }
     if (req.method === 'POST' && path === '/v1/chat/completions') return void completion(req, res, path, true);
     if (req.method === 'POST' && path === '/v1/completions') return void completion(req, res, path, false);
-    sendJson(res, 404, errorJson(404, `No route for ${req.method} ${path}.`, 'not_found_error'));
+    if (apiKeyOk && path.startsWith('/v1/') && !apiKeyOk(req)) return sendError(res, INVALID_API_KEY, { 'www-authenticate': 'Bearer' });
+    if (req.method === 'GET' && path === '/v1/models') return void models(res);
+    sendError(res, new HttpError(404, `No route for ${req.method} ${path.slice(0, 256)}.`, { type: 'not_found_error' }));
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise((resolve, reject) => server.once('error', reject).listen(options.port ?? 8000, options.host ?? '127.0.0.1', resolve));
+  // Headers must arrive within headersTimeoutMs; the body has its own timeout (a counted 408), and
+  // Node's request timeout only backs both up.
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = server.headersTimeout + limits.bodyTimeoutMs + 5_000;
+  try {
+    await new Promise((resolve, reject) => server.once('error', reject).listen(options.port ?? 8000, options.host ?? '127.0.0.1', resolve));
+  } catch (error) {
+    catalog.stop();
+    bridge?.stop();
+    await telemetry?.shutdown();
+    throw error;
+  }
 
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${server.address().port}`,
     server,
     llm,
     inFlight: () => inFlight,
+    /** The upstreams, without credentials. */
+    upstreams: upstreams.urls,
     /** Stops accepting, lets in-flight requests finish (up to drainMs), flushes the exporters. */
     async close(drainMs = 30_000) {
       const closed = new Promise((resolve) => server.close(resolve));
@@ -209,6 +181,7 @@ export async function startGateway(options) {
       while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       server.closeAllConnections();
       await closed;
+      catalog.stop();
       bridge?.stop();
       await telemetry?.shutdown();
     },

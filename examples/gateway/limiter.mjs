@@ -10,32 +10,47 @@ export class Limiter {
     this.queue = [];
   }
 
-  /** Resolves when a slot is free; rejects with QueueFullError when the queue is full, or when `signal` aborts first. */
+  /**
+   * Resolves to a slot once one is free; rejects with QueueFullError when the queue is full, or with
+   * `signal.reason` when `signal` aborts first (or already has). `slot.release()` may be called any
+   * number of times: only the first frees it.
+   */
   acquire(signal) {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.active < this.maxConcurrency) {
       this.active++;
-      return Promise.resolve();
+      return Promise.resolve(this.slot());
     }
     if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError('the gateway queue is full'));
     return new Promise((resolve, reject) => {
-      const entry = { resolve, reject };
-      this.queue.push(entry);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const i = this.queue.indexOf(entry);
-          if (i === -1) return;
-          this.queue.splice(i, 1);
-          reject(signal.reason);
+      const onAbort = () => {
+        const i = this.queue.indexOf(entry);
+        if (i === -1) return;
+        this.queue.splice(i, 1);
+        reject(signal.reason);
+      };
+      const entry = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(this.slot());
         },
-        { once: true },
-      );
+      };
+      this.queue.push(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  release() {
-    const next = this.queue.shift();
-    if (next) next.resolve();
-    else this.active--;
+  slot() {
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        const next = this.queue.shift();
+        // The slot passes straight to the next in line: `active` stays the same.
+        if (next) next.grant();
+        else this.active--;
+      },
+    };
   }
 }

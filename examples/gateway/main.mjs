@@ -2,28 +2,59 @@
 // The gateway's command line. Upstreams from --upstream (repeatable) or INFERWATCH_UPSTREAMS
 // (comma-separated); per-model routes from --route MODEL=URL or INFERWATCH_ROUTES. With none, it
 // starts the simulated engine and fronts it. SIGTERM or Ctrl-C: stop accepting, drain, flush, exit 0.
+// A start-up failure stops everything this command started and says why (which port, for a busy one).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startGateway } from './gateway.mjs';
+import { parseCommandLine } from '../command-line.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    port: { type: 'string', default: process.env.PORT ?? '8000' },
-    host: { type: 'string', default: process.env.HOST ?? '0.0.0.0' },
-    upstream: { type: 'string', multiple: true, default: [] },
-    route: { type: 'string', multiple: true, default: [] },
-    'max-concurrency': { type: 'string', default: '64' },
-    'max-queue': { type: 'string', default: '256' },
-    'timeout-ms': { type: 'string', default: '300000' },
-    'bridge-interval-ms': { type: 'string', default: '5000' },
-    'log-interval-ms': { type: 'string', default: '10000' },
-    'engine-port': { type: 'string', default: '8001' },
-    // off: the same proxy with no instrumentation at all, the benchmark's baseline.
-    metrics: { type: 'string', default: 'on' },
-    // GPUs are the host's: poll them from the one process meant to report them (usually the engine).
-    gpu: { type: 'boolean', default: false },
-  },
+const USAGE = `Usage: inferwatch-gateway [options]
+
+An OpenAI-compatible gateway that records every request with @inferwatch/sdk.
+With no --upstream and no --route it starts the simulated engine and fronts it.
+
+  --port N                 listen port (default 8000, or $PORT)
+  --host ADDR              listen address (default 0.0.0.0, or $HOST; 127.0.0.1 for this machine only)
+  --upstream URL           an upstream, repeatable (or INFERWATCH_UPSTREAMS, comma-separated);
+                           user:password@ in a URL is sent as Basic auth and never printed
+  --route MODEL=URL        send MODEL to URL, repeatable (or INFERWATCH_ROUTES)
+  --api-key KEY            require Authorization: Bearer KEY on /v1/*, repeatable
+                           (or INFERWATCH_API_KEYS, comma-separated)
+  --metrics-token TOKEN    require Authorization: Bearer TOKEN on /metrics (or INFERWATCH_METRICS_TOKEN)
+  --max-concurrency N      requests forwarded at once (default 64)
+  --max-queue N            requests waiting for a slot; more get 429 (default 256)
+  --timeout-ms N           a request's deadline from its arrival (default 300000)
+  --body-timeout-ms N      time for a request body to arrive; later gets 408 (default 30000)
+  --headers-timeout-ms N   time for request headers to arrive (default 20000)
+  --max-body-bytes N       largest request body; more gets 413 (default 10485760)
+  --bridge-interval-ms N   engine /metrics scrape interval, 0 for none (default 5000)
+  --log-interval-ms N      summary log line interval, 0 for none (default 10000)
+  --engine-port N          port of the simulated engine this command starts (default 8001)
+  --metrics on|off         off: the same proxy with no instrumentation (default on)
+  --gpu                    poll this host's GPUs too (off: GPUs are the host's, usually the engine reports them)
+  --help                   this text
+`;
+
+const args = parseCommandLine('gateway', USAGE, {
+  port: { type: 'string', default: process.env.PORT ?? '8000' },
+  host: { type: 'string', default: process.env.HOST ?? '0.0.0.0' },
+  upstream: { type: 'string', multiple: true, default: [] },
+  route: { type: 'string', multiple: true, default: [] },
+  'api-key': { type: 'string', multiple: true, default: [] },
+  'metrics-token': { type: 'string', default: process.env.INFERWATCH_METRICS_TOKEN ?? '' },
+  'max-concurrency': { type: 'string', default: '64' },
+  'max-queue': { type: 'string', default: '256' },
+  'timeout-ms': { type: 'string', default: '300000' },
+  'body-timeout-ms': { type: 'string', default: '30000' },
+  'headers-timeout-ms': { type: 'string', default: '20000' },
+  'max-body-bytes': { type: 'string', default: String(10 * 1024 * 1024) },
+  'bridge-interval-ms': { type: 'string', default: '5000' },
+  'log-interval-ms': { type: 'string', default: '10000' },
+  'engine-port': { type: 'string', default: '8001' },
+  // off: the same proxy with no instrumentation at all, the benchmark's baseline.
+  metrics: { type: 'string', default: 'on' },
+  // GPUs are the host's: poll them from the one process meant to report them (usually the engine).
+  gpu: { type: 'boolean', default: false },
 });
 
 const split = (value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -34,31 +65,68 @@ for (const route of [...args.route, ...split(process.env.INFERWATCH_ROUTES)]) {
   (routes[model] ??= []).push(url);
 }
 
-let engine;
-if (upstreams.length === 0 && Object.keys(routes).length === 0) {
-  const server = fileURLToPath(new URL('../engine-sim/server.mjs', import.meta.url));
-  // On all interfaces, like the gateway, so a Prometheus in a container can scrape it too.
-  engine = spawn(process.execPath, [server, '--port', args['engine-port'], '--host', '0.0.0.0', '--log-interval-ms', args['log-interval-ms']], { stdio: 'inherit' });
-  upstreams = [`http://127.0.0.1:${args['engine-port']}`];
-  // Give the engine a moment to listen; the gateway fails over and the bridge retries anyway.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+function fail(message) {
+  console.error(`ERROR gateway] ${message}`);
+  engine?.kill('SIGTERM');
+  process.exit(1);
 }
 
-const gateway = await startGateway({
-  upstreams,
-  routes,
-  port: Number(args.port),
-  host: args.host,
-  maxConcurrency: Number(args['max-concurrency']),
-  maxQueue: Number(args['max-queue']),
-  timeoutMs: Number(args['timeout-ms']),
-  bridgeIntervalMs: Number(args['bridge-interval-ms']),
-  logIntervalMs: Number(args['log-interval-ms']),
-  instrument: args.metrics !== 'off',
-  gpu: args.gpu,
-});
+/** Starts the simulated engine; resolves once it listens, rejects with its reason when it exits first. */
+function startEngine(port) {
+  const server = fileURLToPath(new URL('../engine-sim/server.mjs', import.meta.url));
+  // On all interfaces, like the gateway, so a Prometheus in a container can scrape it too.
+  const child = spawn(process.execPath, [server, '--port', port, '--host', '0.0.0.0', '--log-interval-ms', args['log-interval-ms']], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', (message) => {
+      child.disconnect();
+      resolve(message);
+    });
+    child.once('exit', (code) => reject(new Error(`the simulated engine exited (${code}) before it listened on port ${port}`)));
+    child.once('error', reject);
+  });
+  return { child, ready };
+}
+
+let engine;
+// Whatever ends this process ends the engine it started.
+process.once('exit', () => engine?.kill('SIGTERM'));
+if (upstreams.length === 0 && Object.keys(routes).length === 0) {
+  const started = startEngine(args['engine-port']);
+  engine = started.child;
+  try {
+    await started.ready;
+  } catch (error) {
+    fail(error.message);
+  }
+  upstreams = [`http://127.0.0.1:${args['engine-port']}`];
+}
+
+let gateway;
+try {
+  gateway = await startGateway({
+    upstreams,
+    routes,
+    port: Number(args.port),
+    host: args.host,
+    maxConcurrency: Number(args['max-concurrency']),
+    maxQueue: Number(args['max-queue']),
+    timeoutMs: Number(args['timeout-ms']),
+    bodyTimeoutMs: Number(args['body-timeout-ms']),
+    headersTimeoutMs: Number(args['headers-timeout-ms']),
+    maxBodyBytes: Number(args['max-body-bytes']),
+    apiKeys: [...args['api-key'], ...split(process.env.INFERWATCH_API_KEYS)],
+    metricsToken: args['metrics-token'] || undefined,
+    bridgeIntervalMs: Number(args['bridge-interval-ms']),
+    logIntervalMs: Number(args['log-interval-ms']),
+    instrument: args.metrics !== 'off',
+    gpu: args.gpu,
+  });
+} catch (error) {
+  fail(error.code === 'EADDRINUSE' ? `port ${args.port} is already in use (--port)` : `could not start: ${error.message}`);
+}
 const shown = gateway.url.replace('0.0.0.0', 'localhost');
-console.log(`INFO gateway] OpenAI-compatible gateway on ${shown} → ${[...upstreams, ...Object.values(routes).flat()].join(', ')}; metrics on ${shown}/metrics`);
+const upstreamList = gateway.upstreams.join(', ');
+console.log(`INFO gateway] OpenAI-compatible gateway on ${shown} → ${upstreamList}; metrics on ${shown}/metrics`);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT']) {

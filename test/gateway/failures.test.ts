@@ -96,7 +96,8 @@ describe('the gateway under overload and failure', () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const gateway = await gatewayWith({ upstreams: [dead, engine.url], bridgeIntervalMs: 0 });
     for (let i = 0; i < 4; i++) expect((await post(gateway, { model: MODEL, prompt: 'a b', max_tokens: 2 })).status).toBe(200);
-    const allDead = await gatewayWith({ upstreams: [dead, `http://127.0.0.1:${await freePort()}`], bridgeIntervalMs: 0 });
+    // Routed, the model is known although no upstream can list it.
+    const allDead = await gatewayWith({ upstreams: [], routes: { [MODEL]: [dead, `http://127.0.0.1:${await freePort()}`] }, bridgeIntervalMs: 0 });
     const res = await post(allDead, { model: MODEL, prompt: 'a', max_tokens: 2 });
     expect(res.status).toBe(502);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('upstream_error');
@@ -115,7 +116,8 @@ describe('the gateway under overload and failure', () => {
 
   it('carries a client abort to the engine, and times a slow upstream out with 504', async () => {
     const engine = await engineWith(['--decode-base-ms', '20']);
-    const gateway = await gatewayWith({ upstreams: [engine.url], bridgeIntervalMs: 0, timeoutMs: 400 });
+    // The deadline runs from arrival, so the aborted stream must be aborted well before it passes, even on a loaded machine.
+    const gateway = await gatewayWith({ upstreams: [engine.url], bridgeIntervalMs: 0, timeoutMs: 1500 });
     const controller = new AbortController();
     const res = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 500, stream: true }, controller.signal);
     const reader = res.body!.getReader();
@@ -131,7 +133,7 @@ describe('the gateway under overload and failure', () => {
     expect(running).toBe(0);
     const engineText = await (await fetch(`${engine.url}/metrics`)).text();
     expect(sample(engineText, 'inferwatch_requests_finished_total{gen_ai_request_model="sim-llama-8b",gen_ai_operation_name="text_completion",gen_ai_provider_name="engine-sim",finish_reason="abort"}')).toBe(1);
-    const slow = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 100 });
+    const slow = await post(gateway, { model: MODEL, prompt: 'a', max_tokens: 200 });
     expect(slow.status).toBe(504);
     const text = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(finishedByReason(text)).toEqual({ abort: 1, error: 1 });

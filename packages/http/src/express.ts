@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LlmMetrics } from '@inferwatch/sdk';
-import { observeExchange, type HttpInstrumentationOptions } from './observe.js';
+import { observeExchange, type HttpInstrumentationOptions } from './exchange.js';
 
 /** Express middleware (mount it before the body parser) recording every LLM request on `llm`. */
 export function expressMiddleware(llm: LlmMetrics, options?: HttpInstrumentationOptions) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LlmMetrics } from '@inferwatch/sdk';
-import { observeExchange, type HttpInstrumentationOptions } from './observe.js';
+import { observeExchange, type HttpInstrumentationOptions } from './exchange.js';
 
 interface FastifyLike {
   addHook(name: 'onRequest', hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse }, done: () => void) => void): unknown;

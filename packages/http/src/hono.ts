@@ -1,5 +1,5 @@
 import { responseFormat, trackStream, type LlmMetrics } from '@inferwatch/sdk';
-import { includeByDefault, modelIn, operationFor } from './observe.js';
+import { includeByDefault, modelIn, operationFor } from './exchange.js';
 
 interface HonoContextLike {
   req: { raw: Request; method: string; path: string };
@@ -12,6 +12,34 @@ export interface HonoInstrumentationOptions {
   include?: (method: string, path: string) => boolean;
   /** The model when the JSON body names none. */
   model?: (req: Request) => string | undefined;
+  /** Largest request body read for the model (never more: the rest stays for the handler). Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+/** The model named in the body of a clone of `raw`, reading at most `maxBytes` of it. */
+async function modelInClone(raw: Request, maxBytes: number): Promise<string | undefined> {
+  const body = raw.clone().body;
+  if (body === null) return undefined;
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      // The clone's twin buffers what the clone read ahead: stop at the cap so that stays bounded too.
+      if (size > maxBytes) {
+        // Not awaited: a tee branch's cancel settles only once the handler's branch is done too.
+        reader.cancel().catch(() => {});
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return undefined;
+  }
+  return modelIn(Buffer.concat(chunks).toString('utf8'));
 }
 
 /** Hono middleware (`app.use(honoMiddleware(llm))`) recording every LLM request on `llm`. */
@@ -21,7 +49,7 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     if (!(options.include ?? includeByDefault)(method, path)) return next();
     const arrival = llm.now();
     // A clone leaves the body for the handler.
-    const model = (await raw.clone().text().then(modelIn, () => undefined)) ?? options.model?.(raw);
+    const model = (await modelInClone(raw, options.maxBodyBytes ?? 1024 * 1024)) ?? options.model?.(raw);
     const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival });
     try {
       await next();

@@ -3,5 +3,6 @@ export { expressMiddleware } from './express.js';
 export { fastifyPlugin } from './fastify.js';
 export { honoMiddleware } from './hono.js';
 export type { HonoInstrumentationOptions } from './hono.js';
-export { observeExchange, requestHandle } from './observe.js';
-export type { HttpInstrumentationOptions } from './observe.js';
+export { observeExchange, openExchange, requestHandle } from './exchange.js';
+export type { Exchange, ExchangeOptions, HttpInstrumentationOptions } from './exchange.js';
+export { HttpError } from './json-body.js';

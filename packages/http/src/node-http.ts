@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LlmMetrics } from '@inferwatch/sdk';
-import { observeExchange, type HttpInstrumentationOptions } from './observe.js';
+import { observeExchange, type HttpInstrumentationOptions } from './exchange.js';
 
 /** Wraps a node:http request handler so every LLM request it serves is recorded on `llm`. */
 export function instrumentHandler<Req extends IncomingMessage, Res extends ServerResponse>(

@@ -3,7 +3,7 @@ import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER } from './catalog.js';
 import { EngineStates, type EngineState, type EngineStateCallback } from './engine-state.js';
 import { Request, type HandleContext, type RequestHandle } from './lifecycle.js';
-import { ValueLimiter } from './limiter.js';
+import { OVERFLOW_VALUE, ValueLimiter } from './limiter.js';
 import { PeriodicLogLine, type LogLineOptions } from './log-line.js';
 import { MisuseLog } from './misuse.js';
 import { LlmMetricProducer } from './producer.js';
@@ -18,6 +18,11 @@ export interface LlmMetricsOptions {
   operation?: string;
   /** Distinct model names kept as attribute values; later ones become `other`. Default 100. */
   maxModels?: number;
+  /**
+   * The models you serve: a list, or a test read at each new name. Only declared models get their
+   * own series; any other name shares `other` and never takes one of the `maxModels` slots. Default: every name.
+   */
+  models?: readonly string[] | ((model: string) => boolean);
   /** Longest attribute value kept; longer ones are truncated. Default 128. */
   maxAttributeLength?: number;
   /** Bucket boundaries per histogram, keyed by OTel metric name (e.g. `gen_ai.server.time_to_first_token`). */
@@ -56,6 +61,8 @@ export interface LlmMetrics {
 }
 
 const MAX_SMALL_ATTRIBUTE_VALUES = 16;
+/** The model of a request that names none. */
+const UNKNOWN_MODEL = 'unknown';
 const MAX_ERROR_TYPES = 32;
 const MAX_RAW_KEYS = 4096;
 
@@ -69,6 +76,7 @@ class Recorder implements LlmMetrics, HandleContext {
   readonly producer: LlmMetricProducer;
 
   private readonly models: ValueLimiter;
+  private readonly declared: ((model: string) => boolean) | undefined;
   private readonly operations: ValueLimiter;
   private readonly providers: ValueLimiter;
   private readonly buckets: BucketTable;
@@ -83,6 +91,7 @@ class Recorder implements LlmMetrics, HandleContext {
     this.clock = typeof options.clock === 'function' ? options.clock : performance.now.bind(performance);
     const maxLength = positiveInt(options.maxAttributeLength, 128);
     this.models = new ValueLimiter(positiveInt(options.maxModels, 100), maxLength);
+    this.declared = declaredModels(options.models);
     this.operations = new ValueLimiter(MAX_SMALL_ATTRIBUTE_VALUES, maxLength);
     this.providers = new ValueLimiter(MAX_SMALL_ATTRIBUTE_VALUES, maxLength);
     this.errorTypes = new ValueLimiter(MAX_ERROR_TYPES, maxLength);
@@ -134,21 +143,21 @@ class Recorder implements LlmMetrics, HandleContext {
       const known = this.byModel.get(model);
       if (known !== undefined) return known;
       const series = this.resolve(model, operation, provider);
-      if (this.byModel.size < MAX_RAW_KEYS) this.byModel.set(model, series);
+      if (this.byModel.size < MAX_RAW_KEYS && this.cacheable(series)) this.byModel.set(model, series);
       return series;
     }
     const rawKey = `${String(model)}\n${String(operation)}\n${String(provider)}`;
     const known = this.byRawKey.get(rawKey);
     if (known !== undefined) return known;
     const series = this.resolve(model, operation, provider);
-    if (this.byRawKey.size < MAX_RAW_KEYS) this.byRawKey.set(rawKey, series);
+    if (this.byRawKey.size < MAX_RAW_KEYS && this.cacheable(series)) this.byRawKey.set(rawKey, series);
     return series;
   }
 
   /** Applies the cardinality limits and finds or creates the series for the resulting attributes. */
   private resolve(model: unknown, operation: unknown, provider: unknown): Series {
     const attributes: Attributes = {
-      [ATTR_MODEL]: this.models.admit(model, 'unknown'),
+      [ATTR_MODEL]: this.isDeclared(model) ? this.models.admit(model, UNKNOWN_MODEL) : OVERFLOW_VALUE,
       [ATTR_OPERATION]: this.operations.admit(operation, this.defaultOperation),
       [ATTR_PROVIDER]: this.providers.admit(provider, this.defaultProvider),
     };
@@ -160,6 +169,29 @@ class Recorder implements LlmMetrics, HandleContext {
     }
     return series;
   }
+
+  /** A name not (yet) declared is not remembered: a test may declare it later. */
+  private cacheable(series: Series): boolean {
+    return this.declared === undefined || series.attributes[ATTR_MODEL] !== OVERFLOW_VALUE;
+  }
+
+  /** Whether `model` may have its own series; no name (`unknown`, or none at all) always may. */
+  private isDeclared(model: unknown): boolean {
+    if (this.declared === undefined || typeof model !== 'string' || model === '' || model === UNKNOWN_MODEL) return true;
+    try {
+      return this.declared(model) === true;
+    } catch {
+      this.misuse.report('invalid_argument', 'the `models` test threw');
+      return false;
+    }
+  }
+}
+
+function declaredModels(models: unknown): ((model: string) => boolean) | undefined {
+  if (typeof models === 'function') return models as (model: string) => boolean;
+  if (!Array.isArray(models)) return undefined;
+  const set = new Set(models.filter((m): m is string => typeof m === 'string'));
+  return (model) => set.has(model);
 }
 
 function positiveInt(value: unknown, fallback: number): number {

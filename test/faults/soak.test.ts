@@ -1,0 +1,92 @@
+// The soak: ≥ 500 concurrent streams for 60 s, 30 % of them abandoned by their clients at random
+// points. The gateway's heap after a full GC stays within 1.5× of what it was after warm-up, every
+// request that reached it is counted exactly once, and no slot or gauge is left held.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { IDLE, MODEL, scriptedUpstream, settled } from './harness.js';
+
+const CONCURRENCY = 500;
+const WARM_UP_MS = 8_000;
+const LOAD_MS = 60_000;
+const ABORT_SHARE = 0.3;
+// Streams of ~5 s (10 tokens, 500 ms apart): 500 at once is ~100 new requests and ~1000 events a second.
+const TOKENS = 10;
+const GAP_MS = 500;
+
+let child: ChildProcess | undefined;
+afterAll(() => {
+  child?.kill('SIGKILL');
+});
+
+function ask<T>(process: ChildProcess, message: string): Promise<T> {
+  return new Promise((resolve) => {
+    process.once('message', (reply) => resolve(reply as T));
+    process.send(message);
+  });
+}
+
+describe('soak', () => {
+  it(`${CONCURRENCY} concurrent streams for ${LOAD_MS / 1000} s, ${ABORT_SHARE * 100} % aborted: flat heap, exact counts, nothing held`, async () => {
+    const upstream = await scriptedUpstream({ tokens: TOKENS, gapMs: GAP_MS });
+    try {
+      child = fork(fileURLToPath(new URL('./gateway-process.mjs', import.meta.url)), [upstream.url], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const { url } = await new Promise<{ url: string }>((resolve) => child!.once('message', (m) => resolve(m as { url: string })));
+      const until = performance.now() + WARM_UP_MS + LOAD_MS;
+      const sent = { total: 0, aborted: 0, completed: 0, failed: 0 };
+      let peak = 0;
+      let open = 0;
+      const client = async () => {
+        while (performance.now() < until) {
+          const controller = new AbortController();
+          const abort = Math.random() < ABORT_SHARE;
+          const timer = abort ? setTimeout(() => controller.abort(), Math.random() * TOKENS * GAP_MS) : undefined;
+          sent.total++;
+          open++;
+          peak = Math.max(peak, open);
+          try {
+            const res = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'a', stream: true }), signal: controller.signal });
+            await res.text();
+            if (res.status === 200) sent.completed++;
+            else sent.failed++;
+          } catch {
+            sent.aborted++;
+          } finally {
+            open--;
+            clearTimeout(timer);
+          }
+        }
+      };
+      const clients = Array.from({ length: CONCURRENCY }, client);
+      await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
+      const warm = await ask<{ heapUsed: number }>(child, 'heap');
+      await new Promise((resolve) => setTimeout(resolve, until - performance.now() - 500));
+      const loaded = await ask<{ heapUsed: number }>(child, 'heap');
+      await Promise.all(clients);
+      const { arrived } = await ask<{ arrived: number }>(child, 'heap');
+      const state = await settled(url, arrived, 30_000);
+      const ratio = loaded.heapUsed / warm.heapUsed;
+      console.log(
+        `soak: ${sent.total} requests (${sent.completed} completed, ${sent.aborted} aborted, ${sent.failed} failed), peak ${peak} open; ` +
+          `heap after GC ${(warm.heapUsed / 2 ** 20).toFixed(1)} MiB after warm-up, ${(loaded.heapUsed / 2 ** 20).toFixed(1)} MiB at the end (×${ratio.toFixed(2)}); ` +
+          `counted ${state.finished} of ${arrived}; slots held ${state.active}, in flight ${state.inFlight}`,
+      );
+      expect(peak).toBeGreaterThanOrEqual(CONCURRENCY);
+      expect(sent.failed).toBe(0);
+      expect(sent.aborted).toBeGreaterThan(0.2 * sent.total);
+      // A client that gives up within its first milliseconds may leave before its request arrives.
+      expect(arrived).toBeLessThanOrEqual(sent.total);
+      expect(arrived).toBeGreaterThanOrEqual(sent.completed + 0.9 * sent.aborted);
+      expect(state).toMatchObject({ finished: arrived, e2e: arrived, ...IDLE });
+      expect(state.reasons.abort).toBeGreaterThan(0);
+      expect(ratio).toBeLessThanOrEqual(1.5);
+    } finally {
+      if (child?.connected) {
+        const exited = new Promise((resolve) => child!.once('exit', resolve));
+        child.send('stop');
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      }
+      await upstream.close();
+    }
+  }, 150_000);
+});
