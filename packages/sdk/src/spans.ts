@@ -13,7 +13,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { hrTime } from '@opentelemetry/core';
+import { millisToHrTime } from '@opentelemetry/core';
 import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION } from './catalog.js';
 import type { Histogram } from './histogram.js';
 import { VERSION } from './version.js';
@@ -102,28 +102,28 @@ export class SpanSource {
     return this.tracer;
   }
 
-  /** Starts the span of a request that arrived at `at` (recorder clock); undefined when no provider is registered. */
+  /**
+   * Starts the span of a request that arrived at `at` (recorder clock). Undefined when no provider is
+   * registered, and when the caller's trace is not sampled: the request follows the caller's decision, as
+   * OTel's default ParentBased sampler does, without paying for a span the SDK would drop.
+   */
   start(attributes: Attributes, at: number, parent: Context | undefined): RequestSpan | undefined {
     const tracer = this.currentTracer();
     if (tracer === undefined) return undefined;
     try {
-      const name = `${String(attributes[ATTR_OPERATION])} ${String(attributes[ATTR_MODEL])}`;
       const ctx = parent ?? otelContext.active();
-      const span = tracer.startSpan(name, { kind: this.kind, startTime: this.hrTime(at), attributes }, ctx);
-      return new RequestSpan(span, this, ctx);
+      const caller = trace.getSpanContext(ctx);
+      if (caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+      // Anchored to the wall clock at each span's start, as the SDK anchors its own spans, so that
+      // performance.now()'s drift from Date.now() in a long-lived process does not shift spans.
+      const epochOffset = Date.now() - performance.now() + this.toPerformance;
+      const name = `${String(attributes[ATTR_OPERATION])} ${String(attributes[ATTR_MODEL])}`;
+      const span = tracer.startSpan(name, { kind: this.kind, startTime: millisToHrTime(at + epochOffset), attributes }, ctx);
+      return new RequestSpan(span, epochOffset, ctx);
     } catch (error) {
       diag.error('inferwatch: starting a span failed', error);
       return undefined;
     }
-  }
-
-  hrTime(at: number): HrTime {
-    return hrTime(at + this.toPerformance);
-  }
-
-  /** Epoch milliseconds of a recorder timestamp, for exemplars. */
-  epochMs(at: number): number {
-    return performance.timeOrigin + at + this.toPerformance;
   }
 }
 
@@ -144,7 +144,8 @@ export class RequestSpan {
 
   constructor(
     readonly span: Span,
-    private readonly source: SpanSource,
+    /** Added to a recorder timestamp to get epoch milliseconds. */
+    private readonly epochOffset: number,
     private readonly parent: Context,
   ) {
     const sc = span.spanContext();
@@ -165,7 +166,7 @@ export class RequestSpan {
   event(name: string, at: number): void {
     if (!this.recording) return;
     try {
-      this.span.addEvent(name, this.source.hrTime(at));
+      this.span.addEvent(name, this.time(at));
     } catch (error) {
       diag.error('inferwatch: adding a span event failed', error);
     }
@@ -173,7 +174,11 @@ export class RequestSpan {
 
   /** Attaches this request as the exemplar of the bucket `value` fell into. */
   exemplar(histogram: Histogram, value: number, at: number): void {
-    if (this.recording) histogram.offerExemplar(value, this.traceId, this.spanId, this.source.epochMs(at));
+    if (this.recording) histogram.offerExemplar(value, this.traceId, this.spanId, at + this.epochOffset);
+  }
+
+  private time(at: number): HrTime {
+    return millisToHrTime(at + this.epochOffset);
   }
 
   /**
@@ -182,7 +187,7 @@ export class RequestSpan {
    * inference and decode time; the span carries exactly the intervals the metrics recorded.
    */
   end(times: RequestTimes, at: number, finishReason: string, errorType: string | undefined, outputTokens: number, completed: boolean): void {
-    if (!this.recording) return this.close(at, {}, undefined, false);
+    if (!this.recording) return this.span.end();
     const attributes: Attributes = {
       [SPAN_ATTRIBUTES.finishReasons]: [finishReason],
       [SPAN_ATTRIBUTES.outputTokens]: outputTokens,
@@ -206,16 +211,15 @@ export class RequestSpan {
 
   /** Sets the outcome and ends the span; `fault` marks a failure (status ERROR) rather than a cancellation. */
   close(at: number, attributes: Attributes, errorType: string | undefined, fault: boolean): void {
+    if (!this.recording) return this.span.end();
     try {
-      if (this.recording) {
-        if (errorType !== undefined) {
-          attributes[ATTR_ERROR_TYPE] = errorType;
-          // A caller that went away is not a failure of this service, as HTTP server spans leave 4xx unset.
-          if (fault) this.span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
-        }
-        this.span.setAttributes(attributes);
+      if (errorType !== undefined) {
+        attributes[ATTR_ERROR_TYPE] = errorType;
+        // A caller that went away is not a failure of this service, as HTTP server spans leave 4xx unset.
+        if (fault) this.span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
       }
-      this.span.end(this.source.hrTime(at));
+      this.span.setAttributes(attributes);
+      this.span.end(this.time(at));
     } catch (error) {
       // A span processor's onEnd runs inside end(); its failure must not reach the request's code.
       diag.error('inferwatch: ending a span failed', error);
