@@ -22,7 +22,7 @@ const sdkSnippet = `
 
 // Each package, its public exports, loaded both ways from its built files.
 const PACKAGES: Record<string, string[]> = {
-  sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'trackStream', 'tapResponse', 'responseFormat'],
+  sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'trackStream', 'tapResponse', 'responseFormat', 'extractTraceContext', 'injectTraceContext'],
   gpu: ['createGpuCollector'],
   http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'requestHandle'],
   client: ['instrumentOpenAI', 'aiSdkMiddleware'],
