@@ -1,6 +1,6 @@
 // The gateway: an OpenAI-compatible proxy that records every request's lifecycle with @inferwatch/sdk.
 import { createServer } from 'node:http';
-import { createLlmMetrics, startMetrics, tapResponse, responseFormat } from '@inferwatch/sdk';
+import { createLlmMetrics, extractTraceContext, injectTraceContext, startMetrics, tapResponse, responseFormat } from '@inferwatch/sdk';
 import { EngineBridge } from './bridge.mjs';
 import { Limiter, QueueFullError } from './limiter.mjs';
 import { Upstreams } from './upstreams.mjs';
@@ -91,10 +91,13 @@ export async function startGateway(options) {
   /** Forwards to each candidate in turn until one answers below 500; streams its answer back through the tap. */
   async function forward(path, raw, model, handle, res, signal) {
     let lastError = 'no upstream answered';
+    const headers = { 'content-type': 'application/json' };
+    // The upstream (a vLLM with tracing on) continues the trace as a child of this request's span.
+    if (instrument) injectTraceContext(handle.traceContext(), headers);
     for (const url of upstreams.candidates(model)) {
       let upstream;
       try {
-        upstream = await fetch(`${url}${path}`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json' }, signal });
+        upstream = await fetch(`${url}${path}`, { method: 'POST', body: raw, headers, signal });
       } catch (error) {
         if (signal.aborted) throw error;
         lastError = `${url} is unreachable`;
@@ -133,7 +136,8 @@ export async function startGateway(options) {
     const arrival = llm?.now();
     inFlight++;
     let handle = NOOP_HANDLE;
-    const start = (model) => (instrument ? llm.startRequest({ model, operation: chat ? 'chat' : 'text_completion', at: arrival }) : NOOP_HANDLE);
+    const caller = instrument ? extractTraceContext(req.headers) : undefined;
+    const start = (model) => (instrument ? llm.startRequest({ model, operation: chat ? 'chat' : 'text_completion', at: arrival, context: caller }) : NOOP_HANDLE);
     const clientGone = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) clientGone.abort(new Error('client closed the connection'));

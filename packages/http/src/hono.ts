@@ -1,4 +1,4 @@
-import { responseFormat, trackStream, type LlmMetrics } from '@inferwatch/sdk';
+import { extractTraceContext, responseFormat, trackStream, type LlmMetrics } from '@inferwatch/sdk';
 import { includeByDefault, modelIn, operationFor } from './observe.js';
 
 interface HonoContextLike {
@@ -22,7 +22,7 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     const arrival = llm.now();
     // A clone leaves the body for the handler.
     const model = (await raw.clone().text().then(modelIn, () => undefined)) ?? options.model?.(raw);
-    const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival });
+    const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival, context: extractTraceContext(raw.headers) });
     try {
       await next();
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { responseFormat, tapResponse, type LlmMetrics, type RequestHandle, type ResponseTap } from '@inferwatch/sdk';
+import { extractTraceContext, responseFormat, tapResponse, type LlmMetrics, type RequestHandle, type ResponseTap } from '@inferwatch/sdk';
 
 export interface HttpInstrumentationOptions {
   /** Which requests are LLM calls. Default: every POST. */
@@ -97,7 +97,9 @@ export function observeExchange(llm: LlmMetrics, req: IncomingMessage, res: Serv
         model = undefined;
       }
     }
-    handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival });
+    // The request span continues the caller's trace (`traceparent`); a handler forwarding the request
+    // injects `requestHandle(req).traceContext()` into its own outgoing headers.
+    handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival, context: extractTraceContext(req.headers) });
     handles.set(req, handle);
     return handle;
   };
