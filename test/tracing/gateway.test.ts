@@ -4,49 +4,30 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createClientMetrics } from '@inferwatch/sdk';
 import { instrumentOpenAI } from '@inferwatch/client';
-import { spanReceiver, type ReceivedSpan } from '../helpers/otlp-spans.js';
-import { sample, startProcess, type Started } from '../helpers/processes.js';
-import { PROMPT_TOKENS, TOKENS, scriptedUpstream } from '../helpers/upstream.js';
+import type { ReceivedSpan } from '../helpers/otlp-spans.js';
+import { sample } from '../helpers/processes.js';
+import { startTracedGateway } from '../helpers/traced-gateway.js';
+import { PROMPT_TOKENS, TOKENS } from '../helpers/upstream.js';
 
 const OTLP_SERVER = SpanKind.SERVER + 1; // OTLP numbers span kinds from 1 (INTERNAL), the API from 0
 
-/**
- * The gateway as its command line runs it, with tracing configured only through OTEL_* variables:
- * spans over OTLP http/json to a loopback receiver, in front of a scripted upstream that records the
- * `traceparent` it receives. The caller is an instrumented openai client with its own TracerProvider.
- */
+/** Gateway spans over OTLP, checked against its metrics; the caller is an instrumented openai client with its own provider. */
 describe('gateway request spans', () => {
-  let receiver: Awaited<ReturnType<typeof spanReceiver>>;
-  let upstream: Awaited<ReturnType<typeof scriptedUpstream>>;
-  let gateway: Started;
+  let lab: Awaited<ReturnType<typeof startTracedGateway>>;
+  let receiver: typeof lab.receiver;
+  let upstream: typeof lab.upstream;
+  let gateway: typeof lab.gateway;
   const clientSpans = new InMemorySpanExporter();
   const clientProvider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor(clientSpans)] });
   let client: OpenAI;
 
   beforeAll(async () => {
-    receiver = await spanReceiver();
-    upstream = await scriptedUpstream();
-    gateway = await startProcess(
-      'examples/gateway/main.mjs',
-      ['--host', '127.0.0.1', '--upstream', upstream.url, '--log-interval-ms', '0', '--bridge-interval-ms', '0'],
-      'OpenAI-compatible gateway on',
-      {
-        OTEL_TRACES_EXPORTER: 'otlp',
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_METRICS_EXPORTER: 'prometheus',
-        OTEL_BSP_SCHEDULE_DELAY: '50',
-        OTEL_SERVICE_NAME: 'gateway-under-test',
-      },
-    );
+    lab = await startTracedGateway();
+    ({ receiver, upstream, gateway } = lab);
     const metrics = createClientMetrics({ provider: 'inferwatch-gateway', tracerProvider: clientProvider });
     client = instrumentOpenAI(new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'none', maxRetries: 0 }), metrics);
   });
-  afterAll(async () => {
-    await gateway?.stop();
-    await upstream?.close();
-    await receiver?.close();
-  });
+  afterAll(() => lab?.stop());
 
   /** Waits (bounded) until the receiver holds a span for each model. */
   async function spansFor(models: string[]): Promise<Map<string, ReceivedSpan>> {
