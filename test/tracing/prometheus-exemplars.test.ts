@@ -89,7 +89,7 @@ describe.skipIf(prometheusBinary === undefined)('exemplars through Prometheus', 
     let series: ExemplarSeries[] = [];
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      const body = await (await fetch(`${prometheus!.url}/api/v1/query_exemplars?query=${query}&start=${start}&end=${Date.now() / 1000 + 1}`)).json();
+      const body = (await (await fetch(`${prometheus!.url}/api/v1/query_exemplars?query=${query}&start=${start}&end=${Date.now() / 1000 + 1}`)).json()) as { status: string; data: unknown };
       expect(body.status).toBe('success');
       series = body.data as ExemplarSeries[];
       if (series.some((s) => s.exemplars.length > 0)) break;

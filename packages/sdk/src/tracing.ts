@@ -58,10 +58,14 @@ export function startTracing(options: TracingOptions | undefined, resource: Reso
     diag.debug('inferwatch: a TracerProvider is registered already; request spans go to it');
     return undefined;
   }
-  const tracerProvider = new BasicTracerProvider({
-    resource,
-    spanProcessors: [new BatchSpanProcessor(createExporter(kind, options ?? {}))],
-  });
+  let tracerProvider: BasicTracerProvider;
+  try {
+    tracerProvider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(createExporter(kind, options ?? {}))] });
+  } catch (error) {
+    // A bad exporter setting costs the spans, never the host's start-up.
+    diag.error('inferwatch: tracing could not start; request spans are off', error);
+    return undefined;
+  }
   const registered = registerGlobal && trace.setGlobalTracerProvider(tracerProvider);
   // Without a registered propagator the API's inject/extract do nothing; W3C is what vLLM and the collectors read.
   const propagatorSet =
