@@ -73,6 +73,15 @@ describe('startMetrics tracing', () => {
     return other.shutdown();
   });
 
+  it('starts without spans, instead of throwing, when the exporter settings are wrong', () => {
+    const llm = createLlmMetrics({ log: false });
+    running = startMetrics({ llm, prometheus: false, tracing: { exporter: 'otlp', url: 'not a url' } });
+    expect(running.tracerProvider).toBeUndefined();
+    const h = llm.startRequest({ model: 'm' });
+    h.end();
+    expect(h.spanContext()).toBeUndefined();
+  });
+
   it('gives its provider to its recorders even when nothing is registered globally', async () => {
     const receiver = await spanReceiver();
     cleanups.push(receiver.close);
