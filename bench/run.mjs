@@ -9,6 +9,7 @@ import { gatewayBench } from './gateway.mjs';
 import { gpuBench } from './gpu.mjs';
 import { scrapeBench } from './scrape.mjs';
 import { sseBench } from './sse.mjs';
+import { traceBench } from './trace.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -38,6 +39,13 @@ const ROWS = [
   ['gateway_tokens_per_s_ratio_sdk_on_off', 'streamed tokens/s through the gateway at saturation (fast upstream, 32 streams), SDK on ÷ off', (v) => v >= 0.99, '≥ 0.99'],
   ['gateway_tokens_per_s_sdk_on', 'those tokens/s with the SDK on'],
   ['gateway_tokens_per_s_sdk_off', 'those tokens/s with the SDK off'],
+  ['trace_metrics_only_ns_per_request', 'request spans bench: one lifecycle, no TracerProvider registered, ns'],
+  ['trace_ns_per_request_unsampled', 'the same with a provider, the caller\'s traceparent not sampled (no span started), ns'],
+  ['trace_unsampled_over_metrics_ns', 'that minus the no-provider figure, ns', (v) => v <= 50, '≤ 50'],
+  ['trace_ns_per_request_unsampled_root', 'no caller, the provider\'s sampler says no (the SDK still builds a non-recording span), ns'],
+  ['trace_ns_per_request_sampled', 'sampled: metrics + span + exemplars, batched to a discarding exporter (flush timed), ns'],
+  ['trace_naive_span_ns_per_request', 'baseline: one OTel span with the same attributes and events set by hand, same processor, ns'],
+  ['trace_sampled_vs_naive_ratio', 'sampled ÷ naive', (v) => v <= 0.5, '≤ 0.5'],
   ['loadgen_max_concurrent_streams', 'concurrent streams the load generator keeps up with on one core (20 tokens, 100 ms apart; tried up to 4000)', (v) => v >= 2000, '≥ 2000'],
 ];
 
@@ -45,6 +53,7 @@ const results = {};
 Object.assign(results, await lifecycleBench());
 Object.assign(results, await scrapeBench());
 Object.assign(results, await sseBench());
+Object.assign(results, await traceBench());
 Object.assign(results, heapBench());
 Object.assign(results, await gpuBench());
 Object.assign(results, await gatewayBench());

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GPU_GAUGES, POLL_ERRORS } from '../packages/gpu/src/catalog.js';
-import { CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
+import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
+import { SPAN_ATTRIBUTES, SPAN_EVENTS } from '../packages/sdk/src/spans.js';
 
 const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
 const prometheusName = (name: string, counter: boolean) => name.replace(/\./g, '_') + (counter ? '_total' : '');
@@ -27,5 +28,13 @@ describe('docs/metrics.md', () => {
     if (row.includes('as queue')) return;
     const listed = buckets.join(', ');
     expect(row.includes(listed) || row.includes(`${buckets[0]}, ${buckets[1]}, then`), name).toBe(true);
+  });
+});
+
+describe('docs/tracing.md', () => {
+  const tracing = readFileSync(new URL('../docs/tracing.md', import.meta.url), 'utf8');
+  const names = [...Object.values(SPAN_ATTRIBUTES), ...Object.values(SPAN_EVENTS), ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER];
+  it.each(names)('has a table row for %s', (name) => {
+    expect(tracing.split('\n').some((line) => line.startsWith(`| \`${name}\` |`))).toBe(true);
   });
 });

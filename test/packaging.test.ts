@@ -22,7 +22,7 @@ const sdkSnippet = `
 
 // Each package, its public exports, loaded both ways from its built files.
 const PACKAGES: Record<string, string[]> = {
-  sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'createRuntimeMetrics', 'trackStream', 'tapResponse', 'responseFormat'],
+  sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'createRuntimeMetrics', 'trackStream', 'tapResponse', 'responseFormat', 'extractTraceContext', 'injectTraceContext'],
   gpu: ['createGpuCollector'],
   http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError'],
   client: ['instrumentOpenAI', 'aiSdkMiddleware'],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The simulated engine behind an OpenAI-compatible API, with its own /metrics and vLLM's log line.
 import { createServer } from 'node:http';
-import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
+import { createLlmMetrics, extractTraceContext, startMetrics } from '@inferwatch/sdk';
 import { DEFAULTS, Engine } from './engine.mjs';
 import { chunkOf, completionBody, errorBody, promptTokensOf, usageChunk, word } from './openai.mjs';
 import { parseCommandLine } from '../command-line.mjs';
@@ -91,7 +91,8 @@ async function completion(req, res, chat) {
     return send(res, 400, errorBody(400, `prompt plus output (${promptTokens + outputTokens} tokens) exceed the context of ${maxContext}`, 'max_tokens'));
   }
   const ctx = { id: `cmpl-sim-${++nextId}`, model: body.model ?? args.model, created: Math.floor(Date.now() / 1000), chat };
-  const handle = llm.startRequest({ model: ctx.model, operation: chat ? 'chat' : 'text_completion', promptTokens, at: arrival });
+  // As vLLM does: the engine's request span continues the caller's (the gateway's) trace.
+  const handle = llm.startRequest({ model: ctx.model, operation: chat ? 'chat' : 'text_completion', promptTokens, at: arrival, context: extractTraceContext(req.headers) });
   const stream = body.stream === true;
   const usage = { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens };
   let text = '';

@@ -2,7 +2,7 @@
 // Each completion is an exchange (@inferwatch/http): it is recorded exactly once whatever the client,
 // the body or the upstream does, and every wait below races the client's departure and the deadline.
 import { createServer } from 'node:http';
-import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
+import { createLlmMetrics, injectTraceContext, startMetrics } from '@inferwatch/sdk';
 import { HttpError, openExchange } from '@inferwatch/http';
 import { bearerCheck } from './auth.mjs';
 import { EngineBridge } from './bridge.mjs';
@@ -76,10 +76,14 @@ export async function startGateway(options) {
   /** Forwards to each candidate in turn until one answers below 500, and streams its answer back. */
   async function forward(path, raw, model, exchange, res) {
     let lastError = 'no upstream answered';
+    const headers = { 'content-type': 'application/json' };
+    // The upstream (a vLLM with tracing on) continues the trace as a child of this request's span.
+    const handle = exchange.handle();
+    if (handle !== undefined) injectTraceContext(handle.traceContext(), headers);
     for (const url of upstreams.candidates(model)) {
       let upstream;
       try {
-        upstream = await fetch(`${url}${path}`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json', ...upstreams.headersFor(url) }, signal: exchange.signal });
+        upstream = await fetch(`${url}${path}`, { method: 'POST', body: raw, headers: { ...headers, ...upstreams.headersFor(url) }, signal: exchange.signal });
       } catch (error) {
         if (exchange.signal.aborted) throw error;
         lastError = `${url} is unreachable`;

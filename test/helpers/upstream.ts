@@ -75,8 +75,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   res.end('data: [DONE]\n\n');
 }
 
-export function scriptedUpstream() {
-  return serve((req, res) => {
+/** The scripted upstream; `traceparents` holds the `traceparent` header of each request it got (first 1000). */
+export async function scriptedUpstream() {
+  const traceparents: (string | undefined)[] = [];
+  const app = await serve((req, res) => {
+    if (traceparents.length < 1000) traceparents.push(req.headers.traceparent as string | undefined);
     handle(req, res).catch(() => res.destroy());
   });
+  return { ...app, traceparents };
 }

@@ -1,4 +1,4 @@
-import type { ClientMetrics, ClientOperation } from '@inferwatch/sdk';
+import { injectTraceContext, type ClientMetrics, type ClientOperation } from '@inferwatch/sdk';
 
 interface UsageV3 {
   inputTokens?: { total?: number } | number;
@@ -14,9 +14,23 @@ interface ModelLike {
 const tokens = (value: { total?: number } | number | undefined) => (typeof value === 'number' ? value : value?.total);
 const usageOf = (usage: UsageV3 | undefined) => ({ inputTokens: tokens(usage?.inputTokens), outputTokens: tokens(usage?.outputTokens) });
 
-function start(metrics: ClientMetrics, model: ModelLike): ClientOperation {
+interface ParamsLike {
+  headers?: Record<string, string | undefined>;
+}
+
+/**
+ * Starts the operation and adds its `traceparent` to the call's headers. `params` is the object the
+ * wrapped `doGenerate`/`doStream` pass to the model, so the provider sends what is set here; headers the caller set win.
+ */
+function start(metrics: ClientMetrics, model: ModelLike, params: ParamsLike | undefined): ClientOperation {
   // Provider ids look like `openai.chat`; the part before the dot is the provider.
-  return metrics.startOperation({ model: model.modelId, operation: 'chat', provider: String(model.provider).split('.')[0] });
+  const operation = metrics.startOperation({ model: model.modelId, operation: 'chat', provider: String(model.provider).split('.')[0] });
+  if (typeof params === 'object' && params !== null) {
+    const trace: Record<string, string> = {};
+    injectTraceContext(operation.traceContext(), trace);
+    if (Object.keys(trace).length > 0) params.headers = { ...trace, ...params.headers };
+  }
+  return operation;
 }
 
 /**
@@ -27,8 +41,16 @@ export function aiSdkMiddleware(metrics: ClientMetrics) {
   return {
     specificationVersion: 'v3' as const,
 
-    async wrapGenerate<R extends { usage?: UsageV3 }>({ doGenerate, model }: { doGenerate: () => PromiseLike<R>; model: ModelLike }): Promise<R> {
-      const operation = start(metrics, model);
+    async wrapGenerate<R extends { usage?: UsageV3 }>({
+      doGenerate,
+      model,
+      params,
+    }: {
+      doGenerate: () => PromiseLike<R>;
+      model: ModelLike;
+      params?: ParamsLike;
+    }): Promise<R> {
+      const operation = start(metrics, model, params);
       try {
         const result = await doGenerate();
         operation.end(usageOf(result.usage));
@@ -42,11 +64,13 @@ export function aiSdkMiddleware(metrics: ClientMetrics) {
     async wrapStream<R extends { stream: ReadableStream<{ type: string; usage?: UsageV3; error?: unknown }> }>({
       doStream,
       model,
+      params,
     }: {
       doStream: () => PromiseLike<R>;
       model: ModelLike;
+      params?: ParamsLike;
     }): Promise<R> {
-      const operation = start(metrics, model);
+      const operation = start(metrics, model, params);
       let result: R;
       try {
         result = await doStream();

@@ -1,4 +1,4 @@
-import type { ClientMetrics, ClientOperation } from '@inferwatch/sdk';
+import { injectTraceContext, type ClientMetrics, type ClientOperation } from '@inferwatch/sdk';
 
 interface Usage {
   prompt_tokens?: number;
@@ -42,13 +42,36 @@ function observeStream(stream: AsyncIterable<{ usage?: Usage | null }>, operatio
   Object.defineProperty(stream, Symbol.asyncIterator, { value: observed, configurable: true, writable: true });
 }
 
+type HeaderPairs = ReadonlyArray<readonly [string, string]>;
+
+/**
+ * The request options with the operation's `traceparent` added to the headers, in whichever form the caller
+ * gave them (object, Headers, pairs); headers the caller set win.
+ */
+function withTraceHeaders(options: unknown, operation: ClientOperation): unknown {
+  const trace: Record<string, string> = {};
+  injectTraceContext(operation.traceContext(), trace);
+  if (Object.keys(trace).length === 0) return options;
+  const base = typeof options === 'object' && options !== null ? (options as { headers?: unknown }) : {};
+  const given = base.headers;
+  let headers: unknown;
+  if (given === undefined || given === null) headers = trace;
+  else if (given instanceof Headers) {
+    headers = new Headers(trace);
+    given.forEach((value, name) => (headers as Headers).set(name, value));
+  } else if (Array.isArray(given)) headers = [...Object.entries(trace), ...(given as HeaderPairs)];
+  else if (typeof given === 'object') headers = { ...trace, ...given };
+  else return options;
+  return { ...base, headers };
+}
+
 function wrap(resource: CreateResource, metrics: ClientMetrics, operationName: string, provider: string): void {
   const create = resource.create;
   resource.create = function instrumentedCreate(this: unknown, body: { model?: unknown; stream?: unknown }, options?: unknown) {
     const operation = metrics.startOperation({ model: typeof body?.model === 'string' ? body.model : 'unknown', operation: operationName, provider });
     let pending: PromiseLike<unknown>;
     try {
-      pending = create.call(this, body, options);
+      pending = create.call(this, body, withTraceHeaders(options, operation));
     } catch (error) {
       operation.fail(error);
       throw error;

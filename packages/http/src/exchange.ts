@@ -3,7 +3,7 @@
 // client that leaves before, during or after the body or while a write is backed up, a response the
 // server destroys, a deadline). The framework wrappers and the example gateway all stand on this.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { responseFormat, tapResponse, type LlmMetrics, type RequestHandle, type ResponseTap } from '@inferwatch/sdk';
+import { extractTraceContext, responseFormat, tapResponse, type LlmMetrics, type RequestHandle, type ResponseTap } from '@inferwatch/sdk';
 import { HttpError, readBody, withinDepth } from './json-body.js';
 
 export interface HttpInstrumentationOptions {
@@ -152,7 +152,7 @@ class HttpExchange implements Exchange {
         this.model = undefined;
       }
     }
-    this.started = this.llm.startRequest({ model: this.model ?? 'unknown', operation: this.options.operation ?? operationFor(path), at: this.arrival });
+    this.started = this.llm.startRequest({ model: this.model ?? 'unknown', operation: this.options.operation ?? operationFor(path), at: this.arrival, context: extractTraceContext(this.req.headers) });
     handles.set(this.req, this.started);
     return this.started;
   }

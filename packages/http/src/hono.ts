@@ -1,4 +1,4 @@
-import { responseFormat, trackStream, type LlmMetrics } from '@inferwatch/sdk';
+import { extractTraceContext, responseFormat, trackStream, type LlmMetrics } from '@inferwatch/sdk';
 import { includeByDefault, modelIn, operationFor } from './exchange.js';
 
 interface HonoContextLike {
@@ -50,7 +50,7 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     const arrival = llm.now();
     // A clone leaves the body for the handler.
     const model = (await modelInClone(raw, options.maxBodyBytes ?? 1024 * 1024)) ?? options.model?.(raw);
-    const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival });
+    const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival, context: extractTraceContext(raw.headers) });
     try {
       await next();
     } catch (error) {

@@ -1,4 +1,4 @@
-import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { context as otelContext, SpanKind, ValueType, type Attributes, type Context, type HrTime, type SpanContext, type TracerProvider } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import type { CollectionResult, DataPoint, Histogram as OtelHistogram, MetricProducer } from '@opentelemetry/sdk-metrics';
@@ -6,6 +6,7 @@ import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, ATTR_TOKEN_
 import { Histogram } from './histogram.js';
 import { ValueLimiter } from './limiter.js';
 import { histogramData, histogramPoint } from './producer.js';
+import { SPAN_ATTRIBUTES, SPAN_EVENTS, SpanSource, tracerProviderOption, type RequestSpan } from './spans.js';
 import { VERSION } from './version.js';
 
 export interface ClientMetricsOptions {
@@ -15,6 +16,16 @@ export interface ClientMetricsOptions {
   maxModels?: number;
   /** Milliseconds on a monotonic clock. Default `performance.now`. */
   clock?: () => number;
+  /** Where CLIENT spans go: a TracerProvider, or `false` for none. Default: the global provider, when one is registered. */
+  tracerProvider?: TracerProvider | false;
+}
+
+export interface StartOperationInfo {
+  model: string;
+  operation?: string;
+  provider?: string;
+  /** The caller's trace context; the CLIENT span is its child. Default: the active context. */
+  context?: Context;
 }
 
 export interface ClientUsage {
@@ -30,10 +41,14 @@ export interface ClientOperation {
   end(usage?: ClientUsage): void;
   /** The call failed; `error.type` comes from the error's `type`, `code`, `status`, `statusCode` or `name`, first found. */
   fail(error?: unknown): void;
+  /** The CLIENT span's context; undefined when no TracerProvider is registered. */
+  spanContext(): SpanContext | undefined;
+  /** Inject this into the outgoing request's headers (`propagation.inject(op.traceContext(), headers)`). */
+  traceContext(): Context;
 }
 
 export interface ClientMetrics {
-  startOperation(info: { model: string; operation?: string; provider?: string }): ClientOperation;
+  startOperation(info: StartOperationInfo): ClientOperation;
   /** Give it to `startMetrics({ metricProducers: [...] })` or any OTel reader. */
   readonly producer: MetricProducer;
 }
@@ -66,27 +81,42 @@ class Operation implements ClientOperation {
   private lastChunkAt = NaN;
   private ended = false;
 
+  private readonly span: RequestSpan | undefined;
+
   constructor(
     private readonly recorder: Recorder,
     private readonly series: ClientSeries,
+    private readonly parent: Context | undefined,
   ) {
     this.startedAt = recorder.clock();
+    this.span = recorder.spans.start(series.attributes, this.startedAt, parent);
   }
 
   chunk(): void {
     if (this.ended) return;
     const t = this.recorder.clock();
-    if (this.lastChunkAt !== this.lastChunkAt) this.series.firstChunk.record((t - this.startedAt) / 1000);
-    else this.series.perChunk.record((t - this.lastChunkAt) / 1000);
+    if (this.lastChunkAt !== this.lastChunkAt) {
+      this.series.firstChunk.record((t - this.startedAt) / 1000);
+      this.span?.event(SPAN_EVENTS.firstChunk, t);
+    } else this.series.perChunk.record((t - this.lastChunkAt) / 1000);
     this.lastChunkAt = t;
   }
 
   end(usage?: ClientUsage): void {
     if (this.ended) return;
     this.ended = true;
-    this.series.duration.record((this.recorder.clock() - this.startedAt) / 1000);
-    if (isCount(usage?.inputTokens)) this.series.inputTokens.record(usage.inputTokens);
-    if (isCount(usage?.outputTokens)) this.series.outputTokens.record(usage.outputTokens);
+    const t = this.recorder.clock();
+    this.series.duration.record((t - this.startedAt) / 1000);
+    const attributes: Attributes = {};
+    if (isCount(usage?.inputTokens)) {
+      this.series.inputTokens.record(usage.inputTokens);
+      attributes[SPAN_ATTRIBUTES.inputTokens] = usage.inputTokens;
+    }
+    if (isCount(usage?.outputTokens)) {
+      this.series.outputTokens.record(usage.outputTokens);
+      attributes[SPAN_ATTRIBUTES.outputTokens] = usage.outputTokens;
+    }
+    this.span?.close(t, attributes, undefined, false);
   }
 
   fail(error?: unknown): void {
@@ -98,7 +128,17 @@ class Operation implements ClientOperation {
       histogram = new Histogram(this.series.duration.boundaries);
       this.series.errors.set(type, histogram);
     }
-    histogram.record((this.recorder.clock() - this.startedAt) / 1000);
+    const t = this.recorder.clock();
+    histogram.record((t - this.startedAt) / 1000);
+    this.span?.close(t, {}, type, true);
+  }
+
+  spanContext(): SpanContext | undefined {
+    return this.span?.spanContext();
+  }
+
+  traceContext(): Context {
+    return this.span?.context() ?? this.parent ?? otelContext.active();
   }
 }
 
@@ -109,9 +149,11 @@ class Recorder implements ClientMetrics, MetricProducer {
   private readonly small = new ValueLimiter(32, 128);
   private readonly provider: string;
   private readonly series = new Map<string, ClientSeries>();
+  readonly spans: SpanSource;
 
   constructor(options: ClientMetricsOptions) {
     this.clock = typeof options.clock === 'function' ? options.clock : performance.now.bind(performance);
+    this.spans = new SpanSource(tracerProviderOption(options.tracerProvider), SpanKind.CLIENT, '@inferwatch/sdk/client', typeof options.clock === 'function' ? this.clock : undefined);
     this.models = new ValueLimiter(isCount(options.maxModels) && options.maxModels > 0 ? options.maxModels : 100, 128);
     this.provider = typeof options.provider === 'string' && options.provider ? options.provider : 'unknown';
   }
@@ -120,7 +162,7 @@ class Recorder implements ClientMetrics, MetricProducer {
     return this;
   }
 
-  startOperation(info: { model: string; operation?: string; provider?: string }): ClientOperation {
+  startOperation(info: StartOperationInfo): ClientOperation {
     const model = this.models.admit(info?.model, 'unknown');
     const operation = this.small.admit(info?.operation, 'chat');
     const provider = this.small.admit(info?.provider, this.provider);
@@ -130,7 +172,9 @@ class Recorder implements ClientMetrics, MetricProducer {
       series = new ClientSeries(Object.freeze({ [ATTR_MODEL]: model, [ATTR_OPERATION]: operation, [ATTR_PROVIDER]: provider }));
       this.series.set(key, series);
     }
-    return new Operation(this, series);
+    const context = info?.context;
+    const parent = typeof context === 'object' && context !== null && typeof context.getValue === 'function' ? context : undefined;
+    return new Operation(this, series, parent);
   }
 
   async collect(): Promise<CollectionResult> {

@@ -1,3 +1,11 @@
+/** A sampled request that fell into a bucket: its span's ids, the value it recorded and when (epoch ms). */
+export interface Exemplar {
+  traceId: string;
+  spanId: string;
+  value: number;
+  timeMs: number;
+}
+
 /**
  * An explicit-bucket histogram in plain typed storage. Recording is a linear scan over a short
  * boundary list and four additions: no attribute hashing, no allocation.
@@ -8,6 +16,8 @@ export class Histogram {
   count = 0;
   min = Infinity;
   max = -Infinity;
+  /** Per bucket, the latest sampled request that fell into it; absent until a sampled span records here. */
+  exemplars?: Array<Exemplar | undefined>;
 
   constructor(readonly boundaries: Float64Array) {
     this.counts = new Float64Array(boundaries.length + 1);
@@ -23,6 +33,23 @@ export class Histogram {
     this.count += weight;
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
+  }
+
+  /** Makes this request the bucket's exemplar, replacing the previous one in place: one slot per bucket, never more. */
+  offerExemplar(value: number, traceId: string, spanId: string, timeMs: number): void {
+    const bounds = this.boundaries;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    const slots = (this.exemplars ??= new Array<Exemplar | undefined>(this.counts.length).fill(undefined));
+    const slot = slots[i];
+    if (slot === undefined) {
+      slots[i] = { traceId, spanId, value, timeMs };
+    } else {
+      slot.traceId = traceId;
+      slot.spanId = spanId;
+      slot.value = value;
+      slot.timeMs = timeMs;
+    }
   }
 }
 

@@ -1,5 +1,9 @@
 export { createLlmMetrics } from './recorder.js';
 export type { LlmMetrics, LlmMetricsOptions, StartRequestInfo } from './recorder.js';
+export { extractTraceContext, injectTraceContext } from './propagation.js';
+export type { HeaderCarrier } from './propagation.js';
+export type { TracingOptions } from './tracing.js';
+export type { Exemplar } from './histogram.js';
 export type { RequestHandle, EndOptions } from './lifecycle.js';
 export type { EngineState, EngineStateCallback } from './engine-state.js';
 export type { LogLineOptions } from './log-line.js';
@@ -15,4 +19,4 @@ export type { TrackOptions } from './streams.js';
 export { tapResponse, responseFormat } from './sse-tap.js';
 export type { ResponseTap, TapOptions } from './sse-tap.js';
 export { createClientMetrics } from './client.js';
-export type { ClientMetrics, ClientMetricsOptions, ClientOperation, ClientUsage } from './client.js';
+export type { ClientMetrics, ClientMetricsOptions, ClientOperation, ClientUsage, StartOperationInfo } from './client.js';

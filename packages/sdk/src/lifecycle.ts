@@ -1,6 +1,8 @@
+import { context as otelContext, type Context, type SpanContext } from '@opentelemetry/api';
 import { FINISH_ABORT, FINISH_ERROR, FINISH_REASONS } from './catalog.js';
 import type { MisuseLog, MisuseReason } from './misuse.js';
 import type { Series } from './series.js';
+import { SPAN_EVENTS, type RequestSpan, type RequestTimes } from './spans.js';
 import type { ValueLimiter } from './limiter.js';
 
 /** What a request handle needs from the recorder that created it. */
@@ -41,6 +43,10 @@ export interface RequestHandle {
   fail(error?: unknown, at?: number): void;
   /** The client went away or the request was cancelled. */
   abort(at?: number): void;
+  /** The request span's context; undefined when no TracerProvider is registered. */
+  spanContext(): SpanContext | undefined;
+  /** The context to propagate downstream (`propagation.inject(handle.traceContext(), headers)`): the request span in its parent. */
+  traceContext(): Context;
 }
 
 const WAITING = 0;
@@ -54,15 +60,15 @@ function isCount(n: unknown): n is number {
   return typeof n === 'number' && n >= 0 && Number.isSafeInteger(n);
 }
 
-export class Request implements RequestHandle {
+export class Request implements RequestHandle, RequestTimes {
   private state = WAITING;
-  private readonly arrivalAt: number;
+  readonly arrivalAt: number;
   private lastEventAt: number;
-  private scheduledAt = NaN;
-  private firstTokenAt = NaN;
+  scheduledAt = NaN;
+  firstTokenAt = NaN;
   private lastTokenAt = NaN;
   private outputTokens = 0;
-  private promptTokens: number;
+  promptTokens: number;
   private promptCounted = 0;
 
   constructor(
@@ -70,6 +76,8 @@ export class Request implements RequestHandle {
     private readonly series: Series,
     arrivalAt: number,
     promptTokens: number,
+    private readonly span?: RequestSpan,
+    private readonly parent?: Context,
   ) {
     this.arrivalAt = arrivalAt;
     this.lastEventAt = arrivalAt;
@@ -86,6 +94,7 @@ export class Request implements RequestHandle {
     this.series.running++;
     this.scheduledAt = t;
     this.series.queueDuration.record((t - this.arrivalAt) / 1000);
+    this.span?.event(SPAN_EVENTS.scheduled, t);
   }
 
   firstToken(at?: number): void {
@@ -103,6 +112,7 @@ export class Request implements RequestHandle {
       this.markFirstToken(t);
     } else {
       series.interTokenLatency.record((t - this.lastTokenAt) / 1000 / n, n);
+      this.span?.exemplar(series.interTokenLatency, (t - this.lastTokenAt) / 1000 / n, t);
     }
     this.lastTokenAt = t;
     this.outputTokens += n;
@@ -118,6 +128,7 @@ export class Request implements RequestHandle {
     this.series.running--;
     this.series.swapped++;
     this.series.preemptions++;
+    this.span?.event(SPAN_EVENTS.preempted, t);
   }
 
   resumed(at?: number): void {
@@ -127,6 +138,7 @@ export class Request implements RequestHandle {
     this.state = RUNNING;
     this.series.swapped--;
     this.series.running++;
+    this.span?.event(SPAN_EVENTS.resumed, t);
   }
 
   end(options?: EndOptions): void {
@@ -164,7 +176,7 @@ export class Request implements RequestHandle {
     }
     if (this.promptTokens === this.promptTokens) series.inputTokenUsage.record(this.promptTokens);
     series.outputTokenUsage.record(outputTokens);
-    this.close(t, reason, undefined);
+    this.close(t, reason, undefined, outputTokens);
   }
 
   fail(error?: unknown, at?: number): void {
@@ -189,6 +201,10 @@ export class Request implements RequestHandle {
     }
     this.firstTokenAt = t;
     series.timeToFirstToken.record((t - this.arrivalAt) / 1000);
+    if (this.span !== undefined) {
+      this.span.event(SPAN_EVENTS.firstToken, t);
+      this.span.exemplar(series.timeToFirstToken, (t - this.arrivalAt) / 1000, t);
+    }
     const prefill = t - this.scheduledAt;
     if (prefill === prefill) series.prefillDuration.record(prefill / 1000);
     this.countPromptTokens();
@@ -204,7 +220,15 @@ export class Request implements RequestHandle {
     }
   }
 
-  private close(t: number, reason: number, errorType: string | undefined): void {
+  spanContext(): SpanContext | undefined {
+    return this.span?.spanContext();
+  }
+
+  traceContext(): Context {
+    return this.span?.context() ?? this.parent ?? otelContext.active();
+  }
+
+  private close(t: number, reason: number, errorType: string | undefined, outputTokens = this.outputTokens): void {
     const series = this.series;
     if (this.state === WAITING) series.waiting--;
     else if (this.state === RUNNING) series.running--;
@@ -213,6 +237,10 @@ export class Request implements RequestHandle {
     const histogram = errorType === undefined ? series.requestDuration : series.errorDuration(errorType);
     histogram.record((t - this.arrivalAt) / 1000);
     series.finished[reason]++;
+    if (this.span !== undefined) {
+      this.span.exemplar(histogram, (t - this.arrivalAt) / 1000, t);
+      this.span.end(this, t, FINISH_REASONS[reason], errorType, outputTokens, errorType === undefined);
+    }
   }
 
   /** Reads the clock, or validates an explicit timestamp; NaN means the call must be ignored. */

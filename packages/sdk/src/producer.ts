@@ -1,5 +1,5 @@
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
-import { hrTime } from '@opentelemetry/core';
+import { hrTime, millisToHrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -128,8 +128,33 @@ export class LlmMetricProducer implements MetricProducer {
   }
 }
 
-export function histogramPoint(h: Histogram, attributes: Attributes, startTime: HrTime, endTime: HrTime): DataPoint<OtelHistogram> {
+/** sdk-metrics' own exemplar shape (not exported by the package); OTLP transformers up to 0.223 do not serialise it. */
+export interface OtlpExemplar {
+  filteredAttributes: Attributes;
+  value: number;
+  timestamp: HrTime;
+  spanId: string;
+  traceId: string;
+}
+
+/** Copies the buckets' exemplars (the histogram replaces them in place) in bucket order. */
+function exemplarsOf(h: Histogram): OtlpExemplar[] | undefined {
+  if (h.exemplars === undefined) return undefined;
+  const out: OtlpExemplar[] = [];
+  for (const e of h.exemplars) {
+    if (e !== undefined) out.push({ filteredAttributes: {}, value: e.value, timestamp: millisToHrTime(e.timeMs), spanId: e.spanId, traceId: e.traceId });
+  }
+  return out;
+}
+
+export function histogramPoint(
+  h: Histogram,
+  attributes: Attributes,
+  startTime: HrTime,
+  endTime: HrTime,
+): DataPoint<OtelHistogram> & { exemplars?: OtlpExemplar[] } {
   return {
+    exemplars: exemplarsOf(h),
     startTime,
     endTime,
     attributes,

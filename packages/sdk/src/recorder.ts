@@ -1,4 +1,4 @@
-import { diag, type Attributes } from '@opentelemetry/api';
+import { diag, SpanKind, type Attributes, type Context, type TracerProvider } from '@opentelemetry/api';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER } from './catalog.js';
 import { EngineStates, type EngineState, type EngineStateCallback } from './engine-state.js';
@@ -8,6 +8,7 @@ import { PeriodicLogLine, type LogLineOptions } from './log-line.js';
 import { MisuseLog } from './misuse.js';
 import { LlmMetricProducer } from './producer.js';
 import { resolveBuckets, Series, type BucketTable } from './series.js';
+import { SpanSource, tracerProviderOption } from './spans.js';
 
 export interface LlmMetricsOptions {
   /** Milliseconds on a monotonic clock; explicit timestamps passed to handles use the same clock. Default `performance.now`. */
@@ -29,6 +30,11 @@ export interface LlmMetricsOptions {
   buckets?: Readonly<Record<string, readonly number[]>>;
   /** The vLLM-style summary line; `false` turns it off. Default: every 10 s to the console. */
   log?: LogLineOptions | false;
+  /**
+   * Where request spans go: a TracerProvider, or `false` for none. Default: the global provider at the time
+   * each request starts (NodeSDK's, or the one `startMetrics` creates from `OTEL_TRACES_EXPORTER`); no spans while none is registered.
+   */
+  tracerProvider?: TracerProvider | false;
 }
 
 export interface StartRequestInfo {
@@ -42,6 +48,8 @@ export interface StartRequestInfo {
   promptTokens?: number;
   /** Arrival time in milliseconds on the recorder's clock. Default: now. */
   at?: number;
+  /** The caller's trace context (e.g. `propagation.extract(context.active(), req.headers)`); the request span continues it. Default: the active context. */
+  context?: Context;
 }
 
 /** Records LLM request lifecycles and hands the aggregates to OpenTelemetry readers through `producer`. */
@@ -74,6 +82,7 @@ class Recorder implements LlmMetrics, HandleContext {
   readonly series = new Map<string, Series>();
   readonly engine = new EngineStates(this.misuse);
   readonly producer: LlmMetricProducer;
+  readonly spans: SpanSource;
 
   private readonly models: ValueLimiter;
   private readonly declared: ((model: string) => boolean) | undefined;
@@ -101,13 +110,14 @@ class Recorder implements LlmMetrics, HandleContext {
       diag.warn(`inferwatch: buckets for ${name} must be finite and strictly increasing; using the defaults`),
     );
     this.producer = new LlmMetricProducer(this);
+    this.spans = new SpanSource(tracerProviderOption(options.tracerProvider), SpanKind.SERVER, '@inferwatch/sdk', typeof options.clock === 'function' ? this.clock : undefined);
     this.logLine = options.log === false ? undefined : new PeriodicLogLine(this, options.log ?? {});
   }
 
   startRequest(info: StartRequestInfo): RequestHandle {
     const valid = typeof info === 'object' && info !== null;
     if (!valid || typeof info.model !== 'string') this.misuse.report('invalid_argument', 'startRequest() needs { model: string }');
-    const { model, operation, provider, promptTokens, at } = valid ? info : ({} as StartRequestInfo);
+    const { model, operation, provider, promptTokens, at, context } = valid ? info : ({} as StartRequestInfo);
     let arrival = at === undefined ? this.clock() : at;
     if (typeof arrival !== 'number' || !Number.isFinite(arrival)) {
       this.misuse.report('invalid_timestamp', `startRequest({ at: ${String(at)} })`);
@@ -118,7 +128,13 @@ class Recorder implements LlmMetrics, HandleContext {
       if (typeof promptTokens === 'number' && promptTokens >= 0 && Number.isSafeInteger(promptTokens)) prompt = promptTokens;
       else this.misuse.report('invalid_number', `startRequest({ promptTokens: ${String(promptTokens)} })`);
     }
-    return new Request(this, this.seriesFor(model, operation, provider), arrival, prompt);
+    let parent: Context | undefined;
+    if (context !== undefined) {
+      if (typeof context === 'object' && context !== null && typeof context.getValue === 'function') parent = context;
+      else this.misuse.report('invalid_argument', 'startRequest({ context }) needs an OpenTelemetry Context');
+    }
+    const series = this.seriesFor(model, operation, provider);
+    return new Request(this, series, arrival, prompt, this.spans.start(series.attributes, arrival, parent), parent);
   }
 
   reportEngineState(state: EngineState): void {
@@ -196,6 +212,11 @@ function declaredModels(models: unknown): ((model: string) => boolean) | undefin
 
 function positiveInt(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : fallback;
+}
+
+/** Sends the recorder's spans to `provider` unless its options named one; for `startMetrics`. */
+export function adoptTracerProvider(llm: LlmMetrics, provider: TracerProvider): void {
+  if (llm instanceof Recorder) llm.spans.adopt(provider);
 }
 
 /** Creates a recorder. Give its `producer` to `startMetrics` (or to your own OTel readers) to export what it records. */

@@ -1,11 +1,12 @@
-import { diag, metrics, type Attributes } from '@opentelemetry/api';
+import { diag, metrics, type Attributes, type TracerProvider } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { loadGpu, type GpuOption } from './gpu.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
-import type { LlmMetrics } from './recorder.js';
+import { adoptTracerProvider, type LlmMetrics } from './recorder.js';
 import { createRuntimeMetrics } from './runtime-metrics.js';
+import { startTracing, type TracingOptions } from './tracing.js';
 
 export interface StartMetricsOptions {
   /** `service.name`; `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` win over it, so operators can relabel. */
@@ -24,12 +25,19 @@ export interface StartMetricsOptions {
   runtime?: boolean;
   /** Extra resource attributes. */
   resourceAttributes?: Attributes;
-  /** Make the MeterProvider the global one, so your own `metrics.getMeter()` instruments export too. Default true. */
+  /**
+   * Request spans: a TracerProvider with a batch processor, created only when no global one is registered (your
+   * NodeSDK wins). Default on when `OTEL_TRACES_EXPORTER` names `otlp` or `console` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set.
+   */
+  tracing?: TracingOptions | false;
+  /** Make the MeterProvider (and the TracerProvider, with the W3C propagator) the global ones. Default true. */
   registerGlobal?: boolean;
 }
 
 export interface RunningMetrics {
   readonly meterProvider: MeterProvider;
+  /** The TracerProvider `startMetrics` created; undefined when tracing is off or another provider was registered. */
+  readonly tracerProvider: TracerProvider | undefined;
   /** Serves the Prometheus exposition from your own HTTP server (`GET /metrics`). 404 when Prometheus is off. */
   readonly metricsHandler: MetricsHandler;
   /** Resolves once a dedicated Prometheus port listens. */
@@ -78,18 +86,24 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
     .merge(detectResources({ detectors: [envDetector] }));
   const meterProvider = new MeterProvider({ resource, readers });
   const registered = options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
+  const tracing = options.tracing === false ? undefined : startTracing(options.tracing, resource, options.registerGlobal !== false);
+  if (tracing) for (const recorder of recorders) adoptTracerProvider(recorder, tracing.tracerProvider);
 
   return {
     meterProvider,
+    tracerProvider: tracing?.tracerProvider,
     metricsHandler,
     ready,
-    forceFlush: () => meterProvider.forceFlush(),
+    forceFlush: async () => {
+      await Promise.all([meterProvider.forceFlush(), tracing?.forceFlush()]);
+    },
     async shutdown() {
       for (const recorder of recorders) recorder.shutdown();
       runtime?.shutdown();
       try {
         await gpu?.shutdown();
         await meterProvider.shutdown();
+        await tracing?.shutdown();
       } catch (error) {
         diag.error('inferwatch: metrics shutdown failed', error);
       }
