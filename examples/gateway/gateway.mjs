@@ -45,7 +45,7 @@ async function readBody(req) {
 /**
  * Starts the gateway. Options: upstreams (URLs), routes ({ model: [URLs] }), port, host,
  * maxConcurrency, maxQueue, timeoutMs, bridgeIntervalMs, instrument (false: no SDK, for baselines),
- * logIntervalMs, gpu. Resolves to { url, server, llm, close() }.
+ * logIntervalMs, gpu, metricsToken (protects /dashboard). Resolves to { url, server, llm, close() }.
  */
 export async function startGateway(options) {
   const upstreams = new Upstreams(options.upstreams ?? [], options.routes ?? {});
@@ -63,7 +63,7 @@ export async function startGateway(options) {
         ),
       })
     : undefined;
-  const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-gateway', llm, gpu: options.gpu ?? true, registerGlobal: false }) : undefined;
+  const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-gateway', llm, gpu: options.gpu ?? true, registerGlobal: false, dashboard: { token: options.metricsToken } }) : undefined;
   if (telemetry) {
     const meter = telemetry.meterProvider.getMeter('inferwatch-gateway');
     meter.createObservableGauge('inferwatch.gateway.queue.size', { unit: '{request}', description: 'Requests waiting for a slot in the gateway.' }).addCallback((r) => r.observe(limiter.queue.length));
@@ -187,6 +187,7 @@ export async function startGateway(options) {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok', inFlight, queued: limiter.queue.length, upstreams: upstreams.urls });
     if (req.method === 'GET' && path === '/metrics') return telemetry ? telemetry.metricsHandler(req, res) : sendJson(res, 404, errorJson(404, 'metrics are off', 'not_found_error'));
+    if (req.method === 'GET' && (path === '/dashboard' || path.startsWith('/dashboard/'))) return telemetry ? telemetry.dashboardHandler(req, res) : sendJson(res, 404, errorJson(404, 'metrics are off', 'not_found_error'));
     if (req.method === 'GET' && path === '/v1/models') return void models(res);
     if (req.method === 'POST' && path === '/v1/chat/completions') return void completion(req, res, path, true);
     if (req.method === 'POST' && path === '/v1/completions') return void completion(req, res, path, false);

@@ -2,6 +2,7 @@ import { diag, metrics, type Attributes } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { loadGpu, type GpuOption } from './gpu.js';
+import { createDashboard, type DashboardHandler, type DashboardOptions } from './dashboard.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import type { LlmMetrics } from './recorder.js';
@@ -17,6 +18,8 @@ export interface StartMetricsOptions {
   prometheus?: PrometheusOptions | false;
   /** OTLP push. Default on when `OTEL_METRICS_EXPORTER` names `otlp` or an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set. */
   otlp?: OtlpOptions | false;
+  /** The live page served by `dashboardHandler` (e.g. `{ token }` to protect it as you protect `/metrics`). */
+  dashboard?: DashboardOptions;
   /** Per-GPU metrics from nvidia-smi: `true` or the options of `@inferwatch/gpu` (which must be installed). Default off. */
   gpu?: GpuOption;
   /** Extra resource attributes. */
@@ -29,6 +32,8 @@ export interface RunningMetrics {
   readonly meterProvider: MeterProvider;
   /** Serves the Prometheus exposition from your own HTTP server (`GET /metrics`). 404 when Prometheus is off. */
   readonly metricsHandler: MetricsHandler;
+  /** Serves the live page (`GET /dashboard`) and its JSON (`GET /dashboard/snapshot`) from your own HTTP server. */
+  readonly dashboardHandler: DashboardHandler;
   /** Resolves once a dedicated Prometheus port listens. */
   readonly ready: Promise<void>;
   /** Pushes pending OTLP data now. */
@@ -54,7 +59,8 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
   const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(options.metricProducers ?? [])];
   const fromEnv = exportersFromEnv();
 
-  const readers: MetricReader[] = [];
+  const dashboard = createDashboard(producers, options.dashboard);
+  const readers: MetricReader[] = [dashboard.reader];
   let metricsHandler: MetricsHandler = (_req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
   };
@@ -78,6 +84,7 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
   return {
     meterProvider,
     metricsHandler,
+    dashboardHandler: dashboard.handler,
     ready,
     forceFlush: () => meterProvider.forceFlush(),
     async shutdown() {
