@@ -20,6 +20,8 @@ interface LineSpec {
   title: string;
   unit: Unit;
   section: string;
+  /** Leave out lines that stayed at zero (finish reasons never seen would only crowd the legend). */
+  hideZero?: boolean;
   /** Values at `end` keyed by legend. */
   derive: (window: Indexed[], end: number, latest: Indexed, match: Match) => Map<string, number | null>;
 }
@@ -38,7 +40,7 @@ const gpuLabel = (a: Record<string, unknown>) => `GPU ${String(a['gpu.index'] ??
 const all: Match = () => true;
 
 const SPECS: Spec[] = [
-  { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests',
+  { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true,
     derive: (w, end, _l, m) => rateBy(w, end, RANGE_S, 'inferwatch.requests.finished', m, 'finish_reason') },
   { kind: 'line', id: 'tokens', title: 'Token throughput (tokens/s)', unit: 'rate', section: 'Requests',
     derive: (w, end, _l, m) => {
@@ -178,7 +180,8 @@ const width = (el: HTMLElement) => Math.max(300, el.clientWidth - 16);
 
 function drawLine(panel: Panel): void {
   const spec = panel.spec as LineSpec;
-  const legends = [...new Set(panel.rows.flatMap((r) => [...r.values.keys()]))].sort();
+  const shown = ([, v]: [string, number | null]) => !spec.hideZero || (v !== 0 && v !== null);
+  const legends = [...new Set(panel.rows.flatMap((r) => [...r.values].filter(shown).map(([k]) => k)))].sort();
   const lines = legends.map((l) => panel.rows.map((r) => r.values.get(l) ?? null));
   const data: uPlot.AlignedData = [panel.rows.map((r) => r.t), ...lines];
   const points = lines.reduce((n, line) => n + line.filter((v) => v !== null).length, 0);
@@ -209,7 +212,10 @@ const leOrder = (le: string) => (le === '+Inf' ? Infinity : Number(le));
 
 function drawHeat(panel: Panel): void {
   const columns = panel.heat!;
-  const les = [...new Set(columns.flatMap((c) => [...c.counts].filter(([, n]) => n > 0).map(([le]) => le)))].sort((a, b) => leOrder(a) - leOrder(b));
+  // Every bucket between the lowest and the highest that saw an observation, so rows are contiguous.
+  const bounds = [...new Set(columns.flatMap((c) => [...c.counts.keys()]))].sort((a, b) => leOrder(a) - leOrder(b));
+  const used = (le: string) => columns.some((c) => (c.counts.get(le) ?? 0) > 0);
+  const les = bounds.slice(Math.max(0, bounds.findIndex(used)), bounds.findLastIndex(used) + 1);
   const max = Math.max(0, ...columns.flatMap((c) => [...c.counts.values()]));
   panel.el.dataset.points = String(columns.filter((c) => [...c.counts.values()].some((n) => n > 0)).length);
   panel.heatView = { les, max };
