@@ -6,7 +6,7 @@ import { histogramQuantile, rate, type Bucket, type Sample } from './promql.js';
 type Attributes = SnapshotPoint['attributes'];
 export type Match = (attributes: Attributes) => boolean;
 
-/** A snapshot indexed for lookups: time in unix seconds, points by metric name and series key. */
+/** A snapshot indexed for lookups: time in unix milliseconds, points by metric name and series key. */
 export interface Indexed {
   t: number;
   metrics: Map<string, Map<string, SnapshotPoint>>;
@@ -18,7 +18,7 @@ const keyOf = (attributes: Attributes) =>
     .map((k) => `${k}=${String(attributes[k])}`)
     .join('\u0000');
 
-export function indexSnapshot(snapshot: Snapshot, t = snapshot.t / 1000): Indexed {
+export function indexSnapshot(snapshot: Snapshot, t = snapshot.t): Indexed {
   const metrics = new Map<string, Map<string, SnapshotPoint>>();
   for (const metric of snapshot.metrics) {
     const points = metrics.get(metric.name) ?? new Map<string, SnapshotPoint>();
@@ -28,7 +28,7 @@ export function indexSnapshot(snapshot: Snapshot, t = snapshot.t / 1000): Indexe
   return { t, metrics };
 }
 
-/** The snapshots in (end - range, end], oldest first, from a history sorted by time. */
+/** The snapshots in (end - range, end] (milliseconds), oldest first, from a history sorted by time. */
 export function windowOf(history: readonly Indexed[], end: number, range: number): Indexed[] {
   let from = history.length;
   while (from > 0 && history[from - 1].t > end - range) from--;

@@ -5,7 +5,7 @@ import type { Snapshot } from '../src/snapshot.js';
 import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
 
 const REFRESH_MS = 2000;
-const RANGE_S = 15;
+const RANGE_MS = 15_000;
 const KEEP = 150; // 5 minutes of 2 s refreshes
 const QS = [0.5, 0.9, 0.99];
 const COLORS = ['#73bf69', '#f2cc0c', '#5794f2', '#ff780a', '#b877d9', '#f2495c', '#8ab8ff', '#ffb357'];
@@ -35,16 +35,16 @@ interface HeatSpec {
 type Spec = LineSpec | HeatSpec;
 
 const quantileLines = (metric: string) => (w: Indexed[], end: number, _l: Indexed, m: Match) =>
-  new Map(quantiles(w, end, RANGE_S, metric, m, QS).map((v, i) => [`p${QS[i] * 100}`, v]));
+  new Map(quantiles(w, end, RANGE_MS, metric, m, QS).map((v, i) => [`p${QS[i] * 100}`, v]));
 const gpuLabel = (a: Record<string, unknown>) => `GPU ${String(a['gpu.index'] ?? a['hw.id'] ?? '')} ${String(a['hw.name'] ?? '')}`.trim();
 const all: Match = () => true;
 
 const SPECS: Spec[] = [
   { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true,
-    derive: (w, end, _l, m) => rateBy(w, end, RANGE_S, 'inferwatch.requests.finished', m, 'finish_reason') },
+    derive: (w, end, _l, m) => rateBy(w, end, RANGE_MS, 'inferwatch.requests.finished', m, 'finish_reason') },
   { kind: 'line', id: 'tokens', title: 'Token throughput (tokens/s)', unit: 'rate', section: 'Requests',
     derive: (w, end, _l, m) => {
-      const by = rateBy(w, end, RANGE_S, 'inferwatch.tokens', m, 'gen_ai.token.type');
+      const by = rateBy(w, end, RANGE_MS, 'inferwatch.tokens', m, 'gen_ai.token.type');
       return new Map([['prompt', by.get('input') ?? null], ['generation', by.get('output') ?? null]]);
     } },
   { kind: 'line', id: 'scheduler', title: 'Scheduler: running / waiting / swapped', unit: 'count', section: 'Requests',
@@ -167,7 +167,7 @@ const matchModel = (): Match => {
 function deriveRow(panel: Panel, at: number, match: Match): void {
   const latest = snapshots[at];
   if (panel.spec.kind === 'line') {
-    const window = windowOf(snapshots.slice(0, at + 1), latest.t, RANGE_S);
+    const window = windowOf(snapshots.slice(0, at + 1), latest.t, RANGE_MS);
     panel.rows.push({ t: latest.t, values: panel.spec.derive(window, latest.t, latest, match) });
     if (panel.rows.length > KEEP) panel.rows.shift();
   } else {
@@ -183,7 +183,7 @@ function drawLine(panel: Panel): void {
   const shown = ([, v]: [string, number | null]) => !spec.hideZero || (v !== 0 && v !== null);
   const legends = [...new Set(panel.rows.flatMap((r) => [...r.values].filter(shown).map(([k]) => k)))].sort();
   const lines = legends.map((l) => panel.rows.map((r) => r.values.get(l) ?? null));
-  const data: uPlot.AlignedData = [panel.rows.map((r) => r.t), ...lines];
+  const data: uPlot.AlignedData = [panel.rows.map((r) => r.t / 1000), ...lines];
   const points = lines.reduce((n, line) => n + line.filter((v) => v !== null).length, 0);
   panel.el.dataset.points = String(points);
   panel.el.dataset.last = JSON.stringify(Object.fromEntries(panel.rows.at(-1)?.values ?? []));
@@ -219,7 +219,7 @@ function drawHeat(panel: Panel): void {
   const max = Math.max(0, ...columns.flatMap((c) => [...c.counts.values()]));
   panel.el.dataset.points = String(columns.filter((c) => [...c.counts.values()].some((n) => n > 0)).length);
   panel.heatView = { les, max };
-  const data: uPlot.AlignedData = [columns.map((c) => c.t), columns.map(() => null)];
+  const data: uPlot.AlignedData = [columns.map((c) => c.t / 1000), columns.map(() => null)];
   if (panel.plot !== undefined) return panel.plot.setData(data);
   // Drawn in uPlot's draw hook on its canvas and scales: one cell per refresh and bucket, shaded by count.
   const draw = (u: uPlot) => {
@@ -227,8 +227,8 @@ function drawHeat(panel: Panel): void {
     if (les.length === 0 || max === 0) return;
     const rowH = u.bbox.height / les.length;
     panel.heat!.forEach((column) => {
-      const x0 = u.valToPos(column.t - REFRESH_MS / 1000, 'x', true);
-      const x1 = u.valToPos(column.t, 'x', true);
+      const x0 = u.valToPos((column.t - REFRESH_MS) / 1000, 'x', true);
+      const x1 = u.valToPos(column.t / 1000, 'x', true);
       les.forEach((le, j) => {
         const n = column.counts.get(le) ?? 0;
         if (n === 0) return;
@@ -318,7 +318,7 @@ async function poll(): Promise<void> {
     for (const panel of panels) deriveRow(panel, snapshots.length - 1, match);
     render();
     statusEl.className = 'status';
-    statusEl.textContent = `updated ${new Date(snapshot.t).toLocaleTimeString()} · every ${REFRESH_MS / 1000} s · rates and quantiles over ${RANGE_S} s`;
+    statusEl.textContent = `updated ${new Date(snapshot.t).toLocaleTimeString()} · every ${REFRESH_MS / 1000} s · rates and quantiles over ${RANGE_MS / 1000} s`;
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes ?? 0) + 1);
   } catch (error) {
     // A restart or a network blip: keep the snapshots and keep polling.

@@ -1,14 +1,14 @@
 // PromQL's rate() and histogram_quantile() arithmetic, so the page and a Grafana panel over the same
 // samples show the same numbers. Runs in the browser (bundled into the page) and in node (tested).
 
-/** One sample of a series: unix seconds and value. */
+/** One sample of a series: unix milliseconds (whole, as Prometheus keeps them: differences stay exact) and value. */
 export interface Sample {
   t: number;
   v: number;
 }
 
 /**
- * `rate(x[range])` evaluated at `end` over the samples in (end - range, end], as Prometheus does:
+ * `rate(x[range])` per second, evaluated at `end` (ms) over the samples in the range (ms), as Prometheus does:
  * counter resets add the value before the drop, and the result is extrapolated towards the range's
  * edges (all the way when a sample sits within 1.1 average intervals of an edge, half an interval
  * otherwise, never past the counter's zero). NaN with fewer than two samples.
@@ -35,7 +35,7 @@ export function rate(samples: readonly Sample[], end: number, range: number): nu
     if (toZero < toStart) toStart = toZero;
   }
   if (toEnd >= threshold) toEnd = average / 2;
-  return (increase * ((sampled + toStart + toEnd) / sampled)) / range;
+  return (increase * ((sampled + toStart + toEnd) / sampled)) / (range / 1000);
 }
 
 /** A cumulative bucket: upper bound (`le`) and the count (or rate) of observations at or below it. */
