@@ -226,6 +226,10 @@ function drawHeat(panel: Panel): void {
     const { les, max } = panel.heatView!;
     if (les.length === 0 || max === 0) return;
     const rowH = u.bbox.height / les.length;
+    u.ctx.save();
+    u.ctx.beginPath();
+    u.ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    u.ctx.clip();
     panel.heat!.forEach((column) => {
       const x0 = u.valToPos((column.t - REFRESH_MS) / 1000, 'x', true);
       const x1 = u.valToPos(column.t / 1000, 'x', true);
@@ -236,6 +240,7 @@ function drawHeat(panel: Panel): void {
         u.ctx.fillRect(x0, u.bbox.top + u.bbox.height - (j + 1) * rowH, Math.max(1, x1 - x0), Math.max(1, rowH - 1));
       });
     });
+    u.ctx.restore();
   };
   const label = (le: string | undefined) => (le === undefined ? '' : le === '+Inf' ? '≤ +Inf' : `≤ ${format(Number(le), 's')}`);
   const every = () => Math.max(1, Math.ceil(panel.heatView!.les.length / 8));
