@@ -52,6 +52,22 @@ async function startGatewayProcess(port: number, upstream: string): Promise<Gate
   };
 }
 
+/** The few DOM names the callbacks run in the page use: this is a node project, without the DOM's types. */
+interface PageElement {
+  id: string;
+  textContent: string | null;
+  dataset: Record<string, string | undefined>;
+  classList: { contains(name: string): boolean };
+  parentElement: PageElement | null;
+  querySelector(selector: 'canvas'): PageCanvas | null;
+}
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+}
+declare const document: { body: PageElement; getElementById(id: string): PageElement | null; querySelectorAll(selector: string): Iterable<PageElement> };
+
 const refreshes = (page: Page) => page.evaluate(() => Number(document.body.dataset.refreshes ?? 0));
 
 async function waitForRefreshes(page: Page, atLeast: number, timeoutMs = 30_000): Promise<void> {
@@ -61,7 +77,7 @@ async function waitForRefreshes(page: Page, atLeast: number, timeoutMs = 30_000)
 /** Per panel: the points its data holds and the coloured (series or heatmap) pixels on its canvas. */
 const panelState = (page: Page) =>
   page.evaluate(() =>
-    [...document.querySelectorAll<HTMLElement>('.panel')].map((panel) => {
+    [...document.querySelectorAll('.panel')].map((panel) => {
       const canvas = panel.querySelector('canvas');
       let coloured = 0;
       if (canvas) {

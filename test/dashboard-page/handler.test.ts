@@ -87,7 +87,7 @@ describe('the dashboard handler', () => {
   it('refuses the page and the snapshot without the token when one is set, and takes it as a header or once in the address', async () => {
     const url = await start('s3cret-token');
     for (const path of ['/dashboard', '/dashboard/snapshot']) {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Bearer s3cret-token-and-more' }, { authorization: 'Basic s3cret-token' }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong' }, { authorization: 'Bearer s3cret-token-and-more' }, { authorization: 'Basic s3cret-token' }]) {
         const res = await fetch(`${url}${path}`, { headers });
         expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer');
