@@ -23,11 +23,9 @@ async function start(token?: string) {
     r.tokens(OUTPUT_TOKENS[i], ttft * 1000);
     r.end({ at: ttft * 1000 + 5 });
   });
-  running = startMetrics({ serviceName: 'page-test', llm, registerGlobal: false, otlp: false, dashboard: { token } });
-  running.meterProvider
-    .getMeter('host')
-    .createObservableGauge('host.queue')
-    .addCallback((r) => r.observe(7));
+  const second = createLlmMetrics({ log: false });
+  second.startRequest({ model: 'other', at: 0 }).end({ at: 1 });
+  running = startMetrics({ serviceName: 'page-test', llm: [llm, second], registerGlobal: false, otlp: false, dashboard: { token } });
   app = await serve((req, res) => (req.url?.startsWith('/metrics') ? running!.metricsHandler(req, res) : running!.dashboardHandler(req, res)));
   return app.url;
 }
@@ -52,7 +50,7 @@ describe('the dashboard handler', () => {
     expect(res.headers['content-security-policy']).toContain("connect-src 'self'");
   });
 
-  it("snapshots the recorder's counters, buckets and gauges as recorded, the host's own instruments included", async () => {
+  it("snapshots the recorders' counters, buckets and gauges as recorded", async () => {
     const url = await start();
     const res = await fetch(`${url}/dashboard/snapshot`);
     expect(res.status).toBe(200);
@@ -81,7 +79,17 @@ describe('the dashboard handler', () => {
     const running = metric('inferwatch.scheduler.running');
     expect(running.kind).toBe('gauge');
     expect(running.points[0].value).toBe(0);
-    expect(metric('host.queue').points[0].value).toBe(7);
+    const finished = metric('inferwatch.requests.finished').points.filter((p) => p.attributes.finish_reason === 'stop');
+    expect(Object.fromEntries(finished.map((p) => [p.attributes['gen_ai.request.model'], p.value]))).toEqual({ m: TTFTS.length, other: 1 });
+  });
+
+  it("adds no reader to the host's MeterProvider: a page nobody opens holds nothing back at each export", async () => {
+    await start();
+    // White-box on purpose: an idle extra reader there would stash a copy of every instrument's data
+    // at each scrape until the page asked, which no black-box check sees before memory runs out.
+    const collectors = (running!.meterProvider as unknown as { _sharedState: { metricCollectors: unknown[] } })._sharedState.metricCollectors;
+    expect(collectors.length).toBe(1);
+    expect((await fetch(`${app!.url}/dashboard/snapshot`)).status).toBe(200);
   });
 
   it('refuses the page and the snapshot without the token when one is set, and takes it as a header or once in the address', async () => {

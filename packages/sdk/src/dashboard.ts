@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { diag } from '@opentelemetry/api';
-import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { toSnapshot } from './snapshot.js';
 
 export interface DashboardOptions {
@@ -18,12 +19,6 @@ export interface DashboardOptions {
 
 /** Serves `GET <mount>` (the page) and `GET <mount>/snapshot` (its JSON) on your own HTTP server. */
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
-export interface Dashboard {
-  /** Register with the MeterProvider: the page sees what the exporters see, the host's own instruments included. */
-  readonly reader: MetricReader;
-  readonly handler: DashboardHandler;
-}
 
 /** Collects only when asked: the page's poll is the only reader of it. */
 class SnapshotReader extends MetricReader {
@@ -63,8 +58,14 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.writeHead(status, { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers }).end(body);
 }
 
-export function createDashboard(producers: readonly MetricProducer[], options: DashboardOptions = {}): Dashboard {
+/**
+ * The page reads the same producers the exporters read, through a reader of its own on a private
+ * MeterProvider with no instruments. On the host's MeterProvider an extra reader would hold back a
+ * copy of every instrument's data at each export until the page next asked, without bound.
+ */
+export function createDashboardHandler(producers: readonly MetricProducer[], resource: Resource, options: DashboardOptions = {}): DashboardHandler {
   const reader = new SnapshotReader({ metricProducers: [...producers] });
+  new MeterProvider({ resource, readers: [reader] });
   const token = typeof options.token === 'string' && options.token !== '' ? digest(options.token) : undefined;
   let page: Promise<Page> | undefined;
   // Several tabs polling at once share one collection.
@@ -134,5 +135,5 @@ export function createDashboard(producers: readonly MetricProducer[], options: D
     }
   };
 
-  return { reader, handler };
+  return handler;
 }

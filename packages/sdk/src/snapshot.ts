@@ -50,7 +50,8 @@ function kindOf(metric: MetricData): SnapshotMetric['kind'] | undefined {
 /** Serialises a collection into the snapshot the page polls. */
 export function toSnapshot(collection: CollectionResult, at: number): Snapshot {
   const { resource, scopeMetrics } = collection.resourceMetrics;
-  const metrics: SnapshotMetric[] = [];
+  // Several recorders (or producers) write the same names: one entry per name, their points together.
+  const metrics = new Map<string, SnapshotMetric>();
   for (const scope of scopeMetrics) {
     for (const metric of scope.metrics) {
       const kind = kindOf(metric);
@@ -65,8 +66,10 @@ export function toSnapshot(collection: CollectionResult, at: number): Snapshot {
               count: value.count,
             }))
           : (metric.dataPoints as { attributes: Attributes; value: number }[]).map(({ attributes, value }) => ({ attributes, value }));
-      metrics.push({ name: metric.descriptor.name, unit: metric.descriptor.unit, kind, points });
+      const known = metrics.get(metric.descriptor.name);
+      if (known === undefined) metrics.set(metric.descriptor.name, { name: metric.descriptor.name, unit: metric.descriptor.unit, kind, points });
+      else if (known.kind === kind) known.points.push(...points);
     }
   }
-  return { t: at, service: String(resource.attributes['service.name'] ?? ''), metrics };
+  return { t: at, service: String(resource.attributes['service.name'] ?? ''), metrics: [...metrics.values()] };
 }

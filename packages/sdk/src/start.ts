@@ -2,7 +2,7 @@ import { diag, metrics, type Attributes } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { loadGpu, type GpuOption } from './gpu.js';
-import { createDashboard, type DashboardHandler, type DashboardOptions } from './dashboard.js';
+import { createDashboardHandler, type DashboardHandler, type DashboardOptions } from './dashboard.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import type { LlmMetrics } from './recorder.js';
@@ -59,8 +59,7 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
   const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(options.metricProducers ?? [])];
   const fromEnv = exportersFromEnv();
 
-  const dashboard = createDashboard(producers, options.dashboard);
-  const readers: MetricReader[] = [dashboard.reader];
+  const readers: MetricReader[] = [];
   let metricsHandler: MetricsHandler = (_req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
   };
@@ -79,12 +78,13 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
     .merge(resourceFromAttributes({ ...options.resourceAttributes, ...(options.serviceName ? { 'service.name': options.serviceName } : {}) }))
     .merge(detectResources({ detectors: [envDetector] }));
   const meterProvider = new MeterProvider({ resource, readers });
+  const dashboardHandler = createDashboardHandler(producers, resource, options.dashboard);
   const registered = options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
 
   return {
     meterProvider,
     metricsHandler,
-    dashboardHandler: dashboard.handler,
+    dashboardHandler,
     ready,
     forceFlush: () => meterProvider.forceFlush(),
     async shutdown() {
