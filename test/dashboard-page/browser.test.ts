@@ -202,6 +202,15 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     await page.close();
   }, 90_000);
 
+  it('is served by the simulated engine too', async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${engine.url}/dashboard`);
+    expect(response!.status()).toBe(200);
+    await waitForRefreshes(page, 1);
+    expect(await page.locator('#service').textContent()).toBe('inferwatch-engine-sim');
+    await page.close();
+  });
+
   it('is refused without the token on a server started with one, and works with it given once in the address', async () => {
     const protectedGateway = await startGateway({ upstreams: [engine.url], port: 0, host: '127.0.0.1', metricsToken: 'page-token-123', logIntervalMs: 0, bridgeIntervalMs: 0, gpu: false });
     try {

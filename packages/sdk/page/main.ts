@@ -295,6 +295,9 @@ function rederive(): void {
 }
 
 modelSelect.addEventListener('change', rederive);
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) render();
+});
 
 function noteModels(snapshot: Indexed): void {
   for (const point of snapshot.metrics.get('inferwatch.requests.finished')?.values() ?? []) {
@@ -309,7 +312,7 @@ function noteModels(snapshot: Indexed): void {
 
 async function poll(): Promise<void> {
   try {
-    const response = await fetch(snapshotUrl, { headers: token ? { authorization: `Bearer ${token}` } : {}, cache: 'no-store' });
+    const response = await fetch(snapshotUrl, { headers: token ? { authorization: `Bearer ${token}` } : {}, cache: 'no-store', signal: AbortSignal.timeout(10_000) });
     if (response.status === 401) throw new Error('this server needs its metrics token: open the page as /dashboard?token=…');
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
     const snapshot = (await response.json()) as Snapshot;
@@ -321,7 +324,8 @@ async function poll(): Promise<void> {
     noteModels(indexed);
     const match = matchModel();
     for (const panel of panels) deriveRow(panel, snapshots.length - 1, match);
-    render();
+    // A background tab keeps its history but draws nothing until it is looked at.
+    if (!document.hidden) render();
     statusEl.className = 'status';
     statusEl.textContent = `updated ${new Date(snapshot.t).toLocaleTimeString()} · every ${REFRESH_MS / 1000} s · rates and quantiles over ${RANGE_MS / 1000} s`;
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes ?? 0) + 1);
