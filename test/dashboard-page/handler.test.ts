@@ -107,6 +107,17 @@ describe('the dashboard handler', () => {
     }
   });
 
+  it('stays closed when asked for protection with an unusable token', async () => {
+    for (const token of ['', 123 as unknown as string]) {
+      const url = await start(token);
+      expect((await fetch(`${url}/dashboard/snapshot`)).status, String(token)).toBe(401);
+      expect((await fetch(`${url}/dashboard/snapshot?token=${token}`)).status, String(token)).toBe(401);
+      await app!.close();
+      await running!.shutdown();
+      app = running = undefined;
+    }
+  });
+
   it('answers only GET and HEAD', async () => {
     const url = await start();
     const res = await fetch(`${url}/dashboard/snapshot`, { method: 'POST', body: '{}' });

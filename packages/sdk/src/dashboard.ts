@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzip } from 'node:zlib';
@@ -66,7 +66,13 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 export function createDashboardHandler(producers: readonly MetricProducer[], resource: Resource, options: DashboardOptions = {}): DashboardHandler {
   const reader = new SnapshotReader({ metricProducers: [...producers] });
   new MeterProvider({ resource, readers: [reader] });
-  const token = typeof options.token === 'string' && options.token !== '' ? digest(options.token) : undefined;
+  let token: Buffer | undefined;
+  if (typeof options.token === 'string' && options.token !== '') token = digest(options.token);
+  else if (options.token !== undefined) {
+    // Asked for protection but gave no usable token: stay closed rather than open.
+    diag.warn('inferwatch: dashboard { token } must be a non-empty string; the page refuses every request');
+    token = randomBytes(32);
+  }
   let page: Promise<Page> | undefined;
   // Several tabs polling at once share one collection.
   let inFlight: Promise<string> | undefined;
