@@ -39,6 +39,9 @@ const quantileLines = (metric: string) => (w: Indexed[], end: number, _l: Indexe
   new Map(quantiles(w, end, RANGE_MS, metric, m, QS).map((v, i) => [`p${QS[i] * 100}`, v]));
 const gpuLabel = (a: Record<string, unknown>) => `GPU ${String(a['gpu.index'] ?? a['hw.id'] ?? '')} ${String(a['hw.name'] ?? '')}`.trim();
 const all: Match = () => true;
+// Engine state reported per upstream (the gateway's bridge) names no model: it shows under every
+// model, as the Grafana dashboards select it by job and instance only.
+const orUnlabelled = (m: Match): Match => (a) => a[MODEL] === undefined || m(a);
 
 const SPECS: Spec[] = [
   { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true,
@@ -49,9 +52,9 @@ const SPECS: Spec[] = [
       return new Map([['prompt', by.get('input') ?? null], ['generation', by.get('output') ?? null]]);
     } },
   { kind: 'line', id: 'scheduler', title: 'Scheduler: running / waiting / swapped', unit: 'count', section: 'Requests',
-    derive: (_w, _e, l, m) => new Map(['running', 'waiting', 'swapped'].map((s) => [s, gaugeBy(l, `inferwatch.scheduler.${s}`, m, 'sum').get('') ?? null])) },
+    derive: (_w, _e, l, m) => new Map(['running', 'waiting', 'swapped'].map((s) => [s, gaugeBy(l, `inferwatch.scheduler.${s}`, orUnlabelled(m), 'sum').get('') ?? null])) },
   { kind: 'line', id: 'kv', title: 'KV-cache usage', unit: 'ratio', section: 'Requests',
-    derive: (_w, _e, l, m) => new Map([['GPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.gpu.usage', m, 'avg').get('') ?? null], ['CPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.cpu.usage', m, 'avg').get('') ?? null]]) },
+    derive: (_w, _e, l, m) => new Map([['GPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.gpu.usage', orUnlabelled(m), 'avg').get('') ?? null], ['CPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.cpu.usage', orUnlabelled(m), 'avg').get('') ?? null]]) },
   { kind: 'line', id: 'ttft', title: 'Time to first token', unit: 's', section: 'Latency', derive: quantileLines('gen_ai.server.time_to_first_token') },
   { kind: 'heat', id: 'ttft-heat', title: 'Time to first token: distribution', section: 'Latency', metric: 'gen_ai.server.time_to_first_token' },
   { kind: 'line', id: 'itl', title: 'Inter-token latency', unit: 's', section: 'Latency', derive: quantileLines('inferwatch.request.inter_token_latency') },
