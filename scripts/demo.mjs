@@ -111,6 +111,7 @@ try {
 log(`ready
 inferwatch demo
   gateway (OpenAI-compatible):  ${gatewayUrl}/v1   → simulated engine on http://localhost:${args['engine-port']}
+  live dashboard (no Docker):   ${gatewayUrl}/dashboard
   gateway metrics:              ${gatewayUrl}/metrics
   engine metrics:               http://localhost:${args['engine-port']}/metrics
   load:                         ${rate > 0 ? `${rate} requests/s (Poisson), synthetic ShareGPT-like prompts` : 'none (--rate 0): try curl or the openai client by hand'}

@@ -45,9 +45,9 @@ export function fingerprints() {
     if (existsSync(join(dir, 'package.json'))) manifests.push(join(dir, 'package.json'));
   }
   const install = hash(manifests);
-  // What the builds read: each package's sources and build configuration, and the docs the sdk ships.
+  // What the builds read: each package's sources (the sdk's live page too) and build configuration, and the docs the sdk ships.
   const sources = [join(ROOT, 'tsconfig.base.json'), join(ROOT, 'docs', 'metrics.md')];
-  for (const dir of children('packages')) sources.push(...files(join(dir, 'src')), join(dir, 'tsup.config.ts'), join(dir, 'tsconfig.json'));
+  for (const dir of children('packages')) sources.push(...files(join(dir, 'src')), ...files(join(dir, 'page')), join(dir, 'tsup.config.ts'), join(dir, 'tsconfig.json'));
   return { install, build: hash([...manifests, ...sources.filter(existsSync)]) };
 }
 

@@ -123,6 +123,7 @@ async function completion(req, res, chat) {
 const server = createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'GET' && path === '/metrics') return telemetry.metricsHandler(req, res);
+  if (req.method === 'GET' && (path === '/dashboard' || path.startsWith('/dashboard/'))) return telemetry.dashboardHandler(req, res);
   if (req.method === 'GET' && path === '/health') return send(res, 200, JSON.stringify({ status: 'ok', ...engine.state() }));
   if (req.method === 'GET' && path === '/v1/models') {
     return send(res, 200, JSON.stringify({ object: 'list', data: [{ id: args.model, object: 'model', created: 0, owned_by: 'inferwatch-engine-sim', max_model_len: maxContext }] }));
@@ -138,7 +139,7 @@ server.once('error', async (error) => {
   process.exit(1);
 });
 server.listen(Number(args.port), args.host, () => {
-  console.log(`INFO engine] simulated engine serving ${args.model} on http://${args.host}:${server.address().port} (metrics: /metrics)`);
+  console.log(`INFO engine] simulated engine serving ${args.model} on http://${args.host}:${server.address().port} (metrics: /metrics, live page: /dashboard)`);
   // A parent that started this engine (the gateway's command line) learns it is up.
   process.send?.({ listening: server.address().port });
 });

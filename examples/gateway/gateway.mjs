@@ -27,8 +27,8 @@ const INVALID_METRICS_TOKEN = new HttpError(401, 'The metrics need `Authorizatio
 /**
  * Starts the gateway. Options: upstreams (URLs; userinfo becomes Basic auth), routes ({ model: [URLs] }),
  * port, host, maxConcurrency, maxQueue, timeoutMs (a request's deadline from its arrival),
- * bodyTimeoutMs, headersTimeoutMs, maxBodyBytes, maxJsonDepth, apiKeys, metricsToken, modelsRefreshMs,
- * bridgeIntervalMs, instrument (false: no SDK, for baselines), logIntervalMs, gpu.
+ * bodyTimeoutMs, headersTimeoutMs, maxBodyBytes, maxJsonDepth, apiKeys, metricsToken (protects /metrics
+ * and /dashboard), modelsRefreshMs, bridgeIntervalMs, instrument (false: no SDK, for baselines), logIntervalMs, gpu.
  * Resolves to { url, server, llm, inFlight(), close() }.
  */
 export async function startGateway(options) {
@@ -59,7 +59,7 @@ export async function startGateway(options) {
         ),
       })
     : undefined;
-  const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-gateway', llm, gpu: options.gpu ?? false, registerGlobal: false }) : undefined;
+  const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-gateway', llm, gpu: options.gpu ?? false, registerGlobal: false, dashboard: { token: options.metricsToken } }) : undefined;
   if (telemetry) {
     const meter = telemetry.meterProvider.getMeter('inferwatch-gateway');
     meter.createObservableGauge('inferwatch.gateway.queue.size', { unit: '{request}', description: 'Requests waiting for a slot in the gateway.' }).addCallback((r) => r.observe(limiter.queue.length));
@@ -149,6 +149,10 @@ export async function startGateway(options) {
     if (req.method === 'GET' && path === '/metrics') {
       if (metricsTokenOk && !metricsTokenOk(req)) return sendError(res, INVALID_METRICS_TOKEN, { 'www-authenticate': 'Bearer' });
       return telemetry ? telemetry.metricsHandler(req, res) : sendError(res, new HttpError(404, 'metrics are off', { type: 'not_found_error' }));
+    }
+    // The page checks the same token itself (a browser cannot send a header on its first load: `?token=` once).
+    if (req.method === 'GET' && (path === '/dashboard' || path.startsWith('/dashboard/'))) {
+      return telemetry ? telemetry.dashboardHandler(req, res) : sendError(res, new HttpError(404, 'metrics are off', { type: 'not_found_error' }));
     }
     if (req.method === 'POST' && path === '/v1/chat/completions') return void completion(req, res, path, true);
     if (req.method === 'POST' && path === '/v1/completions') return void completion(req, res, path, false);

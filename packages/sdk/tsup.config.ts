@@ -10,4 +10,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url in the CJS build: the dashboard handler finds its page next to the module.
+  shims: true,
 });

@@ -11,6 +11,8 @@ export { startMetrics } from './start.js';
 export type { StartMetricsOptions, RunningMetrics } from './start.js';
 export type { PrometheusOptions, MetricsHandler } from './prometheus.js';
 export type { OtlpOptions } from './otlp.js';
+export type { DashboardOptions, DashboardHandler } from './dashboard.js';
+export type { Snapshot, SnapshotMetric, SnapshotPoint } from './snapshot.js';
 export type { GpuOption } from './gpu.js';
 export { createRuntimeMetrics } from './runtime-metrics.js';
 export type { RuntimeMetrics, RuntimeMetricsOptions } from './runtime-metrics.js';

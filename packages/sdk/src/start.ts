@@ -2,6 +2,7 @@ import { diag, metrics, type Attributes, type TracerProvider } from '@openteleme
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { loadGpu, type GpuOption } from './gpu.js';
+import { createDashboardHandler, type DashboardHandler, type DashboardOptions } from './dashboard.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import { adoptTracerProvider, type LlmMetrics } from './recorder.js';
@@ -19,6 +20,8 @@ export interface StartMetricsOptions {
   prometheus?: PrometheusOptions | false;
   /** OTLP push. Default on when `OTEL_METRICS_EXPORTER` names `otlp` or an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set. */
   otlp?: OtlpOptions | false;
+  /** The live page served by `dashboardHandler` (e.g. `{ token }` to protect it as you protect `/metrics`). */
+  dashboard?: DashboardOptions;
   /** Per-GPU metrics from nvidia-smi: `true` or the options of `@inferwatch/gpu` (which must be installed). Default off. */
   gpu?: GpuOption;
   /** Event-loop delay and utilization (`nodejs.eventloop.*`), the wait no request timer sees. Default on. */
@@ -40,6 +43,8 @@ export interface RunningMetrics {
   readonly tracerProvider: TracerProvider | undefined;
   /** Serves the Prometheus exposition from your own HTTP server (`GET /metrics`). 404 when Prometheus is off. */
   readonly metricsHandler: MetricsHandler;
+  /** Serves the live page (`GET /dashboard`) and its JSON (`GET /dashboard/snapshot`) from your own HTTP server. */
+  readonly dashboardHandler: DashboardHandler;
   /** Resolves once a dedicated Prometheus port listens. */
   readonly ready: Promise<void>;
   /** Pushes pending OTLP data now. */
@@ -85,6 +90,7 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
     .merge(resourceFromAttributes({ ...options.resourceAttributes, ...(options.serviceName ? { 'service.name': options.serviceName } : {}) }))
     .merge(detectResources({ detectors: [envDetector] }));
   const meterProvider = new MeterProvider({ resource, readers });
+  const dashboardHandler = createDashboardHandler(producers, resource, options.dashboard);
   const registered = options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
   const tracing = options.tracing === false ? undefined : startTracing(options.tracing, resource, options.registerGlobal !== false);
   if (tracing) for (const recorder of recorders) adoptTracerProvider(recorder, tracing.tracerProvider);
@@ -93,6 +99,7 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
     meterProvider,
     tracerProvider: tracing?.tracerProvider,
     metricsHandler,
+    dashboardHandler,
     ready,
     forceFlush: async () => {
       await Promise.all([meterProvider.forceFlush(), tracing?.forceFlush()]);

@@ -1,0 +1,133 @@
+// What the page shows, derived from successive snapshots with PromQL's arithmetic (promql.ts):
+// rate() per series then summed, histogram_quantile() of the summed bucket rates, gauges as they stand.
+import type { Snapshot, SnapshotPoint } from '../src/snapshot.js';
+import { histogramQuantile, rate, type Bucket, type Sample } from './promql.js';
+
+type Attributes = SnapshotPoint['attributes'];
+export type Match = (attributes: Attributes) => boolean;
+
+/** A snapshot indexed for lookups: time in unix milliseconds, points by metric name and series key. */
+export interface Indexed {
+  t: number;
+  metrics: Map<string, Map<string, SnapshotPoint>>;
+}
+
+const keyOf = (attributes: Attributes) =>
+  Object.keys(attributes)
+    .sort()
+    .map((k) => `${k}=${String(attributes[k])}`)
+    .join('\u0000');
+
+export function indexSnapshot(snapshot: Snapshot, t = snapshot.t): Indexed {
+  const metrics = new Map<string, Map<string, SnapshotPoint>>();
+  for (const metric of snapshot.metrics) {
+    const points = metrics.get(metric.name) ?? new Map<string, SnapshotPoint>();
+    for (const point of metric.points) points.set(keyOf(point.attributes), point);
+    metrics.set(metric.name, points);
+  }
+  return { t, metrics };
+}
+
+/** The snapshots in (end - range, end] (milliseconds), oldest first, from a history sorted by time. */
+export function windowOf(history: readonly Indexed[], end: number, range: number): Indexed[] {
+  let from = history.length;
+  while (from > 0 && history[from - 1].t > end - range) from--;
+  let to = from;
+  while (to < history.length && history[to].t <= end) to++;
+  return history.slice(from, to);
+}
+
+/** Samples per series key (and per extra key from `split`) across the window. */
+function samplesOf(window: readonly Indexed[], name: string, match: Match, values: (p: SnapshotPoint) => [string, number][]) {
+  const out = new Map<string, { attributes: Attributes; samples: Sample[] }>();
+  for (const snapshot of window) {
+    for (const [key, point] of snapshot.metrics.get(name) ?? []) {
+      if (!match(point.attributes)) continue;
+      for (const [sub, v] of values(point)) {
+        const k = `${key}\u0001${sub}`;
+        let entry = out.get(k);
+        if (entry === undefined) out.set(k, (entry = { attributes: point.attributes, samples: [] }));
+        entry.samples.push({ t: snapshot.t, v });
+      }
+    }
+  }
+  return out;
+}
+
+/** `sum by (label) (rate(name[range]))` at `end`; without `label`, one group `''`. */
+export function rateBy(window: readonly Indexed[], end: number, range: number, name: string, match: Match, label?: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const { attributes, samples } of samplesOf(window, name, match, (p) => [['', p.value ?? NaN]]).values()) {
+    const r = rate(samples, end, range);
+    if (!Number.isFinite(r)) continue;
+    const group = label === undefined ? '' : String(attributes[label] ?? '');
+    sums.set(group, (sums.get(group) ?? 0) + r);
+  }
+  return sums;
+}
+
+/** `sum(rate(name[range]))`, or null when no series has two samples in the window. */
+export function sumRate(window: readonly Indexed[], end: number, range: number, name: string, match: Match): number | null {
+  return rateBy(window, end, range, name, match).get('') ?? null;
+}
+
+function cumulative(p: SnapshotPoint): [string, number][] {
+  const out: [string, number][] = [];
+  let total = 0;
+  const bounds = p.bounds ?? [];
+  const counts = p.counts ?? [];
+  for (let i = 0; i < counts.length; i++) {
+    total += counts[i];
+    out.push([i < bounds.length ? String(bounds[i]) : '+Inf', total]);
+  }
+  return out;
+}
+
+/** `histogram_quantile(q, sum by (le) (rate(name_bucket[range])))` for each q; null where PromQL gives NaN. */
+export function quantiles(window: readonly Indexed[], end: number, range: number, name: string, match: Match, qs: readonly number[]): (number | null)[] {
+  const byLe = new Map<string, number>();
+  for (const [key, { samples }] of samplesOf(window, name, match, cumulative)) {
+    const r = rate(samples, end, range);
+    if (!Number.isFinite(r)) continue;
+    const le = key.slice(key.lastIndexOf('\u0001') + 1);
+    byLe.set(le, (byLe.get(le) ?? 0) + r);
+  }
+  const buckets: Bucket[] = [...byLe].map(([le, count]) => ({ le: le === '+Inf' ? Infinity : Number(le), count }));
+  return qs.map((q) => {
+    const v = histogramQuantile(q, buckets);
+    return Number.isFinite(v) ? v : null;
+  });
+}
+
+/** Gauge points matching, aggregated (`sum`, `avg`, `max`), grouped by the label values `group` returns. */
+export function gaugeBy(snapshot: Indexed | undefined, name: string, match: Match, agg: 'sum' | 'avg' | 'max', group: (a: Attributes) => string = () => ''): Map<string, number> {
+  const acc = new Map<string, { total: number; n: number; max: number }>();
+  for (const point of snapshot?.metrics.get(name)?.values() ?? []) {
+    if (!match(point.attributes) || typeof point.value !== 'number') continue;
+    const g = group(point.attributes);
+    const a = acc.get(g) ?? { total: 0, n: 0, max: -Infinity };
+    a.total += point.value;
+    a.n++;
+    a.max = Math.max(a.max, point.value);
+    acc.set(g, a);
+  }
+  return new Map([...acc].map(([g, a]) => [g, agg === 'sum' ? a.total : agg === 'avg' ? a.total / a.n : a.max]));
+}
+
+/** Observations per bucket between two snapshots, summed over matching series: one heatmap column. */
+export function bucketIncrease(previous: Indexed | undefined, current: Indexed, name: string, match: Match): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [key, point] of current.metrics.get(name) ?? []) {
+    if (!match(point.attributes)) continue;
+    const before = previous?.metrics.get(name)?.get(key);
+    // A count that went down is a restart: the whole current count is new, as rate() treats resets.
+    const reset = before === undefined || (before.count ?? 0) > (point.count ?? 0);
+    const bounds = point.bounds ?? [];
+    (point.counts ?? []).forEach((c, i) => {
+      const le = i < bounds.length ? String(bounds[i]) : '+Inf';
+      const d = reset ? (before === undefined ? 0 : c) : c - (before.counts?.[i] ?? 0);
+      out.set(le, (out.get(le) ?? 0) + Math.max(0, d));
+    });
+  }
+  return out;
+}

@@ -1,0 +1,350 @@
+// The live page: polls <mount>/snapshot every 2 s and draws the real-time dashboard's panels with uPlot.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { Snapshot } from '../src/snapshot.js';
+import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
+
+const REFRESH_MS = 2000;
+const RANGE_MS = 15_000;
+const KEEP = 150; // 5 minutes of 2 s refreshes
+const SHADES = 8;
+const QS = [0.5, 0.9, 0.99];
+const COLORS = ['#73bf69', '#f2cc0c', '#5794f2', '#ff780a', '#b877d9', '#f2495c', '#8ab8ff', '#ffb357'];
+const MODEL = 'gen_ai.request.model';
+
+type Unit = 's' | 'rate' | 'ratio' | 'count' | 'W' | 'C';
+type Row = { t: number; values: Map<string, number | null> };
+
+interface LineSpec {
+  kind: 'line';
+  id: string;
+  title: string;
+  unit: Unit;
+  section: string;
+  /** Leave out lines that stayed at zero (finish reasons never seen would only crowd the legend). */
+  hideZero?: boolean;
+  /** Values at `end` keyed by legend. */
+  derive: (window: Indexed[], end: number, latest: Indexed, match: Match) => Map<string, number | null>;
+}
+interface HeatSpec {
+  kind: 'heat';
+  id: string;
+  title: string;
+  section: string;
+  metric: string;
+}
+type Spec = LineSpec | HeatSpec;
+
+const quantileLines = (metric: string) => (w: Indexed[], end: number, _l: Indexed, m: Match) =>
+  new Map(quantiles(w, end, RANGE_MS, metric, m, QS).map((v, i) => [`p${QS[i] * 100}`, v]));
+const gpuLabel = (a: Record<string, unknown>) => `GPU ${String(a['gpu.index'] ?? a['hw.id'] ?? '')} ${String(a['hw.name'] ?? '')}`.trim();
+const all: Match = () => true;
+// Engine state reported per upstream (the gateway's bridge) names no model: it shows under every
+// model, as the Grafana dashboards select it by job and instance only.
+const orUnlabelled = (m: Match): Match => (a) => a[MODEL] === undefined || m(a);
+
+const SPECS: Spec[] = [
+  { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true,
+    derive: (w, end, _l, m) => rateBy(w, end, RANGE_MS, 'inferwatch.requests.finished', m, 'finish_reason') },
+  { kind: 'line', id: 'tokens', title: 'Token throughput (tokens/s)', unit: 'rate', section: 'Requests',
+    derive: (w, end, _l, m) => {
+      const by = rateBy(w, end, RANGE_MS, 'inferwatch.tokens', m, 'gen_ai.token.type');
+      return new Map([['prompt', by.get('input') ?? null], ['generation', by.get('output') ?? null]]);
+    } },
+  { kind: 'line', id: 'scheduler', title: 'Scheduler: running / waiting / swapped', unit: 'count', section: 'Requests',
+    derive: (_w, _e, l, m) => new Map(['running', 'waiting', 'swapped'].map((s) => [s, gaugeBy(l, `inferwatch.scheduler.${s}`, orUnlabelled(m), 'sum').get('') ?? null])) },
+  { kind: 'line', id: 'kv', title: 'KV-cache usage', unit: 'ratio', section: 'Requests',
+    derive: (_w, _e, l, m) => new Map([['GPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.gpu.usage', orUnlabelled(m), 'avg').get('') ?? null], ['CPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.cpu.usage', orUnlabelled(m), 'avg').get('') ?? null]]) },
+  { kind: 'line', id: 'ttft', title: 'Time to first token', unit: 's', section: 'Latency', derive: quantileLines('gen_ai.server.time_to_first_token') },
+  { kind: 'heat', id: 'ttft-heat', title: 'Time to first token: distribution', section: 'Latency', metric: 'gen_ai.server.time_to_first_token' },
+  { kind: 'line', id: 'itl', title: 'Inter-token latency', unit: 's', section: 'Latency', derive: quantileLines('inferwatch.request.inter_token_latency') },
+  { kind: 'heat', id: 'itl-heat', title: 'Inter-token latency: distribution', section: 'Latency', metric: 'inferwatch.request.inter_token_latency' },
+  { kind: 'line', id: 'e2e', title: 'End-to-end request latency', unit: 's', section: 'Latency', derive: quantileLines('gen_ai.server.request.duration') },
+  { kind: 'heat', id: 'e2e-heat', title: 'End-to-end latency: distribution', section: 'Latency', metric: 'gen_ai.server.request.duration' },
+  { kind: 'line', id: 'queue', title: 'Queue time', unit: 's', section: 'Latency', derive: quantileLines('inferwatch.request.queue.duration') },
+  { kind: 'heat', id: 'queue-heat', title: 'Queue time: distribution', section: 'Latency', metric: 'inferwatch.request.queue.duration' },
+  { kind: 'line', id: 'gpu-util', title: 'GPU utilization', unit: 'ratio', section: 'GPUs',
+    derive: (_w, _e, l) => gaugeBy(l, 'hw.gpu.utilization', all, 'avg', gpuLabel) },
+  { kind: 'line', id: 'gpu-mem', title: 'GPU memory used', unit: 'ratio', section: 'GPUs',
+    derive: (_w, _e, l) => {
+      const used = gaugeBy(l, 'hw.gpu.memory.usage', all, 'sum', gpuLabel);
+      const limit = gaugeBy(l, 'hw.gpu.memory.limit', all, 'sum', gpuLabel);
+      return new Map([...used].map(([g, u]) => [g, limit.get(g) ? u / limit.get(g)! : null]));
+    } },
+  { kind: 'line', id: 'gpu-power', title: 'GPU power', unit: 'W', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.power', all, 'sum', gpuLabel) },
+  { kind: 'line', id: 'gpu-temp', title: 'GPU temperature', unit: 'C', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.temperature', all, 'max', gpuLabel) },
+];
+
+function format(v: number | null | undefined, unit: Unit): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  if (unit === 's') return v < 1 ? `${(v * 1000).toFixed(v < 0.01 ? 1 : 0)} ms` : `${v.toFixed(2)} s`;
+  if (unit === 'ratio') return `${(v * 100).toFixed(0)}%`;
+  if (unit === 'W') return `${v.toFixed(0)} W`;
+  if (unit === 'C') return `${v.toFixed(0)} °C`;
+  return Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(v < 10 && unit === 'rate' ? 2 : 0);
+}
+
+// The token comes once in the address (?token=…), then lives in this tab's session storage only.
+const params = new URLSearchParams(location.search);
+const token = params.get('token') ?? sessionStorage.getItem('inferwatch-token');
+if (params.has('token')) {
+  sessionStorage.setItem('inferwatch-token', params.get('token')!);
+  params.delete('token');
+  history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}`);
+}
+const snapshotUrl = `${location.pathname.replace(/\/+$/, '')}/snapshot`;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const main = $('main');
+const statusEl = $('status');
+const modelSelect = $<HTMLSelectElement>('model');
+
+let snapshots: Indexed[] = [];
+const models = new Set<string>();
+
+interface Panel {
+  spec: Spec;
+  el: HTMLElement;
+  rows: Row[];
+  legends: string[];
+  plot?: uPlot;
+  heat?: { t: number; counts: Map<string, number> }[];
+  heatView?: { les: string[]; max: number };
+}
+const panels: Panel[] = [];
+const sections = new Map<string, HTMLElement>();
+
+function sectionFor(name: string): HTMLElement {
+  let grid = sections.get(name);
+  if (grid === undefined) {
+    const h = document.createElement('h2');
+    h.textContent = name;
+    h.dataset.section = name;
+    grid = document.createElement('div');
+    grid.className = 'grid';
+    grid.dataset.section = name;
+    main.append(h, grid);
+    sections.set(name, grid);
+  }
+  return grid;
+}
+
+const statsEl = document.createElement('div');
+statsEl.className = 'stats';
+main.append(statsEl);
+const STATS: [string, string, Unit, (p: Panel[]) => number | null | undefined][] = [
+  ['stat-rps', 'Requests/s', 'rate', (p) => sumOf(last(p, 'requests'))],
+  ['stat-prompt', 'Prompt tokens/s', 'rate', (p) => last(p, 'tokens')?.get('prompt')],
+  ['stat-gen', 'Generation tokens/s', 'rate', (p) => last(p, 'tokens')?.get('generation')],
+  ['stat-running', 'Running', 'count', (p) => last(p, 'scheduler')?.get('running')],
+  ['stat-waiting', 'Waiting', 'count', (p) => last(p, 'scheduler')?.get('waiting')],
+  ['stat-kv', 'GPU KV cache', 'ratio', (p) => last(p, 'kv')?.get('GPU KV cache')],
+  ['stat-ttft', 'TTFT p50', 's', (p) => last(p, 'ttft')?.get('p50')],
+  ['stat-e2e', 'E2E p99', 's', (p) => last(p, 'e2e')?.get('p99')],
+];
+for (const [id, label] of STATS) {
+  const el = document.createElement('div');
+  el.className = 'stat';
+  el.innerHTML = `<div class="label"></div><div class="value" id="${id}">–</div>`;
+  el.querySelector('.label')!.textContent = label;
+  statsEl.append(el);
+}
+const last = (p: Panel[], id: string) => p.find((x) => x.spec.id === id)?.rows.at(-1)?.values;
+const sumOf = (m: Map<string, number | null> | undefined) => (m === undefined || m.size === 0 ? null : [...m.values()].reduce<number>((a, v) => a + (v ?? 0), 0));
+
+for (const spec of SPECS) {
+  const el = document.createElement('div');
+  el.className = 'panel';
+  el.id = `panel-${spec.id}`;
+  el.dataset.points = '0';
+  el.innerHTML = '<h3></h3><div class="chart"></div>';
+  el.querySelector('h3')!.textContent = spec.title;
+  sectionFor(spec.section).append(el);
+  panels.push({ spec, el, rows: [], legends: [], heat: spec.kind === 'heat' ? [] : undefined });
+}
+
+const matchModel = (): Match => {
+  const model = modelSelect.value;
+  return model === '' ? all : (a) => a[MODEL] === model;
+};
+
+function deriveRow(panel: Panel, at: number, match: Match): void {
+  const latest = snapshots[at];
+  if (panel.spec.kind === 'line') {
+    const window = windowOf(snapshots.slice(0, at + 1), latest.t, RANGE_MS);
+    panel.rows.push({ t: latest.t, values: panel.spec.derive(window, latest.t, latest, match) });
+    if (panel.rows.length > KEEP) panel.rows.shift();
+  } else {
+    panel.heat!.push({ t: latest.t, counts: bucketIncrease(snapshots[at - 1], latest, panel.spec.metric, match) });
+    if (panel.heat!.length > KEEP) panel.heat!.shift();
+  }
+}
+
+const width = (el: HTMLElement) => Math.max(300, el.clientWidth - 16);
+
+function drawLine(panel: Panel): void {
+  const spec = panel.spec as LineSpec;
+  const shown = ([, v]: [string, number | null]) => !spec.hideZero || (v !== 0 && v !== null);
+  const legends = [...new Set(panel.rows.flatMap((r) => [...r.values].filter(shown).map(([k]) => k)))].sort();
+  const lines = legends.map((l) => panel.rows.map((r) => r.values.get(l) ?? null));
+  const data: uPlot.AlignedData = [panel.rows.map((r) => r.t / 1000), ...lines];
+  const points = lines.reduce((n, line) => n + line.filter((v) => v !== null).length, 0);
+  panel.el.dataset.points = String(points);
+  panel.el.dataset.last = JSON.stringify(Object.fromEntries(panel.rows.at(-1)?.values ?? []));
+  if (panel.plot === undefined || legends.join('\n') !== panel.legends.join('\n')) {
+    panel.plot?.destroy();
+    panel.legends = legends;
+    const chart = panel.el.querySelector<HTMLElement>('.chart')!;
+    panel.plot = new uPlot(
+      {
+        width: width(panel.el),
+        height: 200,
+        series: [{}, ...legends.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => format(v, spec.unit) }))],
+        axes: [{ stroke: '#8e8e9e', grid: { stroke: '#2c3235' } }, { stroke: '#8e8e9e', grid: { stroke: '#2c3235' }, size: 60, values: (_u, vs) => vs.map((v) => format(v, spec.unit)) }],
+        scales: { y: { range: (_u, min, max) => [Math.min(0, min), spec.unit === 'ratio' ? Math.max(1, max) : max > 0 ? max * 1.1 : 1] } },
+        cursor: { drag: { x: false, y: false } },
+      },
+      data,
+      chart,
+    );
+  } else {
+    panel.plot.setData(data);
+  }
+}
+
+const leOrder = (le: string) => (le === '+Inf' ? Infinity : Number(le));
+
+function drawHeat(panel: Panel): void {
+  const columns = panel.heat!;
+  // Every bucket between the lowest and the highest that saw an observation, so rows are contiguous.
+  const bounds = [...new Set(columns.flatMap((c) => [...c.counts.keys()]))].sort((a, b) => leOrder(a) - leOrder(b));
+  const used = (le: string) => columns.some((c) => (c.counts.get(le) ?? 0) > 0);
+  const les = bounds.slice(Math.max(0, bounds.findIndex(used)), bounds.findLastIndex(used) + 1);
+  const max = Math.max(0, ...columns.flatMap((c) => [...c.counts.values()]));
+  panel.el.dataset.points = String(columns.filter((c) => [...c.counts.values()].some((n) => n > 0)).length);
+  panel.heatView = { les, max };
+  const data: uPlot.AlignedData = [columns.map((c) => c.t / 1000), columns.map(() => null)];
+  if (panel.plot !== undefined) return panel.plot.setData(data);
+  // Drawn in uPlot's draw hook on its canvas and scales: one cell per refresh and bucket, shaded by count.
+  const draw = (u: uPlot) => {
+    const { les, max } = panel.heatView!;
+    if (les.length === 0 || max === 0) return;
+    const rowH = u.bbox.height / les.length;
+    // One path per shade: a few fills per redraw instead of one per cell.
+    const shades = Array.from({ length: SHADES }, () => new Path2D());
+    panel.heat!.forEach((column) => {
+      const x0 = u.valToPos((column.t - REFRESH_MS) / 1000, 'x', true);
+      const x1 = u.valToPos(column.t / 1000, 'x', true);
+      les.forEach((le, j) => {
+        const n = column.counts.get(le) ?? 0;
+        if (n === 0) return;
+        shades[Math.min(SHADES - 1, Math.floor((n / max) * SHADES))].rect(x0, u.bbox.top + u.bbox.height - (j + 1) * rowH, Math.max(1, x1 - x0), Math.max(1, rowH - 1));
+      });
+    });
+    u.ctx.save();
+    u.ctx.beginPath();
+    u.ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    u.ctx.clip();
+    shades.forEach((path, i) => {
+      u.ctx.fillStyle = `rgba(255, 120, 10, ${(0.15 + (0.85 * (i + 1)) / SHADES).toFixed(3)})`;
+      u.ctx.fill(path);
+    });
+    u.ctx.restore();
+  };
+  const label = (le: string | undefined) => (le === undefined ? '' : le === '+Inf' ? '≤ +Inf' : `≤ ${format(Number(le), 's')}`);
+  const every = () => Math.max(1, Math.ceil(panel.heatView!.les.length / 8));
+  panel.plot = new uPlot(
+    {
+      width: width(panel.el),
+      height: 200,
+      legend: { show: false },
+      series: [{}, { label: 'observations', stroke: 'transparent' }],
+      scales: { y: { range: () => [0, Math.max(1, panel.heatView!.les.length)] } },
+      axes: [
+        { stroke: '#8e8e9e', grid: { stroke: '#2c3235' } },
+        {
+          stroke: '#8e8e9e',
+          grid: { show: false },
+          size: 70,
+          splits: () => panel.heatView!.les.map((_, j) => j + 0.5).filter((_, j) => j % every() === 0),
+          values: (_u, vs) => vs.map((v) => label(panel.heatView!.les[Math.floor(v)])),
+        },
+      ],
+      hooks: { draw: [draw] },
+      cursor: { show: false },
+    },
+    data,
+    panel.el.querySelector<HTMLElement>('.chart')!,
+  );
+}
+
+function render(): void {
+  const gpus = (snapshots.at(-1)?.metrics.get('hw.gpu.utilization')?.size ?? 0) > 0;
+  for (const [name, grid] of sections) {
+    const hidden = name === 'GPUs' && !gpus;
+    grid.classList.toggle('hidden', hidden);
+    grid.previousElementSibling?.classList.toggle('hidden', hidden);
+  }
+  for (const panel of panels) {
+    if (panel.spec.section === 'GPUs' && !gpus) continue;
+    if (panel.spec.kind === 'line') drawLine(panel);
+    else drawHeat(panel);
+  }
+  for (const [id, , unit, value] of STATS) $(id).textContent = format(value(panels), unit);
+}
+
+function rederive(): void {
+  const match = matchModel();
+  for (const panel of panels) {
+    panel.rows = [];
+    panel.heat = panel.spec.kind === 'heat' ? [] : undefined;
+    for (let i = 0; i < snapshots.length; i++) deriveRow(panel, i, match);
+  }
+  render();
+}
+
+modelSelect.addEventListener('change', rederive);
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) render();
+});
+
+function noteModels(snapshot: Indexed): void {
+  for (const point of snapshot.metrics.get('inferwatch.requests.finished')?.values() ?? []) {
+    const model = String(point.attributes[MODEL] ?? '');
+    if (model === '' || models.has(model)) continue;
+    models.add(model);
+    const option = document.createElement('option');
+    option.value = option.textContent = model;
+    modelSelect.append(option);
+  }
+}
+
+async function poll(): Promise<void> {
+  try {
+    const response = await fetch(snapshotUrl, { headers: token ? { authorization: `Bearer ${token}` } : {}, cache: 'no-store', signal: AbortSignal.timeout(10_000) });
+    if (response.status === 401) throw new Error('this server needs its metrics token: open the page as /dashboard?token=…');
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    const snapshot = (await response.json()) as Snapshot;
+    const indexed = indexSnapshot(snapshot);
+    if (snapshots.length > 0 && indexed.t <= snapshots[snapshots.length - 1].t) return;
+    $('service').textContent = snapshot.service;
+    snapshots.push(indexed);
+    if (snapshots.length > KEEP) snapshots = snapshots.slice(-KEEP);
+    noteModels(indexed);
+    const match = matchModel();
+    for (const panel of panels) deriveRow(panel, snapshots.length - 1, match);
+    // A background tab keeps its history but draws nothing until it is looked at.
+    if (!document.hidden) render();
+    statusEl.className = 'status';
+    statusEl.textContent = `updated ${new Date(snapshot.t).toLocaleTimeString()} · every ${REFRESH_MS / 1000} s · rates and quantiles over ${RANGE_MS / 1000} s`;
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes ?? 0) + 1);
+  } catch (error) {
+    // A restart or a network blip: keep the snapshots and keep polling.
+    statusEl.className = 'status bad';
+    statusEl.textContent = `no data: ${error instanceof Error ? error.message : String(error)}; retrying`;
+  } finally {
+    setTimeout(poll, REFRESH_MS);
+  }
+}
+
+void poll();

@@ -1,0 +1,243 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBenchmark } from '@inferwatch/loadgen';
+// @ts-expect-error: plain JavaScript
+import { startGateway } from '../../examples/gateway/gateway.mjs';
+import { systemBinary } from '../helpers/binaries.js';
+import { freePort } from '../helpers/net.js';
+import { startEngine, type Started } from '../helpers/processes.js';
+
+// The page in a real browser during a demo-like run: the simulated engine, the gateway in front of
+// it (with the fake nvidia-smi on PATH, so the GPU panels have data), bounded load through the
+// loadgen package. Set INFERWATCH_PAGE_SCREENSHOT=<path.png> to save the README's picture.
+const chromiumPath = systemBinary('chromium', 'the live dashboard page in headless Chromium');
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const GPU_ENV = { PATH: `${join(ROOT, 'test/fixtures/nvidia-smi/bin')}:${process.env.PATH}`, INFERWATCH_FAKE_NVIDIA_SMI: '2gpu-busy-driver384.xml' };
+const MODEL = 'sim-llama-8b';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+interface Gateway {
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/** The gateway as `npm run demo` runs it, on a port chosen here so a restart can take the same one. */
+async function startGatewayProcess(port: number, upstream: string): Promise<Gateway> {
+  const args = [join(ROOT, 'examples/gateway/main.mjs'), '--port', String(port), '--host', '127.0.0.1', '--upstream', upstream, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000'];
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...GPU_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((ready, fail) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('gateway on')) ready();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`the gateway exited (${code}):\n${output}`)));
+    setTimeout(() => fail(new Error(`the gateway was not ready in time:\n${output}`)), 15_000);
+  });
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** The few DOM names the callbacks run in the page use: this is a node project, without the DOM's types. */
+interface PageElement {
+  id: string;
+  textContent: string | null;
+  dataset: Record<string, string | undefined>;
+  classList: { contains(name: string): boolean };
+  parentElement: PageElement | null;
+  querySelector(selector: 'canvas'): PageCanvas | null;
+}
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+}
+declare const document: { body: PageElement; getElementById(id: string): PageElement | null; querySelectorAll(selector: string): Iterable<PageElement> };
+
+const refreshes = (page: Page) => page.evaluate(() => Number(document.body.dataset.refreshes ?? 0));
+
+async function waitForRefreshes(page: Page, atLeast: number, timeoutMs = 30_000): Promise<void> {
+  await page.waitForFunction((n) => Number(document.body.dataset.refreshes ?? 0) >= n, atLeast, { timeout: timeoutMs, polling: 200 });
+}
+
+/** Per panel: the points its data holds and the coloured (series or heatmap) pixels on its canvas. */
+const panelState = (page: Page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll('.panel')].map((panel) => {
+      const canvas = panel.querySelector('canvas');
+      let coloured = 0;
+      if (canvas) {
+        const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+        // Grid, axes and text are grey; series lines and heatmap cells are saturated colours.
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 60) coloured++;
+      }
+      return { id: panel.id, points: Number(panel.dataset.points), last: panel.dataset.last ?? '', coloured, hidden: panel.parentElement!.classList.contains('hidden') };
+    }),
+  );
+
+describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless Chromium', () => {
+  let engine: Started;
+  let gateway: Gateway;
+  let port: number;
+  let context: BrowserContext;
+  let profile: string;
+  const load = new AbortController();
+  const runs: Promise<unknown>[] = [];
+
+  const startLoad = (numPrompts: number, seed: number) =>
+    runs.push(
+      runBenchmark({ baseUrl: `http://127.0.0.1:${port}`, model: MODEL, numPrompts, requestRate: 4, seed, signal: load.signal }).catch(() => undefined),
+    );
+
+  beforeAll(async () => {
+    engine = await startEngine(['--decode-base-ms', '6']);
+    port = await freePort();
+    gateway = await startGatewayProcess(port, engine.url);
+    profile = mkdtempSync(join(tmpdir(), 'inferwatch-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1400, height: 1000 },
+    });
+    startLoad(120, 1);
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    // The engine first: the gateway's streams then end at once instead of draining a queue of load.
+    await engine?.stop();
+    await gateway?.stop();
+    load.abort();
+    await Promise.allSettled(runs);
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('draws every panel, GPUs included, with values that move between refreshes, at under 5 % of a CPU', async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    await waitForRefreshes(page, 8, 40_000);
+
+    const before = await panelState(page);
+    expect(before.length).toBe(16);
+    for (const panel of before) {
+      expect(panel.hidden, panel.id).toBe(false);
+      expect(panel.points, panel.id).toBeGreaterThan(0);
+      expect(panel.coloured, `${panel.id}: coloured pixels`).toBeGreaterThan(20);
+    }
+    const stats = () => page.evaluate(() => [...document.querySelectorAll('.stat .value')].map((e) => e.textContent));
+    const statsBefore = await stats();
+    for (const value of statsBefore) expect(value).not.toBe('–');
+    expect(await page.locator('#model option').allTextContents()).toContain(MODEL);
+
+    // CPU over ten refreshes: the renderer process's CPU time (all its threads: script, layout, paint,
+    // raster) over wall time; CPU time, not task wall time, so a busy machine does not inflate it.
+    const metric = async () => {
+      const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
+      return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
+    };
+    const m0 = await metric();
+    const n0 = await refreshes(page);
+    await waitForRefreshes(page, n0 + 10, 40_000);
+    const m1 = await metric();
+    const wall = m1.Timestamp - m0.Timestamp;
+    const cpu = (m1.ProcessTime - m0.ProcessTime) / wall;
+    const share = (name: string) => `${(((m1[name] - m0[name]) / wall) * 100).toFixed(2)} %`;
+    console.log(`page CPU at 2 s refresh over ${wall.toFixed(1)} s: renderer process ${share('ProcessTime')}, main thread ${share('ThreadTime')}, tasks ${share('TaskDuration')}, script ${share('ScriptDuration')}`);
+    expect(cpu).toBeLessThan(0.05);
+
+    const after = await panelState(page);
+    const moved = after.filter((p, i) => p.last !== '' && p.last !== before[i].last).map((p) => p.id);
+    // Under load every rate and percentile panel moves; the GPU gauges come from a fixed capture.
+    for (const id of ['panel-requests', 'panel-tokens', 'panel-ttft', 'panel-itl', 'panel-e2e']) expect(moved, id).toContain(id);
+    for (const [i, p] of after.entries()) expect(p.points, p.id).toBeGreaterThanOrEqual(before[i].points);
+    expect(await stats()).not.toEqual(statsBefore);
+
+    const screenshot = process.env.INFERWATCH_PAGE_SCREENSHOT;
+    if (screenshot) {
+      mkdirSync(dirname(resolve(ROOT, screenshot)), { recursive: true });
+      await page.screenshot({ path: resolve(ROOT, screenshot), fullPage: true });
+    }
+    // One model's view, redrawn from the history the page holds: the demo serves one model, so the
+    // same lines as "All models".
+    const all = await panelState(page);
+    await page.selectOption('#model', MODEL);
+    const one = await panelState(page);
+    for (const [i, p] of one.entries()) if (!p.id.startsWith('panel-gpu')) expect(p.last, p.id).toBe(all[i].last);
+    await page.selectOption('#model', '');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('keeps going when the server restarts, with no negative rate from the counters starting over', async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    await waitForRefreshes(page, 3);
+
+    await gateway.stop();
+    await page.waitForFunction(() => document.getElementById('status')!.classList.contains('bad'), undefined, { timeout: 10_000 });
+    expect(await page.locator('#status').textContent()).toContain('retrying');
+    const during = await refreshes(page);
+
+    gateway = await startGatewayProcess(port, engine.url);
+    startLoad(40, 2);
+    await waitForRefreshes(page, during + 4);
+    expect(await page.locator('#status').getAttribute('class')).toBe('status');
+    const rates = await page.evaluate(() =>
+      ['panel-requests', 'panel-tokens'].flatMap((id) => Object.values(JSON.parse(document.getElementById(id)!.dataset.last ?? '{}') as Record<string, number | null>)),
+    );
+    expect(rates.length).toBeGreaterThan(0);
+    for (const r of rates) if (r !== null) expect(r).toBeGreaterThanOrEqual(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it('is served by the simulated engine too', async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${engine.url}/dashboard`);
+    expect(response!.status()).toBe(200);
+    await waitForRefreshes(page, 1);
+    expect(await page.locator('#service').textContent()).toBe('inferwatch-engine-sim');
+    await page.close();
+  });
+
+  it('is refused without the token on a server started with one, and works with it given once in the address', async () => {
+    const protectedGateway = await startGateway({ upstreams: [engine.url], port: 0, host: '127.0.0.1', metricsToken: 'page-token-123', logIntervalMs: 0, bridgeIntervalMs: 0, gpu: false });
+    try {
+      const page = await context.newPage();
+      const refused = await page.goto(`${protectedGateway.url}/dashboard`);
+      expect(refused!.status()).toBe(401);
+      expect(await page.content()).not.toContain('uplot');
+
+      const ok = await page.goto(`${protectedGateway.url}/dashboard?token=page-token-123`);
+      expect(ok!.status()).toBe(200);
+      await waitForRefreshes(page, 2);
+      expect(await page.locator('#status').getAttribute('class')).toBe('status');
+      // The token leaves the address bar (history, screenshots) once the page has it.
+      expect(page.url()).not.toContain('page-token-123');
+      await page.close();
+    } finally {
+      await protectedGateway.close(0);
+    }
+  }, 60_000);
+});
