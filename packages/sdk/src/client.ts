@@ -54,11 +54,40 @@ const isCount = (n: unknown): n is number => typeof n === 'number' && n >= 0 && 
 
 function errorType(error: unknown): unknown {
   if (typeof error !== 'object' || error === null) return typeof error === 'string' ? error : undefined;
-  const { type, code, status, statusCode, name } = error as Record<string, unknown>;
-  for (const candidate of [type, code, status, statusCode, name]) {
-    if (typeof candidate === 'string' || typeof candidate === 'number') return String(candidate);
+  try {
+    const { type, code, status, statusCode, name } = error as Record<string, unknown>;
+    for (const candidate of [type, code, status, statusCode, name]) {
+      if (typeof candidate === 'string' || typeof candidate === 'number') return String(candidate);
+    }
+  } catch {
+    // A getter that throws: the failure still counts, as _OTHER.
   }
   return undefined;
+}
+
+/** Reads `keys` of an argument once, as plain values; not an object, or a getter that throws, gives none. */
+function fields<K extends string>(value: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
+  const out: Partial<Record<K, unknown>> = {};
+  if (typeof value !== 'object' || value === null) return out;
+  try {
+    for (const key of keys) out[key] = (value as Record<K, unknown>)[key];
+  } catch {
+    return {};
+  }
+  return out;
+}
+
+/** A caller's clock that throws or gives no number reads as the process clock instead. */
+function guardedClock(clock: () => number): () => number {
+  return () => {
+    try {
+      const t: unknown = clock();
+      if (typeof t === 'number' && Number.isFinite(t)) return t;
+    } catch {
+      // Fall through.
+    }
+    return performance.now();
+  };
 }
 
 class Operation implements ClientOperation {
@@ -85,8 +114,9 @@ class Operation implements ClientOperation {
     if (this.ended) return;
     this.ended = true;
     this.series.duration.record((this.recorder.clock() - this.startedAt) / 1000);
-    if (isCount(usage?.inputTokens)) this.series.inputTokens.record(usage.inputTokens);
-    if (isCount(usage?.outputTokens)) this.series.outputTokens.record(usage.outputTokens);
+    const { inputTokens, outputTokens } = fields(usage, ['inputTokens', 'outputTokens']);
+    if (isCount(inputTokens)) this.series.inputTokens.record(inputTokens);
+    if (isCount(outputTokens)) this.series.outputTokens.record(outputTokens);
   }
 
   fail(error?: unknown): void {
@@ -111,9 +141,10 @@ class Recorder implements ClientMetrics, MetricProducer {
   private readonly series = new Map<string, ClientSeries>();
 
   constructor(options: ClientMetricsOptions) {
-    this.clock = typeof options.clock === 'function' ? options.clock : performance.now.bind(performance);
-    this.models = new ValueLimiter(isCount(options.maxModels) && options.maxModels > 0 ? options.maxModels : 100, 128);
-    this.provider = typeof options.provider === 'string' && options.provider ? options.provider : 'unknown';
+    const { clock, maxModels, provider } = fields(options, ['clock', 'maxModels', 'provider']);
+    this.clock = typeof clock === 'function' ? guardedClock(clock as () => number) : performance.now.bind(performance);
+    this.models = new ValueLimiter(isCount(maxModels) && maxModels > 0 ? maxModels : 100, 128);
+    this.provider = typeof provider === 'string' && provider ? provider : 'unknown';
   }
 
   get producer(): MetricProducer {
@@ -121,9 +152,10 @@ class Recorder implements ClientMetrics, MetricProducer {
   }
 
   startOperation(info: { model: string; operation?: string; provider?: string }): ClientOperation {
-    const model = this.models.admit(info?.model, 'unknown');
-    const operation = this.small.admit(info?.operation, 'chat');
-    const provider = this.small.admit(info?.provider, this.provider);
+    const given = fields(info, ['model', 'operation', 'provider']);
+    const model = this.models.admit(given.model, 'unknown');
+    const operation = this.small.admit(given.operation, 'chat');
+    const provider = this.small.admit(given.provider, this.provider);
     const key = `${model}\n${operation}\n${provider}`;
     let series = this.series.get(key);
     if (series === undefined) {
@@ -159,5 +191,5 @@ class Recorder implements ClientMetrics, MetricProducer {
 
 /** Records calls to LLM APIs (gen_ai.client.* metrics); see @inferwatch/client for the OpenAI and AI SDK wrappers. */
 export function createClientMetrics(options: ClientMetricsOptions = {}): ClientMetrics {
-  return new Recorder(typeof options === 'object' && options !== null ? options : {});
+  return new Recorder(options);
 }
