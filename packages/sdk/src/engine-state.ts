@@ -69,9 +69,7 @@ export class EngineStates {
         this.misuse.report('callback_error', `an engine-state callback threw: ${String(error)}`);
         continue;
       }
-      // Bounded like pushed states: a callback returning thousands of states adds 64 series, not thousands.
-      const states = Array.isArray(result) ? result.slice(0, MAX_ATTRIBUTE_SETS) : result === undefined ? [] : [result];
-      for (const state of states) {
+      for (const state of statesOf(result)) {
         const fields = readState(state);
         if (fields === undefined) continue;
         const point: EnginePoint = { attributes: cleanAttributes(fields.attributes), values: emptyValues() };
@@ -115,10 +113,20 @@ function emptyValues(): Float64Array {
   return new Float64Array(ENGINE_FIELDS.length).fill(NaN);
 }
 
+/** A callback's result as a list, bounded like pushed states: thousands of states add 64 series, not thousands. */
+function statesOf(result: unknown): unknown[] {
+  try {
+    return Array.isArray(result) ? result.slice(0, MAX_ATTRIBUTE_SETS) : result === undefined ? [] : [result];
+  } catch {
+    // A revoked proxy: nothing readable.
+    return [];
+  }
+}
+
 /** The state's fields as plain values, read once; undefined when it is not an object or its getters throw. */
 function readState(state: unknown): EngineState | undefined {
-  if (typeof state !== 'object' || state === null) return undefined;
   try {
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) return undefined;
     const { running, waiting, swapped, gpuKvCacheUsage, cpuKvCacheUsage, attributes } = state as EngineState;
     return { running, waiting, swapped, gpuKvCacheUsage, cpuKvCacheUsage, attributes };
   } catch {

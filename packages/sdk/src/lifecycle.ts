@@ -239,7 +239,7 @@ export class Request implements RequestHandle {
 }
 
 /** Reports misuse found outside a handle's own methods: on the handle's recorder, or once to the process. */
-export function rejectOn(handle: unknown, reason: MisuseReason, detail: string): void {
+export function rejectOn(handle: RequestHandle, reason: MisuseReason, detail: string): void {
   if (handle instanceof Request) handle.reject(reason, detail);
   else processNotices.warn(reason, `ignored a call (${reason}): ${detail}`);
 }
@@ -248,8 +248,9 @@ const NO_HANDLE: RequestHandle = { scheduled() {}, firstToken() {}, tokens() {},
 
 /** `handle` when it has a handle's methods; otherwise a handle that records nothing, and the misuse said once. */
 export function usableHandle(handle: unknown, where: string): RequestHandle {
-  if (handle instanceof Request) return handle;
   try {
+    // Inside the try: `instanceof` on a proxy runs its traps, which may throw.
+    if (handle instanceof Request) return handle;
     const h = handle as Record<string, unknown>;
     if (typeof h === 'object' && h !== null && ['tokens', 'end', 'fail', 'abort'].every((m) => typeof h[m] === 'function')) return handle as RequestHandle;
   } catch {
@@ -261,8 +262,8 @@ export function usableHandle(handle: unknown, where: string): RequestHandle {
 
 /** The end() options as plain values; getters that throw count as options not given. */
 function readEndOptions(options: unknown): EndOptions {
-  if (typeof options !== 'object' || options === null) return {};
   try {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) return {};
     const { finishReason, promptTokens, outputTokens, at } = options as EndOptions;
     return { finishReason, promptTokens, outputTokens, at };
   } catch {

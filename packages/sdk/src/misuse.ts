@@ -57,7 +57,7 @@ export function describe(value: unknown): string {
     case 'string':
       return value.length > 32 ? `a string of ${value.length} characters` : JSON.stringify(value);
     case 'object':
-      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+      return value === null ? 'null' : 'an object';
     default:
       return `a ${typeof value}`;
   }

@@ -175,8 +175,9 @@ class Recorder implements LlmMetrics, HandleContext {
 
 /** The startRequest() fields as plain values; an argument that is not an object, or whose getters throw, gives none. */
 function readInfo(info: unknown): Partial<Record<keyof StartRequestInfo, unknown>> {
-  if (typeof info !== 'object' || info === null) return {};
   try {
+    // An array is no info object (and its inherited `at` method is no timestamp).
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) return {};
     const { model, operation, provider, promptTokens, at } = info as StartRequestInfo;
     return { model, operation, provider, promptTokens, at };
   } catch {

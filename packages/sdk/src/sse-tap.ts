@@ -70,7 +70,7 @@ class Tap implements ResponseTap {
 
   write(chunk: Uint8Array | string): void {
     if (this.done) return;
-    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+    if (typeof chunk !== 'string' && !isBytes(chunk)) {
       return rejectOn(this.handle, 'invalid_argument', `tap.write() needs a string or bytes, not ${describe(chunk)}`);
     }
     const bytes = asBytes(chunk);
@@ -178,6 +178,15 @@ class Tap implements ResponseTap {
       promptTokens: count(body?.usage?.prompt_tokens),
       outputTokens: count(body?.usage?.completion_tokens),
     });
+  }
+}
+
+function isBytes(chunk: unknown): boolean {
+  try {
+    return chunk instanceof Uint8Array;
+  } catch {
+    // A proxy whose prototype trap throws.
+    return false;
   }
 }
 

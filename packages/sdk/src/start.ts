@@ -74,7 +74,11 @@ function bounded(work: Promise<unknown>, ms: number): Promise<void> {
 }
 
 const notFound: MetricsHandler = (_req, res) => {
-  res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
+  try {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
+  } catch {
+    // Not a node:http response; nothing to answer.
+  }
 };
 
 /** Builds the MeterProvider and its readers for the recorders' data and returns the handles to serve and stop it. */

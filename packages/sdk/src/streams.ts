@@ -48,7 +48,8 @@ function observer<T>(handle: RequestHandle, options: TrackOptions<T>): Observer<
       } catch {
         return;
       }
-      handle.tokens(n);
+      // A callback that returns nothing reported no count: invalid, not the handle's default of one.
+      handle.tokens(n === undefined ? NaN : n);
     },
     // The handle ignores (and counts) a second terminal call, but each stream kind settles once anyway.
     end: () => handle.end(),
@@ -133,13 +134,17 @@ function trackNodeStream<T>(source: Readable, seen: Observer<T>): Readable {
   return out;
 }
 
-function isIterable(value: unknown): boolean {
+/** What kind of stream `value` is; checked inside a try, since `instanceof` and property reads run a proxy's traps. */
+function kindOf(value: unknown): 'node' | 'web' | 'iterable' | undefined {
   try {
+    if (value instanceof Readable) return 'node';
+    if (typeof ReadableStream !== 'undefined' && value instanceof ReadableStream) return 'web';
     const v = value as Record<symbol, unknown>;
-    return typeof v === 'object' && v !== null && (typeof v[Symbol.asyncIterator] === 'function' || typeof v[Symbol.iterator] === 'function');
+    if (typeof v === 'object' && v !== null && (typeof v[Symbol.asyncIterator] === 'function' || typeof v[Symbol.iterator] === 'function')) return 'iterable';
   } catch {
-    return false;
+    // Not a stream we can read.
   }
+  return undefined;
 }
 
 /**
@@ -156,9 +161,10 @@ export function trackStream<T>(
   options?: TrackOptions<T>,
 ): ReadableStream<T> | Readable | AsyncIterable<T> {
   const seen = observer<T>(usableHandle(handle, 'trackStream()'), readOptions<T>(options));
-  if (stream instanceof Readable) return trackNodeStream(stream, seen);
-  if (typeof ReadableStream !== 'undefined' && stream instanceof ReadableStream) return trackWebStream(stream, seen);
-  if (isIterable(stream)) return trackIterable(stream as AsyncIterable<T>, seen);
+  const kind = kindOf(stream);
+  if (kind === 'node') return trackNodeStream(stream as Readable, seen);
+  if (kind === 'web') return trackWebStream(stream as ReadableStream<T>, seen);
+  if (kind === 'iterable') return trackIterable(stream as AsyncIterable<T>, seen);
   // Nothing to track: the caller gets back what it passed, to fail (or not) as it would have without us.
   processNotices.warn('not_a_stream', `trackStream() needs a stream or an iterable, not ${describe(stream)}; it is returned untracked`);
   return stream;
