@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve } from '../helpers/net.js';
@@ -11,8 +12,8 @@ import { sdkAlone } from '../helpers/sdk-alone.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function host(script: string, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function host(script: string, cwd = ROOT, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -79,5 +80,18 @@ describe('startMetrics({ gpu: true }) without @inferwatch/gpu installed', () => 
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('host still running');
     expect(lines(result.stderr, 'gpu: true needs the @inferwatch/gpu package')).toHaveLength(1);
+  });
+});
+
+describe('the README snippet for a port of its own', () => {
+  const readme = readFileSync(new URL('../../packages/sdk/README.md', import.meta.url), 'utf8');
+  const snippet = /<!-- snippet: port[^>]*-->\n```js\n([\s\S]*?)```/.exec(readme)?.[1];
+
+  it('runs as written on a busy port: the host carries on and says why', async () => {
+    expect(snippet).toBeDefined();
+    const result = await host(snippet!, `${ROOT}packages/sdk`, { METRICS_PORT: new URL(busy.url).port });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('no metrics port (listen EADDRINUSE');
+    expect(result.stdout).toContain('serving on without it');
   });
 });
