@@ -263,10 +263,11 @@ async function runRecorder(calls: Call[]): Promise<void> {
       case 'firstToken':
       case 'tokens': {
         // `tokens(n = 1)`: an n left out, or undefined, is one token.
-        const n = c.op === 'firstToken' || c.omitN || c.n === undefined ? 1 : c.n;
+        const given = c.op === 'tokens' ? c : undefined;
+        const n = given === undefined || given.omitN || given.n === undefined ? 1 : given.n;
         if (c.op === 'firstToken') h.firstToken(atArg);
-        else if (c.omitN) h.tokens(undefined, atArg);
-        else h.tokens(real(c.n) as never, atArg);
+        else if (given!.omitN) h.tokens(undefined, atArg);
+        else h.tokens(real(given!.n) as never, atArg);
         if (c.op === 'firstToken' && m.first) wrongState();
         else if (m.state === 'ended' || m.state === 'swapped') wrongState();
         else if (!isCount(n)) misuse++;
