@@ -18,7 +18,7 @@ export interface GpuCollectorOptions {
   maxOutputBytes?: number;
   /** GPUs read from one poll; those beyond are left out (said once). Default 64. */
   maxGpus?: number;
-  /** Where the collector's few info and warning lines go. Default: the console. */
+  /** Where the collector's few info and warning lines go. Default: stderr (`console.warn`). */
   log?: (line: string) => void;
 }
 
@@ -71,7 +71,8 @@ class Collector implements GpuCollector {
     this.maxOutputBytes = positive(options.maxOutputBytes, 32 * 1024 * 1024);
     this.maxGpus = Math.floor(positive(options.maxGpus, 64));
     this.pids = Array.isArray(options.pids) ? options.pids.filter(Number.isSafeInteger) : [process.pid];
-    this.log = typeof options.log === 'function' ? options.log : (line) => console.info(line);
+    // Diagnostics, so stderr: a plain app sees them without mixing them into its output.
+    this.log = typeof options.log === 'function' ? options.log : (line) => console.warn(line);
     this.delayMs = this.intervalMs;
     this.producer = new GpuMetricProducer(this);
     this.schedule(0);

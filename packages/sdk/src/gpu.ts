@@ -20,7 +20,7 @@ export interface GpuOptions {
   maxOutputBytes?: number;
   /** GPUs read from one poll; those beyond are left out. Default 64. */
   maxGpus?: number;
-  /** Where the collector's few info and warning lines go. Default: the console. */
+  /** Where the collector's few info and warning lines go. Default: stderr (`console.warn`). */
   log?: (line: string) => void;
 }
 
