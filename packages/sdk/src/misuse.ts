@@ -46,7 +46,7 @@ export class Notices {
 /** For problems found where no recorder is at hand (a tap on a foreign handle, startMetrics). */
 export const processNotices = new Notices(true);
 
-/** A short, safe description of a value for a message: never throws, never echoes long text. */
+/** A short, safe description of a value for a message: never throws, never echoes text. */
 export function describe(value: unknown): string {
   switch (typeof value) {
     case 'number':
@@ -55,7 +55,8 @@ export function describe(value: unknown): string {
     case 'bigint':
       return String(value);
     case 'string':
-      return value.length > 32 ? `a string of ${value.length} characters` : JSON.stringify(value);
+      // Never the text itself: it may be a prompt or a completion.
+      return `a string of ${value.length} characters`;
     case 'object':
       return value === null ? 'null' : 'an object';
     default:
