@@ -179,4 +179,17 @@ describe('the GPU poller’s resources', () => {
     await gpu.poll();
     expect(gpu.gpus.map((g) => g.uuid)).toEqual(['GPU-0', 'GPU-1', 'GPU-2']);
   });
+
+  it('takes hostile options without throwing, and still polls and stops', async () => {
+    fake.fixture('tesla-p100-driver510.xml');
+    const throwing = Object.defineProperty({}, 'intervalMs', { get: () => { throw new Error('getter'); }, enumerable: true });
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    for (const options of [null, 42, [], throwing, revoked.proxy, { intervalMs: NaN, timeoutMs: -1, maxGpus: -3, maxOutputBytes: Infinity, pids: 'x', log: 5 }]) {
+      const collector = createGpuCollector(options as never);
+      await collector.poll();
+      expect(collector.gpus.map((g) => g.name)).toEqual(['Tesla P100-PCIE-16GB']);
+      await collector.shutdown();
+    }
+  });
 });

@@ -69,7 +69,7 @@ class Collector implements GpuCollector {
     this.timeoutMs = positive(options.timeoutMs, 10_000);
     this.maxBackoffMs = Math.max(this.intervalMs, positive(options.maxBackoffMs, 300_000));
     this.maxOutputBytes = positive(options.maxOutputBytes, 32 * 1024 * 1024);
-    this.maxGpus = Math.floor(positive(options.maxGpus, 64));
+    this.maxGpus = Math.max(1, Math.floor(positive(options.maxGpus, 64)));
     this.pids = Array.isArray(options.pids) ? options.pids.filter(Number.isSafeInteger) : [process.pid];
     // Diagnostics, so stderr: a plain app sees them without mixing them into its output.
     this.log = typeof options.log === 'function' ? options.log : (line) => console.warn(line);
@@ -151,7 +151,13 @@ class Collector implements GpuCollector {
   }
 
   private request(): Promise<PollReply> {
-    const worker = this.ensureWorker();
+    let worker: Worker;
+    try {
+      worker = this.ensureWorker();
+    } catch (error) {
+      // No worker (a missing file, a thread limit): a failed poll, never a rejection the timer would leave unhandled.
+      return Promise.resolve({ ok: false, error: 'exit_status', message: `the poll worker did not start: ${String(error)}` });
+    }
     return new Promise((resolve) => {
       const watchdog = setTimeout(() => {
         worker.off('message', onMessage);
@@ -189,6 +195,15 @@ class Collector implements GpuCollector {
 
 /** Starts polling nvidia-smi (first poll at once, then every `intervalMs`) and returns the collector. */
 export function createGpuCollector(options: GpuCollectorOptions = {}): GpuCollector {
-  return new Collector(typeof options === 'object' && options !== null ? options : {});
+  return new Collector(readOptions(options));
+}
+
+/** The options as plain values, read once; options that are not an object, or whose getters throw, give the defaults. */
+function readOptions(options: unknown): GpuCollectorOptions {
+  try {
+    return typeof options === 'object' && options !== null && !Array.isArray(options) ? { ...(options as GpuCollectorOptions) } : {};
+  } catch {
+    return {};
+  }
 }
 
