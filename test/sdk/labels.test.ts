@@ -24,7 +24,8 @@ async function exposition(): Promise<string> {
   llm.reportEngineState({ waiting: 1, attributes: Object.fromEntries(HOSTILE_KEYS.map((k, i) => [k, HOSTILE_VALUES[i % HOSTILE_VALUES.length]])) });
   llm.observeEngineState(() => [{ gpuKvCacheUsage: 0.5, attributes: { '1-2-3': 'x', 'a..b': 'y\n' } }]);
   for (const model of HOSTILE_VALUES) llm.startRequest({ model, operation: model, provider: model }).end();
-  running = startMetrics({ llm, registerGlobal: false, warnings: false });
+  const resourceAttributes = Object.fromEntries(HOSTILE_KEYS.map((k, i) => [k, HOSTILE_VALUES[i % HOSTILE_VALUES.length]]));
+  running = startMetrics({ llm, registerGlobal: false, warnings: false, resourceAttributes: { ...resourceAttributes, 'deployment.environment': 'prod', service_name: 'clash', 'a_b': 'clash' } });
   const app = await serve((req, res) => running!.metricsHandler(req, res));
   try {
     return await (await fetch(app.url)).text();
@@ -48,6 +49,10 @@ describe('label names from hostile attribute keys', () => {
     expect(labelNames).toContain('a_b');
     expect(labelNames).toContain('key_le');
     expect(text).toContain('key_0starts="plain"');
+    // Resource attributes (target_info) keep their dots, which writers map to `_`.
+    const target = text.split('\n').find((l) => l.startsWith('target_info{'));
+    expect(target).toContain('deployment_environment="prod"');
+    expect(target).toContain('key_0starts="plain"');
 
     const promtool = systemBinary('promtool', 'promtool check metrics on an exposition from hostile attributes');
     if (promtool === undefined) return;

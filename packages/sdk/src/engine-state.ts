@@ -1,5 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { GaugeKey } from './catalog.js';
+import { labelName } from './attribute-keys.js';
 import { describe, type MisuseLog } from './misuse.js';
 
 /** What an engine knows about itself. Every field is optional: the ones left out stay derived or absent. */
@@ -32,8 +33,6 @@ export interface EnginePoint {
 const MAX_ATTRIBUTE_SETS = 64;
 const MAX_VALUE_LENGTH = 128;
 const MAX_KEYS = 16;
-const MAX_KEY_LENGTH = 128;
-const RESERVED: ReadonlySet<string> = new Set(['le', 'quantile']);
 
 /** Engine-reported gauges: pushed values kept per attribute set, plus callbacks read at collection time. */
 export class EngineStates {
@@ -132,19 +131,6 @@ function readState(state: unknown): EngineState | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * An attribute key as a valid Prometheus label name, the way the OpenTelemetry Prometheus exporter
- * sanitizes names (every character outside `[a-zA-Z0-9_]` becomes `_`, runs of `_` collapse to
- * one) plus the OTel Prometheus-compatibility rule for a leading digit (`key_` prefix). Done where
- * keys enter, so whatever writes the exposition gets valid names, and two keys that would collide
- * there are caught here. `le` and `quantile`, which Prometheus reserves for histograms and summaries,
- * get the prefix too. Empty when nothing is left.
- */
-export function labelName(key: string): string {
-  const name = key.slice(0, MAX_KEY_LENGTH).replace(/[^a-zA-Z0-9_]/g, '_').replace(/_{2,}/g, '_');
-  return /^[0-9]/.test(name) || RESERVED.has(name) ? `key_${name}` : name;
 }
 
 function cleanAttributes(raw: unknown): Attributes {

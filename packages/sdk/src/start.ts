@@ -1,6 +1,7 @@
 import { metrics, type Attributes } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { resourceKey } from './attribute-keys.js';
 import { loadGpu, type GpuOption, type LazyGpu } from './gpu.js';
 import { Notices } from './misuse.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
@@ -73,6 +74,27 @@ function bounded(work: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
+/**
+ * The caller's resource attributes with keys every Prometheus writer can label with (see
+ * resourceKey). A key that would become the same label as an earlier one, or as one of the SDK's
+ * own resource attributes (`service_name` next to `service.name`), is left out: a label twice
+ * makes the whole exposition invalid.
+ */
+function resourceAttributes(raw: unknown, defaults: Attributes): Attributes {
+  const out: Attributes = {};
+  if (typeof raw !== 'object' || raw === null) return out;
+  const asLabel = (key: string) => key.replace(/\./g, '_');
+  const taken = new Map(Object.keys(defaults).map((key) => [asLabel(key), key]));
+  for (const [key, value] of Object.entries(raw)) {
+    const name = resourceKey(key);
+    const label = asLabel(name);
+    if (name === '' || (taken.has(label) && taken.get(label) !== name) || Object.hasOwn(out, name)) continue;
+    taken.set(label, name);
+    out[name] = value as Attributes[string];
+  }
+  return out;
+}
+
 const notFound: MetricsHandler = (_req, res) => {
   try {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
@@ -108,8 +130,9 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   const prometheusOptions = copy(options.prometheus);
   const otlpOptions = copy(options.otlp);
   const gpuOptions = options.gpu === true ? {} : copy(options.gpu || undefined);
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ ...options.resourceAttributes, ...(typeof options.serviceName === 'string' ? { 'service.name': options.serviceName } : {}) }))
+  const defaults = defaultResource();
+  const resource = defaults
+    .merge(resourceFromAttributes({ ...resourceAttributes(options.resourceAttributes, defaults.attributes), ...(typeof options.serviceName === 'string' ? { 'service.name': options.serviceName } : {}) }))
     .merge(detectResources({ detectors: [envDetector] }));
   const recorders = list(options.llm).filter(hasProducer);
   const extra = list(options.metricProducers).filter(isProducer);
