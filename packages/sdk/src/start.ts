@@ -40,7 +40,7 @@ export interface RunningMetrics {
   readonly metricsHandler: MetricsHandler;
   /** Resolves `{ ok: true }` once a dedicated Prometheus port listens (at once without one), or `{ ok: false, error }` when it cannot (also printed once). Never rejects. */
   readonly ready: Promise<ReadyResult>;
-  /** Pushes pending OTLP data now. Never rejects. */
+  /** Pushes pending OTLP data now, waiting at most `shutdownTimeoutMs`. Never rejects. */
   forceFlush(): Promise<void>;
   /** Flushes, closes the Prometheus port, stops the recorders' log lines and the GPU poller, within `shutdownTimeoutMs`. Never rejects. */
   shutdown(): Promise<void>;
