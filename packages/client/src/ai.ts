@@ -1,4 +1,5 @@
 import { injectTraceContext, type ClientMetrics, type ClientOperation } from '@inferwatch/sdk';
+import { attempt, startOperation } from './operation.js';
 
 interface UsageV3 {
   inputTokens?: { total?: number } | number;
@@ -12,7 +13,8 @@ interface ModelLike {
 
 // Usage is `{ total }` in the v3 model specification and a plain number in v2.
 const tokens = (value: { total?: number } | number | undefined) => (typeof value === 'number' ? value : value?.total);
-const usageOf = (usage: UsageV3 | undefined) => ({ inputTokens: tokens(usage?.inputTokens), outputTokens: tokens(usage?.outputTokens) });
+const usageOf = (usage: UsageV3 | undefined) =>
+  attempt(() => ({ inputTokens: tokens(usage?.inputTokens), outputTokens: tokens(usage?.outputTokens) }), { inputTokens: undefined, outputTokens: undefined });
 
 interface ParamsLike {
   headers?: Record<string, string | undefined>;
@@ -23,13 +25,15 @@ interface ParamsLike {
  * wrapped `doGenerate`/`doStream` pass to the model, so the provider sends what is set here; headers the caller set win.
  */
 function start(metrics: ClientMetrics, model: ModelLike, params: ParamsLike | undefined): ClientOperation {
+  const { modelId, provider } = attempt<{ modelId?: unknown; provider?: unknown }>(() => ({ modelId: model?.modelId, provider: model?.provider }), {});
   // Provider ids look like `openai.chat`; the part before the dot is the provider.
-  const operation = metrics.startOperation({ model: model.modelId, operation: 'chat', provider: String(model.provider).split('.')[0] });
-  if (typeof params === 'object' && params !== null) {
+  const operation = startOperation(metrics, { model: modelId as string, operation: 'chat', provider: typeof provider === 'string' ? provider.split('.')[0] : 'unknown' });
+  attempt(() => {
+    if (typeof params !== 'object' || params === null) return;
     const trace: Record<string, string> = {};
     injectTraceContext(operation.traceContext(), trace);
     if (Object.keys(trace).length > 0) params.headers = { ...trace, ...params.headers };
-  }
+  }, undefined);
   return operation;
 }
 
@@ -80,15 +84,25 @@ export function aiSdkMiddleware(metrics: ClientMetrics) {
       }
       let usage: UsageV3 | undefined;
       let failed = false;
-      const observed = result.stream.pipeThrough(
+      const source = attempt(() => result?.stream, undefined);
+      // No stream to watch: the call is over as far as the metrics can tell.
+      if (!(source instanceof ReadableStream)) {
+        operation.end({});
+        return result;
+      }
+      const observed = source.pipeThrough(
         new TransformStream({
           transform(part, controller) {
+            const { type, partUsage, error } = attempt<{ type?: unknown; partUsage?: UsageV3; error?: unknown }>(
+              () => ({ type: part?.type, partUsage: part?.usage, error: part?.error }),
+              {},
+            );
             // Chunks that carry output (text, reasoning, tool input), not the bookkeeping parts.
-            if (part.type.endsWith('-delta')) operation.chunk();
-            if (part.type === 'finish') usage = part.usage;
-            if (part.type === 'error') {
+            if (typeof type === 'string' && type.endsWith('-delta')) operation.chunk();
+            if (type === 'finish') usage = partUsage;
+            if (type === 'error') {
               failed = true;
-              operation.fail(part.error);
+              operation.fail(error);
             }
             controller.enqueue(part);
           },

@@ -1,4 +1,5 @@
 import { injectTraceContext, type ClientMetrics, type ClientOperation } from '@inferwatch/sdk';
+import { attempt, startOperation } from './operation.js';
 
 interface Usage {
   prompt_tokens?: number;
@@ -15,7 +16,8 @@ interface OpenAILike {
   completions: CreateResource;
 }
 
-const usageOf = (usage: Usage | null | undefined) => ({ inputTokens: usage?.prompt_tokens, outputTokens: usage?.completion_tokens });
+const usageOf = (usage: Usage | null | undefined) =>
+  attempt(() => ({ inputTokens: usage?.prompt_tokens, outputTokens: usage?.completion_tokens }), { inputTokens: undefined, outputTokens: undefined });
 
 /** Re-points the stream's own iterator so every consumer (for await, tee, toReadableStream) is seen. */
 function observeStream(stream: AsyncIterable<{ usage?: Usage | null }>, operation: ClientOperation): void {
@@ -26,7 +28,8 @@ function observeStream(stream: AsyncIterable<{ usage?: Usage | null }>, operatio
     try {
       for await (const chunk of { [Symbol.asyncIterator]: iterate }) {
         operation.chunk();
-        if (chunk?.usage) usage = chunk.usage;
+        const chunkUsage = attempt(() => chunk?.usage, undefined);
+        if (chunkUsage) usage = chunkUsage;
         yield chunk;
       }
       settled = true;
@@ -49,6 +52,10 @@ type HeaderPairs = ReadonlyArray<readonly [string, string]>;
  * gave them (object, Headers, pairs); headers the caller set win.
  */
 function withTraceHeaders(options: unknown, operation: ClientOperation): unknown {
+  return attempt(() => traceHeaders(options, operation), options);
+}
+
+function traceHeaders(options: unknown, operation: ClientOperation): unknown {
   const trace: Record<string, string> = {};
   injectTraceContext(operation.traceContext(), trace);
   if (Object.keys(trace).length === 0) return options;
@@ -65,10 +72,13 @@ function withTraceHeaders(options: unknown, operation: ClientOperation): unknown
   return { ...base, headers };
 }
 
-function wrap(resource: CreateResource, metrics: ClientMetrics, operationName: string, provider: string): void {
-  const create = resource.create;
+function wrap(resource: CreateResource | undefined, metrics: ClientMetrics, operationName: string, provider: string): void {
+  const create = attempt(() => resource?.create, undefined);
+  // Not an openai client (or an older one without this resource): nothing to instrument.
+  if (resource === undefined || typeof create !== 'function') return;
   resource.create = function instrumentedCreate(this: unknown, body: { model?: unknown; stream?: unknown }, options?: unknown) {
-    const operation = metrics.startOperation({ model: typeof body?.model === 'string' ? body.model : 'unknown', operation: operationName, provider });
+    const { model, stream } = attempt(() => ({ model: body?.model, stream: body?.stream }), { model: undefined, stream: undefined });
+    const operation = startOperation(metrics, { model: typeof model === 'string' ? model : 'unknown', operation: operationName, provider });
     let pending: PromiseLike<unknown>;
     try {
       pending = create.call(this, body, withTraceHeaders(options, operation));
@@ -76,17 +86,18 @@ function wrap(resource: CreateResource, metrics: ClientMetrics, operationName: s
       operation.fail(error);
       throw error;
     }
+    const settle = (result: unknown) => {
+      const iterable = attempt(() => result !== null && typeof result === 'object' && Symbol.asyncIterator in result, false);
+      if (stream === true && iterable) observeStream(result as AsyncIterable<{ usage?: Usage | null }>, operation);
+      else operation.end(usageOf(attempt(() => (result as { usage?: Usage } | null)?.usage, undefined)));
+    };
+    // Not a promise (a stub or a mock): what create() gave is the whole result.
+    if (typeof attempt(() => pending?.then, undefined) !== 'function') {
+      settle(pending);
+      return pending;
+    }
     // The SDK's own promise goes back untouched (it has extra methods such as withResponse()).
-    pending.then(
-      (result) => {
-        if (body?.stream === true && result !== null && typeof result === 'object' && Symbol.asyncIterator in result) {
-          observeStream(result as AsyncIterable<{ usage?: Usage | null }>, operation);
-        } else {
-          operation.end(usageOf((result as { usage?: Usage } | null)?.usage));
-        }
-      },
-      (error: unknown) => operation.fail(error),
-    );
+    pending.then(settle, (error: unknown) => operation.fail(error));
     return pending;
   };
 }
@@ -97,8 +108,13 @@ function wrap(resource: CreateResource, metrics: ClientMetrics, operationName: s
  * Instruments the client in place and returns it.
  */
 export function instrumentOpenAI<T extends OpenAILike>(client: T, metrics: ClientMetrics, options: { provider?: string } = {}): T {
-  const provider = options.provider ?? 'openai';
-  wrap(client.chat.completions, metrics, 'chat', provider);
-  wrap(client.completions, metrics, 'text_completion', provider);
+  const provider = attempt(() => options?.provider, undefined);
+  const name = typeof provider === 'string' && provider !== '' ? provider : 'openai';
+  try {
+    wrap(attempt(() => client?.chat?.completions, undefined), metrics, 'chat', name);
+    wrap(attempt(() => client?.completions, undefined), metrics, 'text_completion', name);
+  } catch {
+    // A frozen or proxied client that refuses the wrapper: it keeps working, uninstrumented.
+  }
   return client;
 }

@@ -3,7 +3,7 @@ import { diag } from '@opentelemetry/api';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import type { GpuSample } from './nvidia-smi.js';
 import { GpuMetricProducer } from './producer.js';
-import type { PollError, PollReply } from './protocol.js';
+import type { PollError, PollReply, PollRequest } from './protocol.js';
 
 export interface GpuCollectorOptions {
   /** Time between polls. Default 5000 ms. */
@@ -14,9 +14,11 @@ export interface GpuCollectorOptions {
   pids?: readonly number[];
   /** Longest wait between checks while nvidia-smi is missing. Default 300 000 ms. */
   maxBackoffMs?: number;
-  /** Largest nvidia-smi output accepted, in bytes. Default 32 MiB. */
+  /** Largest nvidia-smi output accepted, in bytes; the read stops there. Default 32 MiB. */
   maxOutputBytes?: number;
-  /** Where the collector's few info lines go. Default: the console. */
+  /** GPUs read from one poll; those beyond are left out (said once). Default 64. */
+  maxGpus?: number;
+  /** Where the collector's few info and warning lines go. Default: stderr (`console.warn`). */
   log?: (line: string) => void;
 }
 
@@ -34,6 +36,8 @@ export interface GpuCollector {
 const WORKER_URL = new URL('./poll-worker.cjs', import.meta.url);
 // Beyond the worker's own kill timer: a worker that still has not answered is ended from here.
 const WATCHDOG_GRACE_MS = 2000;
+// How long shutdown() waits for the worker to kill its shell; past it, ending the worker does the same (see shell.ts).
+const STOP_WAIT_MS = 1000;
 
 function positive(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
@@ -49,6 +53,9 @@ class Collector implements GpuCollector {
   private readonly timeoutMs: number;
   private readonly maxBackoffMs: number;
   private readonly maxOutputBytes: number;
+  private readonly maxGpus: number;
+  /** Failure kinds and over-cap GPU counts already said once. */
+  private readonly said = new Set<string>();
   private readonly log: (line: string) => void;
   private worker: Worker | undefined;
   private inFlight: Promise<void> | undefined;
@@ -62,8 +69,10 @@ class Collector implements GpuCollector {
     this.timeoutMs = positive(options.timeoutMs, 10_000);
     this.maxBackoffMs = Math.max(this.intervalMs, positive(options.maxBackoffMs, 300_000));
     this.maxOutputBytes = positive(options.maxOutputBytes, 32 * 1024 * 1024);
+    this.maxGpus = Math.max(1, Math.floor(positive(options.maxGpus, 64)));
     this.pids = Array.isArray(options.pids) ? options.pids.filter(Number.isSafeInteger) : [process.pid];
-    this.log = typeof options.log === 'function' ? options.log : (line) => console.info(line);
+    // Diagnostics, so stderr: a plain app sees them without mixing them into its output.
+    this.log = typeof options.log === 'function' ? options.log : (line) => console.warn(line);
     this.delayMs = this.intervalMs;
     this.producer = new GpuMetricProducer(this);
     this.schedule(0);
@@ -80,8 +89,26 @@ class Collector implements GpuCollector {
   async shutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.worker?.terminate();
+    const worker = this.worker;
     this.worker = undefined;
+    if (worker === undefined) return;
+    // The worker kills its shell's process group (a poll in flight included) and removes its folder.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, STOP_WAIT_MS);
+      worker.on('message', (reply: { stopped?: boolean }) => {
+        if (reply?.stopped) (clearTimeout(timer), resolve());
+      });
+      worker.once('exit', () => (clearTimeout(timer), resolve()));
+      worker.postMessage({ stop: true } satisfies PollRequest);
+    });
+    await worker.terminate();
+  }
+
+  /** Says a kind of problem once; the counter (or the next success) says the rest. */
+  private once(kind: string, line: string): void {
+    if (this.said.has(kind)) return;
+    this.said.add(kind);
+    this.log(line);
   }
 
   private schedule(delayMs: number): void {
@@ -94,8 +121,13 @@ class Collector implements GpuCollector {
 
   private async runOnce(): Promise<void> {
     const reply = await this.request();
+    // A poll cut short by shutdown() is no failure of nvidia-smi.
+    if (this.stopped) return;
     if (reply.ok) {
       this.gpus = reply.gpus;
+      if (reply.listed > reply.gpus.length) {
+        this.once('max_gpus', `inferwatch: nvidia-smi lists ${reply.listed} GPUs; only the first ${this.maxGpus} are read (maxGpus)`);
+      }
       this.delayMs = this.intervalMs;
       if (this.missing) this.log(`inferwatch: nvidia-smi is back; GPU metrics are on (${reply.gpus.length} GPUs)`);
       this.missing = false;
@@ -112,10 +144,20 @@ class Collector implements GpuCollector {
     }
     this.delayMs = this.intervalMs;
     diag.debug(`inferwatch: nvidia-smi poll failed (${reply.error}): ${reply.message}`);
+    this.once(
+      reply.error,
+      `inferwatch: an nvidia-smi poll failed (${reply.error}: ${reply.message.split('\n')[0].slice(0, 200)}); later ones are counted in inferwatch.gpu.poll.errors`,
+    );
   }
 
   private request(): Promise<PollReply> {
-    const worker = this.ensureWorker();
+    let worker: Worker;
+    try {
+      worker = this.ensureWorker();
+    } catch (error) {
+      // No worker (a missing file, a thread limit): a failed poll, never a rejection the timer would leave unhandled.
+      return Promise.resolve({ ok: false, error: 'exit_status', message: `the poll worker did not start: ${String(error)}` });
+    }
     return new Promise((resolve) => {
       const watchdog = setTimeout(() => {
         worker.off('message', onMessage);
@@ -123,18 +165,20 @@ class Collector implements GpuCollector {
         if (this.worker === worker) this.worker = undefined;
         resolve({ ok: false, error: 'timeout', message: 'the poll worker did not answer' });
       }, this.timeoutMs + WATCHDOG_GRACE_MS);
-      const onMessage = (reply: PollReply) => {
+      const onMessage = (reply: PollReply | { stopped: true }) => {
+        if ('stopped' in reply) return;
+        worker.off('message', onMessage);
         clearTimeout(watchdog);
         resolve(reply);
       };
-      worker.once('message', onMessage);
-      worker.postMessage({ timeoutMs: this.timeoutMs });
+      worker.on('message', onMessage);
+      worker.postMessage({ timeoutMs: this.timeoutMs } satisfies PollRequest);
     });
   }
 
   private ensureWorker(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const worker = new Worker(WORKER_URL, { workerData: { maxOutputBytes: this.maxOutputBytes } });
+    const worker = new Worker(WORKER_URL, { workerData: { maxOutputBytes: this.maxOutputBytes, maxGpus: this.maxGpus } });
     worker.unref();
     const forget = () => {
       if (this.worker === worker) this.worker = undefined;
@@ -151,6 +195,15 @@ class Collector implements GpuCollector {
 
 /** Starts polling nvidia-smi (first poll at once, then every `intervalMs`) and returns the collector. */
 export function createGpuCollector(options: GpuCollectorOptions = {}): GpuCollector {
-  return new Collector(typeof options === 'object' && options !== null ? options : {});
+  return new Collector(readOptions(options));
+}
+
+/** The options as plain values, read once; options that are not an object, or whose getters throw, give the defaults. */
+function readOptions(options: unknown): GpuCollectorOptions {
+  try {
+    return typeof options === 'object' && options !== null && !Array.isArray(options) ? { ...(options as GpuCollectorOptions) } : {};
+  } catch {
+    return {};
+  }
 }
 

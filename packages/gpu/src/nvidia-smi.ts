@@ -127,9 +127,10 @@ function sample(gpu: unknown, index: number): GpuSample {
   };
 }
 
-/** The GPUs in node-nvidia-smi's result; throws when the document is not an nvidia-smi log. */
-export function parseNvidiaSmi(data: unknown): GpuSample[] {
+/** The first `maxGpus` GPUs in node-nvidia-smi's result, and how many it lists; throws when the document is not an nvidia-smi log. */
+export function parseNvidiaSmi(data: unknown, maxGpus = Infinity): { gpus: GpuSample[]; listed: number } {
   const log = child(data, 'nvidia_smi_log');
   if (typeof log !== 'object' || log === null) throw new Error('not an nvidia-smi log: no <nvidia_smi_log> element');
-  return list(child(log, 'gpu')).map(sample);
+  const all = list(child(log, 'gpu'));
+  return { gpus: all.slice(0, maxGpus).map(sample), listed: all.length };
 }

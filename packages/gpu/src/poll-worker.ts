@@ -9,6 +9,7 @@ import { PersistentShell, type ShellCallback } from './shell.js';
 import type { PollReply, PollRequest } from './protocol.js';
 
 const MAX_OUTPUT_BYTES: number = workerData?.maxOutputBytes ?? 32 * 1024 * 1024;
+const MAX_GPUS: number = workerData?.maxGpus ?? 64;
 
 // node-nvidia-smi calls exec('nvidia-smi -q -x', cb) with no timeout, no handle and exec's 1 MiB
 // output cap. This worker's own child_process.exec is replaced, before node-nvidia-smi loads, by one
@@ -33,7 +34,13 @@ function classify(error: unknown, timedOut: boolean): PollReply {
   return { ok: false, error: 'exit_status', message };
 }
 
-parentPort?.on('message', ({ timeoutMs }: PollRequest) => {
+parentPort?.on('message', (request: PollRequest) => {
+  if ('stop' in request) {
+    shell.kill();
+    parentPort?.postMessage({ stopped: true });
+    return;
+  }
+  const { timeoutMs } = request;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
   nvidiaSmi((error, data) => {
@@ -42,7 +49,7 @@ parentPort?.on('message', ({ timeoutMs }: PollRequest) => {
     if (error) reply = classify(error, timedOut);
     else {
       try {
-        reply = { ok: true, gpus: parseNvidiaSmi(data) };
+        reply = { ok: true, ...parseNvidiaSmi(data, MAX_GPUS) };
       } catch (parseError) {
         reply = { ok: false, error: 'invalid_output', message: String(parseError) };
       }

@@ -5,13 +5,29 @@ import { join } from 'node:path';
 
 export type ShellCallback = (error: (Error & { code?: unknown; cmd?: string }) | null, stdout: string, stderr: string) => void;
 
-// Runs each command line it reads with its outputs in two files, then prints the exit code. The
-// only fork per command happens in this small shell, never in the host: forking a large Node
-// process, even from a worker thread, stalls its main thread. (The commands are this package's own.)
+/** Largest stderr kept: enough for any nvidia-smi message, nothing like the 300 MB a broken one can print. */
+export const MAX_STDERR_BYTES = 64 * 1024;
+
+// Runs each command line it reads, then prints the exit code. The only fork per command happens in
+// this small shell, never in the host: forking a large Node process, even from a worker thread,
+// stalls its main thread. (The commands are this package's own.)
+//
+// Bounds: stdout and stderr pass through `head -c`, so no more than the cap (plus one byte, to tell
+// "too large" from "exactly the cap") is ever written, and a command that keeps writing dies of
+// SIGPIPE. The host holds the other end of fd 3 and never writes to it: when that end closes (the
+// worker ended, crashed, or the host died however it died), the watcher's read returns, and it
+// removes the folder and kills the whole process group, nvidia-smi's own children included.
+// `head` is looked up in the standard places too: the host's PATH decides where nvidia-smi comes
+// from, not whether the caps apply. The exit code is read back with builtins only.
 const LOOP = `
+dir=$1
+head=$(command -v head || PATH=/usr/bin:/bin command -v head)
+( read -r _ <&3; rm -rf "$dir"; kill -KILL 0 ) &
 while IFS= read -r cmd; do
-  $cmd >"$1/out" 2>"$1/err" </dev/null
-  echo $?
+  { { $cmd 3<&- </dev/null; echo $? >"$dir/code"; } 2>&1 1>&4 | "$head" -c $3 >"$dir/err"; } 4>&1 | "$head" -c $2 >"$dir/out"
+  code=141
+  read -r code <"$dir/code"
+  echo "$code"
 done
 `;
 
@@ -22,7 +38,7 @@ interface Pending {
 
 /**
  * A long-lived `sh` in a process group of its own that runs commands one at a time. `kill()` ends
- * the group (the shell and whatever it runs); the next command starts a new one.
+ * the group (the shell and whatever it runs) and removes its folder; the next command starts a new one.
  */
 export class PersistentShell {
   private child: ChildProcess | undefined;
@@ -34,7 +50,12 @@ export class PersistentShell {
 
   run(command: string, callback: ShellCallback): void {
     if (this.pending !== undefined) return callback(Object.assign(new Error('a command is already running'), { cmd: command }), '', '');
-    const child = this.child ?? this.start();
+    let child: ChildProcess;
+    try {
+      child = this.child ?? this.start();
+    } catch (error) {
+      return callback(Object.assign(error as Error, { cmd: command }), '', '');
+    }
     this.pending = { command, callback };
     child.stdin?.write(`${command}\n`);
   }
@@ -53,7 +74,8 @@ export class PersistentShell {
 
   private start(): ChildProcess {
     this.dir = mkdtempSync(join(tmpdir(), 'inferwatch-nvidia-smi-'));
-    const child = spawn('/bin/sh', ['-c', LOOP, 'inferwatch-gpu-shell', this.dir], { detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
+    const args = ['-c', LOOP, 'inferwatch-gpu-shell', this.dir, String(this.maxOutputBytes + 1), String(MAX_STDERR_BYTES)];
+    const child = spawn('/bin/sh', args, { detached: true, stdio: ['pipe', 'pipe', 'ignore', 'pipe'] });
     child.unref();
     child.stdout?.setEncoding('latin1').on('data', (text: string) => {
       this.lineBuffer += text;
@@ -64,6 +86,7 @@ export class PersistentShell {
         this.finish(code);
       }
     });
+    child.stdin?.on('error', () => {});
     child.on('error', (error) => this.reset(error));
     child.on('exit', () => {
       if (this.child === child) this.reset(new Error('the shell exited'));
@@ -81,7 +104,7 @@ export class PersistentShell {
       const size = statSync(join(this.dir, 'out')).size;
       const stderr = readFileSync(join(this.dir, 'err'), 'utf8');
       if (size > this.maxOutputBytes) {
-        return callback(Object.assign(new Error(`output of ${size} bytes is over ${this.maxOutputBytes}`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', cmd: command }), '', stderr);
+        return callback(Object.assign(new Error(`output over ${this.maxOutputBytes} bytes`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', cmd: command }), '', stderr);
       }
       const stdout = readFileSync(join(this.dir, 'out'), 'utf8');
       if (code !== 0) return callback(Object.assign(new Error(`Command failed: ${command}\n${stderr}`), { code, cmd: command }), stdout, stderr);

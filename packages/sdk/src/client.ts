@@ -69,11 +69,40 @@ const isCount = (n: unknown): n is number => typeof n === 'number' && n >= 0 && 
 
 function errorType(error: unknown): unknown {
   if (typeof error !== 'object' || error === null) return typeof error === 'string' ? error : undefined;
-  const { type, code, status, statusCode, name } = error as Record<string, unknown>;
-  for (const candidate of [type, code, status, statusCode, name]) {
-    if (typeof candidate === 'string' || typeof candidate === 'number') return String(candidate);
+  try {
+    const { type, code, status, statusCode, name } = error as Record<string, unknown>;
+    for (const candidate of [type, code, status, statusCode, name]) {
+      if (typeof candidate === 'string' || typeof candidate === 'number') return String(candidate);
+    }
+  } catch {
+    // A getter that throws: the failure still counts, as _OTHER.
   }
   return undefined;
+}
+
+/** Reads `keys` of an argument once, as plain values; not an object, or a getter that throws, gives none. */
+function fields<K extends string>(value: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
+  const out: Partial<Record<K, unknown>> = {};
+  if (typeof value !== 'object' || value === null) return out;
+  try {
+    for (const key of keys) out[key] = (value as Record<K, unknown>)[key];
+  } catch {
+    return {};
+  }
+  return out;
+}
+
+/** A caller's clock that throws or gives no number reads as the process clock instead. */
+function guardedClock(clock: () => number): () => number {
+  return () => {
+    try {
+      const t: unknown = clock();
+      if (typeof t === 'number' && Number.isFinite(t)) return t;
+    } catch {
+      // Fall through.
+    }
+    return performance.now();
+  };
 }
 
 class Operation implements ClientOperation {
@@ -107,14 +136,15 @@ class Operation implements ClientOperation {
     this.ended = true;
     const t = this.recorder.clock();
     this.series.duration.record((t - this.startedAt) / 1000);
+    const { inputTokens, outputTokens } = fields(usage, ['inputTokens', 'outputTokens']);
     const attributes: Attributes = {};
-    if (isCount(usage?.inputTokens)) {
-      this.series.inputTokens.record(usage.inputTokens);
-      attributes[SPAN_ATTRIBUTES.inputTokens] = usage.inputTokens;
+    if (isCount(inputTokens)) {
+      this.series.inputTokens.record(inputTokens);
+      attributes[SPAN_ATTRIBUTES.inputTokens] = inputTokens;
     }
-    if (isCount(usage?.outputTokens)) {
-      this.series.outputTokens.record(usage.outputTokens);
-      attributes[SPAN_ATTRIBUTES.outputTokens] = usage.outputTokens;
+    if (isCount(outputTokens)) {
+      this.series.outputTokens.record(outputTokens);
+      attributes[SPAN_ATTRIBUTES.outputTokens] = outputTokens;
     }
     this.span?.close(t, attributes, undefined, false);
   }
@@ -152,10 +182,11 @@ class Recorder implements ClientMetrics, MetricProducer {
   readonly spans: SpanSource;
 
   constructor(options: ClientMetricsOptions) {
-    this.clock = typeof options.clock === 'function' ? options.clock : performance.now.bind(performance);
-    this.spans = new SpanSource(tracerProviderOption(options.tracerProvider), SpanKind.CLIENT, '@inferwatch/sdk/client', typeof options.clock === 'function' ? this.clock : undefined);
-    this.models = new ValueLimiter(isCount(options.maxModels) && options.maxModels > 0 ? options.maxModels : 100, 128);
-    this.provider = typeof options.provider === 'string' && options.provider ? options.provider : 'unknown';
+    const { clock, maxModels, provider, tracerProvider } = fields(options, ['clock', 'maxModels', 'provider', 'tracerProvider']);
+    this.clock = typeof clock === 'function' ? guardedClock(clock as () => number) : performance.now.bind(performance);
+    this.spans = new SpanSource(tracerProviderOption(tracerProvider as TracerProvider | false | undefined), SpanKind.CLIENT, '@inferwatch/sdk/client', typeof clock === 'function' ? this.clock : undefined);
+    this.models = new ValueLimiter(isCount(maxModels) && maxModels > 0 ? maxModels : 100, 128);
+    this.provider = typeof provider === 'string' && provider ? provider : 'unknown';
   }
 
   get producer(): MetricProducer {
@@ -163,16 +194,17 @@ class Recorder implements ClientMetrics, MetricProducer {
   }
 
   startOperation(info: StartOperationInfo): ClientOperation {
-    const model = this.models.admit(info?.model, 'unknown');
-    const operation = this.small.admit(info?.operation, 'chat');
-    const provider = this.small.admit(info?.provider, this.provider);
+    const given = fields(info, ['model', 'operation', 'provider', 'context']);
+    const model = this.models.admit(given.model, 'unknown');
+    const operation = this.small.admit(given.operation, 'chat');
+    const provider = this.small.admit(given.provider, this.provider);
     const key = `${model}\n${operation}\n${provider}`;
     let series = this.series.get(key);
     if (series === undefined) {
       series = new ClientSeries(Object.freeze({ [ATTR_MODEL]: model, [ATTR_OPERATION]: operation, [ATTR_PROVIDER]: provider }));
       this.series.set(key, series);
     }
-    const context = info?.context;
+    const context = given.context as Context | undefined;
     const parent = typeof context === 'object' && context !== null && typeof context.getValue === 'function' ? context : undefined;
     return new Operation(this, series, parent);
   }
@@ -203,5 +235,5 @@ class Recorder implements ClientMetrics, MetricProducer {
 
 /** Records calls to LLM APIs (gen_ai.client.* metrics); see @inferwatch/client for the OpenAI and AI SDK wrappers. */
 export function createClientMetrics(options: ClientMetricsOptions = {}): ClientMetrics {
-  return new Recorder(typeof options === 'object' && options !== null ? options : {});
+  return new Recorder(options);
 }

@@ -1,6 +1,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { GaugeKey } from './catalog.js';
-import type { MisuseLog } from './misuse.js';
+import { labelName } from './attribute-keys.js';
+import { describe, type MisuseLog } from './misuse.js';
 
 /** What an engine knows about itself. Every field is optional: the ones left out stay derived or absent. */
 export interface EngineState {
@@ -11,7 +12,10 @@ export interface EngineState {
   gpuKvCacheUsage?: number;
   /** 0..1 */
   cpuKvCacheUsage?: number;
-  /** Labels for these values, e.g. `{ upstream: 'http://10.0.0.7:8000' }` for a gateway with several engines. */
+  /**
+   * Labels for these values, e.g. `{ upstream: 'http://10.0.0.7:8000' }` for a gateway with several engines.
+   * Keys become valid Prometheus label names (see `labelName`); at most 16 keys, values truncated to 128 characters.
+   */
   attributes?: Record<string, string | number | boolean>;
 }
 
@@ -28,6 +32,7 @@ export interface EnginePoint {
 
 const MAX_ATTRIBUTE_SETS = 64;
 const MAX_VALUE_LENGTH = 128;
+const MAX_KEYS = 16;
 
 /** Engine-reported gauges: pushed values kept per attribute set, plus callbacks read at collection time. */
 export class EngineStates {
@@ -37,9 +42,10 @@ export class EngineStates {
   constructor(private readonly misuse: MisuseLog) {}
 
   report(state: EngineState): void {
-    if (typeof state !== 'object' || state === null) return this.misuse.report('invalid_argument', 'reportEngineState() needs an object');
-    const point = this.pointFor(state.attributes);
-    if (point !== undefined) this.apply(point, state);
+    const fields = readState(state);
+    if (fields === undefined) return this.misuse.report('invalid_argument', 'reportEngineState() needs an object');
+    const point = this.pointFor(fields.attributes);
+    if (point !== undefined) this.apply(point, fields);
   }
 
   observe(callback: EngineStateCallback): () => void {
@@ -62,10 +68,11 @@ export class EngineStates {
         this.misuse.report('callback_error', `an engine-state callback threw: ${String(error)}`);
         continue;
       }
-      for (const state of Array.isArray(result) ? result : result === undefined ? [] : [result]) {
-        if (typeof state !== 'object' || state === null) continue;
-        const point: EnginePoint = { attributes: cleanAttributes(state.attributes), values: emptyValues() };
-        this.apply(point, state);
+      for (const state of statesOf(result)) {
+        const fields = readState(state);
+        if (fields === undefined) continue;
+        const point: EnginePoint = { attributes: cleanAttributes(fields.attributes), values: emptyValues() };
+        this.apply(point, fields);
         points.push(point);
       }
     }
@@ -96,7 +103,7 @@ export class EngineStates {
         ? typeof value === 'number' && value >= 0 && value <= 1
         : typeof value === 'number' && value >= 0 && Number.isFinite(value);
       if (valid) point.values[i] = value;
-      else this.misuse.report('invalid_number', `engine state ${field} = ${String(value)}`);
+      else this.misuse.report('invalid_number', `engine state ${field} = ${describe(value)}`);
     }
   }
 }
@@ -105,13 +112,45 @@ function emptyValues(): Float64Array {
   return new Float64Array(ENGINE_FIELDS.length).fill(NaN);
 }
 
-function cleanAttributes(raw: EngineState['attributes']): Attributes {
+/** A callback's result as a list, bounded like pushed states: thousands of states add 64 series, not thousands. */
+function statesOf(result: unknown): unknown[] {
+  try {
+    return Array.isArray(result) ? result.slice(0, MAX_ATTRIBUTE_SETS) : result === undefined ? [] : [result];
+  } catch {
+    // A revoked proxy: nothing readable.
+    return [];
+  }
+}
+
+/** The state's fields as plain values, read once; undefined when it is not an object or its getters throw. */
+function readState(state: unknown): EngineState | undefined {
+  try {
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) return undefined;
+    const { running, waiting, swapped, gpuKvCacheUsage, cpuKvCacheUsage, attributes } = state as EngineState;
+    return { running, waiting, swapped, gpuKvCacheUsage, cpuKvCacheUsage, attributes };
+  } catch {
+    return undefined;
+  }
+}
+
+function cleanAttributes(raw: unknown): Attributes {
   const attributes: Attributes = {};
   if (typeof raw !== 'object' || raw === null) return attributes;
-  for (const key of Object.keys(raw).sort()) {
-    const value = raw[key];
-    if (typeof value === 'string') attributes[key] = value.slice(0, MAX_VALUE_LENGTH);
-    else if (typeof value === 'number' || typeof value === 'boolean') attributes[key] = String(value);
+  let kept = 0;
+  try {
+    for (const key of Object.keys(raw).sort()) {
+      if (kept >= MAX_KEYS) break;
+      const name = labelName(key);
+      // The first key (in sorted order) to claim a name keeps it, so a set never carries a label twice.
+      if (name === '' || Object.hasOwn(attributes, name)) continue;
+      const value: unknown = (raw as Record<string, unknown>)[key];
+      if (typeof value === 'string') attributes[name] = value.slice(0, MAX_VALUE_LENGTH);
+      else if (typeof value === 'number' || typeof value === 'boolean') attributes[name] = String(value);
+      else continue;
+      kept++;
+    }
+  } catch {
+    // A getter that threw: the keys read so far stand.
   }
   return attributes;
 }

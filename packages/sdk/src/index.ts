@@ -8,12 +8,12 @@ export type { RequestHandle, EndOptions } from './lifecycle.js';
 export type { EngineState, EngineStateCallback } from './engine-state.js';
 export type { LogLineOptions } from './log-line.js';
 export { startMetrics } from './start.js';
-export type { StartMetricsOptions, RunningMetrics } from './start.js';
+export type { StartMetricsOptions, RunningMetrics, ReadyResult } from './start.js';
 export type { PrometheusOptions, MetricsHandler } from './prometheus.js';
 export type { OtlpOptions } from './otlp.js';
 export type { DashboardOptions, DashboardHandler } from './dashboard.js';
 export type { Snapshot, SnapshotMetric, SnapshotPoint } from './snapshot.js';
-export type { GpuOption } from './gpu.js';
+export type { GpuOption, GpuOptions } from './gpu.js';
 export { createRuntimeMetrics } from './runtime-metrics.js';
 export type { RuntimeMetrics, RuntimeMetricsOptions } from './runtime-metrics.js';
 export { trackStream } from './streams.js';
@@ -22,3 +22,29 @@ export { tapResponse, responseFormat } from './sse-tap.js';
 export type { ResponseTap, TapOptions } from './sse-tap.js';
 export { createClientMetrics } from './client.js';
 export type { ClientMetrics, ClientMetricsOptions, ClientOperation, ClientUsage, StartOperationInfo } from './client.js';
+export type { BucketOptions } from './series.js';
+export type { HistogramName } from './catalog.js';
+export {
+  METRIC_GEN_AI_SERVER_REQUEST_DURATION,
+  METRIC_GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+  METRIC_GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN,
+  METRIC_INFERWATCH_REQUEST_INTER_TOKEN_LATENCY,
+  METRIC_INFERWATCH_REQUEST_QUEUE_DURATION,
+  METRIC_INFERWATCH_REQUEST_INFERENCE_DURATION,
+  METRIC_INFERWATCH_REQUEST_PREFILL_DURATION,
+  METRIC_INFERWATCH_REQUEST_DECODE_DURATION,
+  METRIC_INFERWATCH_REQUEST_TOKEN_USAGE,
+  METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
+  METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+  METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+  METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+  METRIC_INFERWATCH_TOKENS,
+  METRIC_INFERWATCH_REQUESTS_FINISHED,
+  METRIC_INFERWATCH_REQUEST_PREEMPTIONS,
+  METRIC_INFERWATCH_SDK_MISUSE,
+  METRIC_INFERWATCH_SCHEDULER_RUNNING,
+  METRIC_INFERWATCH_SCHEDULER_WAITING,
+  METRIC_INFERWATCH_SCHEDULER_SWAPPED,
+  METRIC_INFERWATCH_KV_CACHE_GPU_USAGE,
+  METRIC_INFERWATCH_KV_CACHE_CPU_USAGE,
+} from './catalog.js';

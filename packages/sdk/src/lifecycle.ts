@@ -1,6 +1,6 @@
-import { context as otelContext, type Context, type SpanContext } from '@opentelemetry/api';
+import { context as otelContext, ROOT_CONTEXT, type Context, type SpanContext } from '@opentelemetry/api';
 import { FINISH_ABORT, FINISH_ERROR, FINISH_REASONS } from './catalog.js';
-import type { MisuseLog, MisuseReason } from './misuse.js';
+import { describe, processNotices, type MisuseLog, type MisuseReason } from './misuse.js';
 import type { Series } from './series.js';
 import { SPAN_EVENTS, type RequestSpan, type RequestTimes } from './spans.js';
 import type { ValueLimiter } from './limiter.js';
@@ -104,7 +104,7 @@ export class Request implements RequestHandle, RequestTimes {
 
   tokens(n = 1, at?: number): void {
     if (this.state >= SWAPPED) return this.reject(this.state === ENDED ? 'after_end' : 'out_of_order', 'tokens() on a request that is ended or swapped out');
-    if (!isCount(n)) return this.reject('invalid_number', `tokens(${String(n)})`);
+    if (!isCount(n)) return this.reject('invalid_number', `tokens(${describe(n)})`);
     const t = this.time(at);
     if (t !== t || n === 0) return;
     const series = this.series;
@@ -143,7 +143,7 @@ export class Request implements RequestHandle, RequestTimes {
 
   end(options?: EndOptions): void {
     if (this.state === ENDED) return this.reject('after_end', 'end() on a request that already ended');
-    const opts = typeof options === 'object' && options !== null ? options : {};
+    const opts = readEndOptions(options);
     const t = this.endTime(opts.at);
     const reason = finishReasonIndex(opts.finishReason);
     if (reason === FINISH_ABORT) return this.close(t, reason, CANCELLED);
@@ -153,11 +153,11 @@ export class Request implements RequestHandle, RequestTimes {
     let outputTokens = this.outputTokens;
     if (opts.outputTokens !== undefined) {
       if (isCount(opts.outputTokens)) outputTokens = opts.outputTokens;
-      else this.reject('invalid_number', `end({ outputTokens: ${String(opts.outputTokens)} })`);
+      else this.reject('invalid_number', `end({ outputTokens: ${describe(opts.outputTokens)} })`);
     }
     if (opts.promptTokens !== undefined) {
       if (isCount(opts.promptTokens)) this.promptTokens = opts.promptTokens;
-      else this.reject('invalid_number', `end({ promptTokens: ${String(opts.promptTokens)} })`);
+      else this.reject('invalid_number', `end({ promptTokens: ${describe(opts.promptTokens)} })`);
     }
     // Counters only grow: tokens reported at the end add what the stream did not already count.
     if (outputTokens > this.outputTokens) {
@@ -247,7 +247,7 @@ export class Request implements RequestHandle, RequestTimes {
   private time(at: number | undefined): number {
     const t = at === undefined ? this.ctx.clock() : at;
     if (typeof t !== 'number' || !(t >= this.lastEventAt) || t === Infinity) {
-      this.reject('invalid_timestamp', `timestamp ${String(t)} is not finite or precedes the previous event (${this.lastEventAt})`);
+      this.reject('invalid_timestamp', `timestamp ${describe(t)} is not finite or precedes the previous event (${this.lastEventAt})`);
       return NaN;
     }
     this.lastEventAt = t;
@@ -260,8 +260,53 @@ export class Request implements RequestHandle, RequestTimes {
     return t === t ? t : this.lastEventAt;
   }
 
-  private reject(reason: MisuseReason, detail: string): void {
+  /** Ignores and counts an invalid call; also used by the tap for invalid input it is given. */
+  reject(reason: MisuseReason, detail: string): void {
     this.ctx.misuse.report(reason, detail);
+  }
+}
+
+/** Reports misuse found outside a handle's own methods: on the handle's recorder, or once to the process. */
+export function rejectOn(handle: RequestHandle, reason: MisuseReason, detail: string): void {
+  if (handle instanceof Request) handle.reject(reason, detail);
+  else processNotices.warn(reason, `ignored a call (${reason}): ${detail}`);
+}
+
+const NO_HANDLE: RequestHandle = {
+  scheduled() {},
+  firstToken() {},
+  tokens() {},
+  preempted() {},
+  resumed() {},
+  end() {},
+  fail() {},
+  abort() {},
+  spanContext: () => undefined,
+  traceContext: () => ROOT_CONTEXT,
+};
+
+/** `handle` when it has a handle's methods; otherwise a handle that records nothing, and the misuse said once. */
+export function usableHandle(handle: unknown, where: string): RequestHandle {
+  try {
+    // Inside the try: `instanceof` on a proxy runs its traps, which may throw.
+    if (handle instanceof Request) return handle;
+    const h = handle as Record<string, unknown>;
+    if (typeof h === 'object' && h !== null && ['tokens', 'end', 'fail', 'abort'].every((m) => typeof h[m] === 'function')) return handle as RequestHandle;
+  } catch {
+    // A proxy or getter that throws: not a handle.
+  }
+  processNotices.warn('not_a_handle', `${where} needs a request handle from startRequest(), not ${describe(handle)}; it records nothing`);
+  return NO_HANDLE;
+}
+
+/** The end() options as plain values; getters that throw count as options not given. */
+function readEndOptions(options: unknown): EndOptions {
+  try {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) return {};
+    const { finishReason, promptTokens, outputTokens, at } = options as EndOptions;
+    return { finishReason, promptTokens, outputTokens, at };
+  } catch {
+    return {};
   }
 }
 
@@ -274,7 +319,12 @@ function finishReasonIndex(reason: unknown): number {
 function errorType(error: unknown): unknown {
   if (typeof error === 'string') return error;
   if (typeof error !== 'object' || error === null) return undefined;
-  const { code, name } = error as { code?: unknown; name?: unknown };
-  if (typeof code === 'string' || typeof code === 'number') return String(code);
-  return name;
+  try {
+    const { code, name } = error as { code?: unknown; name?: unknown };
+    if (typeof code === 'string' || typeof code === 'number') return String(code);
+    return name;
+  } catch {
+    // A hostile error (a getter that throws) still fails the request, as _OTHER.
+    return undefined;
+  }
 }

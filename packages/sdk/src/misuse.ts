@@ -11,17 +11,68 @@ export const MISUSE_REASONS = [
 ] as const;
 export type MisuseReason = (typeof MISUSE_REASONS)[number];
 
-/** Counts ignored calls per reason and warns once per reason through the OTel diag logger. */
+// Where @opentelemetry/api 1.x keeps its globals; `diag` is there only once someone called diag.setLogger().
+const OTEL_API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+const diagLoggerSet = () => (globalThis as Record<symbol, { diag?: unknown } | undefined>)[OTEL_API_GLOBAL]?.diag !== undefined;
+
+// Across every recorder of the process: a plain app sees each kind of problem once, not once per recorder.
+const printed = new Set<string>();
+
+/**
+ * Problems the host should hear about, each kind said once: through the OTel diag logger, and on
+ * stderr when the app set no diag logger (a plain app never does, and would otherwise see nothing).
+ * Kinds are closed sets (misuse reasons, option names), so what is remembered stays bounded.
+ */
+export class Notices {
+  private readonly said = new Set<string>();
+
+  constructor(private readonly stderr: boolean) {}
+
+  warn(kind: string, message: string): void {
+    if (this.said.has(kind)) return;
+    this.said.add(kind);
+    const line = `inferwatch: ${message}`;
+    diag.warn(line);
+    if (!this.stderr || printed.has(kind) || diagLoggerSet()) return;
+    printed.add(kind);
+    try {
+      process.stderr.write(`${line}\n`);
+    } catch {
+      // A closed stderr is no reason to fail the call that found the problem.
+    }
+  }
+}
+
+/** For problems found where no recorder is at hand (a tap on a foreign handle, startMetrics). */
+export const processNotices = new Notices(true);
+
+/** A short, safe description of a value for a message: never throws, never echoes text. */
+export function describe(value: unknown): string {
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+    case 'bigint':
+      return String(value);
+    case 'string':
+      // Never the text itself: it may be a prompt or a completion.
+      return `a string of ${value.length} characters`;
+    case 'object':
+      return value === null ? 'null' : 'an object';
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+/** Counts ignored calls per reason and says the first of each reason (see Notices). */
 export class MisuseLog {
   readonly counts = new Float64Array(MISUSE_REASONS.length);
-  private readonly warned = new Uint8Array(MISUSE_REASONS.length);
+
+  constructor(readonly notices: Notices = new Notices(true)) {}
 
   report(reason: MisuseReason, detail: string): void {
     const i = MISUSE_REASONS.indexOf(reason);
     this.counts[i]++;
-    if (this.warned[i] === 0) {
-      this.warned[i] = 1;
-      diag.warn(`inferwatch: ignored a call (${reason}): ${detail}. Further calls like it are only counted in inferwatch.sdk.misuse.`);
-    }
+    this.notices.warn(reason, `ignored a call (${reason}): ${detail}. Further calls like it are only counted in inferwatch.sdk.misuse.`);
   }
 }

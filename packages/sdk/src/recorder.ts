@@ -1,13 +1,13 @@
-import { diag, SpanKind, type Attributes, type Context, type TracerProvider } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type Context, type TracerProvider } from '@opentelemetry/api';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER } from './catalog.js';
 import { EngineStates, type EngineState, type EngineStateCallback } from './engine-state.js';
 import { Request, type HandleContext, type RequestHandle } from './lifecycle.js';
 import { OVERFLOW_VALUE, ValueLimiter } from './limiter.js';
 import { PeriodicLogLine, type LogLineOptions } from './log-line.js';
-import { MisuseLog } from './misuse.js';
+import { describe, MisuseLog, Notices, processNotices } from './misuse.js';
 import { LlmMetricProducer } from './producer.js';
-import { resolveBuckets, Series, type BucketTable } from './series.js';
+import { resolveBuckets, Series, type BucketOptions, type BucketTable } from './series.js';
 import { SpanSource, tracerProviderOption } from './spans.js';
 
 export interface LlmMetricsOptions {
@@ -27,7 +27,7 @@ export interface LlmMetricsOptions {
   /** Longest attribute value kept; longer ones are truncated. Default 128. */
   maxAttributeLength?: number;
   /** Bucket boundaries per histogram, keyed by OTel metric name (e.g. `gen_ai.server.time_to_first_token`). */
-  buckets?: Readonly<Record<string, readonly number[]>>;
+  buckets?: BucketOptions;
   /** The vLLM-style summary line; `false` turns it off. Default: every 10 s to the console. */
   log?: LogLineOptions | false;
   /**
@@ -35,6 +35,11 @@ export interface LlmMetricsOptions {
    * each request starts (NodeSDK's, or the one `startMetrics` creates from `OTEL_TRACES_EXPORTER`); no spans while none is registered.
    */
   tracerProvider?: TracerProvider | false;
+  /**
+   * Each kind of problem (a misuse reason, an invalid option) is said once through the OTel `diag`
+   * logger and, when the app set none, printed once to stderr. `false` keeps stderr quiet. Default true.
+   */
+  warnings?: boolean;
 }
 
 export interface StartRequestInfo {
@@ -76,11 +81,11 @@ const MAX_RAW_KEYS = 4096;
 
 class Recorder implements LlmMetrics, HandleContext {
   readonly clock: () => number;
-  readonly misuse = new MisuseLog();
+  readonly misuse: MisuseLog;
   readonly errorTypes: ValueLimiter;
   readonly totals = { promptTokens: 0, outputTokens: 0 };
   readonly series = new Map<string, Series>();
-  readonly engine = new EngineStates(this.misuse);
+  readonly engine: EngineStates;
   readonly producer: LlmMetricProducer;
   readonly spans: SpanSource;
 
@@ -97,7 +102,9 @@ class Recorder implements LlmMetrics, HandleContext {
   private readonly logLine: PeriodicLogLine | undefined;
 
   constructor(options: LlmMetricsOptions) {
-    this.clock = typeof options.clock === 'function' ? options.clock : performance.now.bind(performance);
+    this.misuse = new MisuseLog(new Notices(options.warnings !== false));
+    this.engine = new EngineStates(this.misuse);
+    this.clock = typeof options.clock === 'function' ? guardedClock(options.clock) : performance.now.bind(performance);
     const maxLength = positiveInt(options.maxAttributeLength, 128);
     this.models = new ValueLimiter(positiveInt(options.maxModels, 100), maxLength);
     this.declared = declaredModels(options.models);
@@ -106,8 +113,8 @@ class Recorder implements LlmMetrics, HandleContext {
     this.errorTypes = new ValueLimiter(MAX_ERROR_TYPES, maxLength);
     this.defaultOperation = typeof options.operation === 'string' && options.operation ? options.operation : 'chat';
     this.defaultProvider = typeof options.provider === 'string' && options.provider ? options.provider : 'unknown';
-    this.buckets = resolveBuckets(options.buckets, (name) =>
-      diag.warn(`inferwatch: buckets for ${name} must be finite and strictly increasing; using the defaults`),
+    this.buckets = resolveBuckets(options.buckets, (key, problem) =>
+      this.misuse.notices.warn(`buckets:${key}`, `createLlmMetrics({ buckets }): ${problem}`),
     );
     this.producer = new LlmMetricProducer(this);
     this.spans = new SpanSource(tracerProviderOption(options.tracerProvider), SpanKind.SERVER, '@inferwatch/sdk', typeof options.clock === 'function' ? this.clock : undefined);
@@ -115,22 +122,24 @@ class Recorder implements LlmMetrics, HandleContext {
   }
 
   startRequest(info: StartRequestInfo): RequestHandle {
-    const valid = typeof info === 'object' && info !== null;
-    if (!valid || typeof info.model !== 'string') this.misuse.report('invalid_argument', 'startRequest() needs { model: string }');
-    const { model, operation, provider, promptTokens, at, context } = valid ? info : ({} as StartRequestInfo);
-    let arrival = at === undefined ? this.clock() : at;
-    if (typeof arrival !== 'number' || !Number.isFinite(arrival)) {
-      this.misuse.report('invalid_timestamp', `startRequest({ at: ${String(at)} })`);
+    const { model, operation, provider, promptTokens, at, context } = readInfo(info);
+    if (typeof model !== 'string') this.misuse.report('invalid_argument', 'startRequest() needs { model: string }');
+    const given = at === undefined ? this.clock() : at;
+    let arrival = typeof given === 'number' ? given : NaN;
+    if (!Number.isFinite(arrival)) {
+      this.misuse.report('invalid_timestamp', `startRequest({ at: ${describe(at)} })`);
       arrival = this.clock();
+      // A clock that itself gives no number leaves the request at 0 rather than NaN, so it still closes.
+      if (!Number.isFinite(arrival)) arrival = 0;
     }
     let prompt = NaN;
     if (promptTokens !== undefined) {
       if (typeof promptTokens === 'number' && promptTokens >= 0 && Number.isSafeInteger(promptTokens)) prompt = promptTokens;
-      else this.misuse.report('invalid_number', `startRequest({ promptTokens: ${String(promptTokens)} })`);
+      else this.misuse.report('invalid_number', `startRequest({ promptTokens: ${describe(promptTokens)} })`);
     }
     let parent: Context | undefined;
     if (context !== undefined) {
-      if (typeof context === 'object' && context !== null && typeof context.getValue === 'function') parent = context;
+      if (typeof context === 'object' && context !== null && typeof (context as Context).getValue === 'function') parent = context as Context;
       else this.misuse.report('invalid_argument', 'startRequest({ context }) needs an OpenTelemetry Context');
     }
     const series = this.seriesFor(model, operation, provider);
@@ -162,7 +171,9 @@ class Recorder implements LlmMetrics, HandleContext {
       if (this.byModel.size < MAX_RAW_KEYS && this.cacheable(series)) this.byModel.set(model, series);
       return series;
     }
-    const rawKey = `${String(model)}\n${String(operation)}\n${String(provider)}`;
+    // Only strings are attribute values: anything else (whose toString might even throw) is left out.
+    const text = (value: unknown) => (typeof value === 'string' ? value : '');
+    const rawKey = `${text(model)}\n${text(operation)}\n${text(provider)}`;
     const known = this.byRawKey.get(rawKey);
     if (known !== undefined) return known;
     const series = this.resolve(model, operation, provider);
@@ -210,6 +221,30 @@ function declaredModels(models: unknown): ((model: string) => boolean) | undefin
   return (model) => set.has(model);
 }
 
+/** The startRequest() fields as plain values; an argument that is not an object, or whose getters throw, gives none. */
+function readInfo(info: unknown): Partial<Record<keyof StartRequestInfo, unknown>> {
+  try {
+    // An array is no info object (and its inherited `at` method is no timestamp).
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) return {};
+    const { model, operation, provider, promptTokens, at, context } = info as StartRequestInfo;
+    return { model, operation, provider, promptTokens, at, context };
+  } catch {
+    return {};
+  }
+}
+
+/** A caller's clock that throws or gives no number yields NaN, which the handles ignore and count as invalid_timestamp. */
+function guardedClock(clock: () => number): () => number {
+  return () => {
+    try {
+      const t: unknown = clock();
+      return typeof t === 'number' ? t : NaN;
+    } catch {
+      return NaN;
+    }
+  };
+}
+
 function positiveInt(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : fallback;
 }
@@ -221,6 +256,17 @@ export function adoptTracerProvider(llm: LlmMetrics, provider: TracerProvider): 
 
 /** Creates a recorder. Give its `producer` to `startMetrics` (or to your own OTel readers) to export what it records. */
 export function createLlmMetrics(options: LlmMetricsOptions = {}): LlmMetrics {
-  return new Recorder(typeof options === 'object' && options !== null ? options : {});
+  try {
+    return new Recorder(readOptions(options));
+  } catch {
+    // Options nested deeper (log, buckets) with getters that throw: the defaults rather than an exception.
+    processNotices.warn('options', 'createLlmMetrics(): the options could not be read; using the defaults');
+    return new Recorder({});
+  }
+}
+
+/** The options as plain values, read once; options that are not an object, or whose getters throw, give the defaults. */
+function readOptions(options: unknown): LlmMetricsOptions {
+  return typeof options === 'object' && options !== null ? { ...(options as LlmMetricsOptions) } : {};
 }
 

@@ -1,9 +1,12 @@
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { FINISH_REASONS, HISTOGRAMS, type HistogramKey } from './catalog.js';
+import { FINISH_REASONS, HISTOGRAMS, type HistogramKey, type HistogramName } from './catalog.js';
 import { Histogram, toBoundaries } from './histogram.js';
 
 export type BucketTable = Readonly<Record<HistogramKey, Float64Array>>;
+
+/** Bucket boundaries per histogram, keyed by OTel metric name: a misspelt name is a type error. */
+export type BucketOptions = Readonly<Partial<Record<HistogramName, readonly number[]>>>;
 
 /**
  * Everything recorded for one (model, operation, provider) combination. A request resolves its
@@ -60,19 +63,29 @@ export class Series {
   }
 }
 
-/** The default buckets with the caller's overrides (keyed by OTel metric name) applied. */
-export function resolveBuckets(
-  overrides: Readonly<Record<string, readonly number[]>> | undefined,
-  onInvalid: (name: string) => void,
-): BucketTable {
+const HISTOGRAM_NAMES: ReadonlySet<string> = new Set(Object.values(HISTOGRAMS).map((spec) => spec.name));
+
+/**
+ * The default buckets with the caller's overrides (keyed by OTel metric name) applied. Each problem
+ * is reported under a kind from a closed set (`unknown` or a metric name), so a hostile option
+ * cannot grow what the reporter remembers.
+ */
+export function resolveBuckets(overrides: unknown, report: (kind: string, problem: string) => void): BucketTable {
+  const given = typeof overrides === 'object' && overrides !== null ? (overrides as Record<string, unknown>) : {};
+  if (overrides !== undefined && given !== overrides) report('invalid', 'buckets must be an object keyed by metric name; using the defaults');
+  const unknown = Object.keys(given).filter((name) => !HISTOGRAM_NAMES.has(name));
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 3).map((name) => JSON.stringify(name.slice(0, 64))).join(', ');
+    report('unknown', `no histogram is named ${shown}${unknown.length > 3 ? ' (and others)' : ''}; known: ${[...HISTOGRAM_NAMES].join(', ')}`);
+  }
   const table = {} as Record<HistogramKey, Float64Array>;
   for (const key of Object.keys(HISTOGRAMS) as HistogramKey[]) {
     const spec = HISTOGRAMS[key];
-    const override = overrides?.[spec.name];
+    const override = given[spec.name];
     let boundaries: Float64Array | undefined;
     if (override !== undefined) {
-      boundaries = toBoundaries(override);
-      if (boundaries === undefined) onInvalid(spec.name);
+      boundaries = toBoundaries(override as readonly number[]);
+      if (boundaries === undefined) report(spec.name, `buckets for ${spec.name} must be an array of finite, strictly increasing numbers; using the defaults`);
     }
     table[key] = boundaries ?? Float64Array.from(spec.buckets);
   }

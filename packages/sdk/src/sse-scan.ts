@@ -105,7 +105,8 @@ export function scanEvent(buf: Uint8Array, start: number, end: number): EventSig
         if (v > 0 && buf[v] === QUOTE) {
           let close = v + 1;
           while (close < end && buf[close] !== QUOTE) close++;
-          result.finishReason = String.fromCharCode(...buf.subarray(v + 1, close));
+          // Decoded without spreading the bytes into arguments: an upstream's 150 k-byte value must not overflow the stack.
+          result.finishReason = Buffer.from(buf.buffer, buf.byteOffset + v + 1, close - v - 1).toString('latin1');
         }
         break;
       case 117: // u

@@ -1,4 +1,5 @@
-import type { RequestHandle } from './lifecycle.js';
+import { rejectOn, usableHandle, type RequestHandle } from './lifecycle.js';
+import { describe } from './misuse.js';
 import { scanEvent } from './sse-scan.js';
 
 /**
@@ -69,6 +70,9 @@ class Tap implements ResponseTap {
 
   write(chunk: Uint8Array | string): void {
     if (this.done) return;
+    if (typeof chunk !== 'string' && !isBytes(chunk)) {
+      return rejectOn(this.handle, 'invalid_argument', `tap.write() needs a string or bytes, not ${describe(chunk)}`);
+    }
     const bytes = asBytes(chunk);
     if (this.format === 'json') return this.keep(bytes);
     let start = 0;
@@ -177,9 +181,26 @@ class Tap implements ResponseTap {
   }
 }
 
+function isBytes(chunk: unknown): boolean {
+  try {
+    return chunk instanceof Uint8Array;
+  } catch {
+    // A proxy whose prototype trap throws.
+    return false;
+  }
+}
+
+function formatOf(options: unknown): 'sse' | 'json' {
+  try {
+    return (options as TapOptions | undefined)?.format === 'json' ? 'json' : 'sse';
+  } catch {
+    return 'sse';
+  }
+}
+
 /** Creates a tap that drives `handle` from an OpenAI-style response body. */
 export function tapResponse(handle: RequestHandle, options: TapOptions): ResponseTap {
-  return new Tap(handle, options?.format === 'json' ? 'json' : 'sse');
+  return new Tap(usableHandle(handle, 'tapResponse()'), formatOf(options));
 }
 
 /** `sse` for an event stream, `json` otherwise, from a response's content type. */

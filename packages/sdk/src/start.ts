@@ -1,8 +1,10 @@
-import { diag, metrics, type Attributes, type TracerProvider } from '@opentelemetry/api';
+import { metrics, type Attributes, type TracerProvider } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
-import { loadGpu, type GpuOption } from './gpu.js';
+import { resourceKey } from './attribute-keys.js';
 import { createDashboardHandler, type DashboardHandler, type DashboardOptions } from './dashboard.js';
+import { loadGpu, type GpuOption, type LazyGpu } from './gpu.js';
+import { Notices } from './misuse.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import { adoptTracerProvider, type LlmMetrics } from './recorder.js';
@@ -35,7 +37,14 @@ export interface StartMetricsOptions {
   tracing?: TracingOptions | false;
   /** Make the MeterProvider (and the TracerProvider, with the W3C propagator) the global ones. Default true. */
   registerGlobal?: boolean;
+  /** Longest `shutdown()` waits for the final OTLP push and the GPU poller, in ms. Default 2000. */
+  shutdownTimeoutMs?: number;
+  /** Problems (a busy port, a failed export, a missing package) are printed once to stderr when no OTel `diag` logger is set; `false` keeps stderr quiet. Default true. */
+  warnings?: boolean;
 }
+
+/** What `ready` resolves to: never a rejection, so an unawaited `ready` cannot take the host down. */
+export type ReadyResult = { ok: true } | { ok: false; error: Error };
 
 export interface RunningMetrics {
   readonly meterProvider: MeterProvider;
@@ -45,13 +54,15 @@ export interface RunningMetrics {
   readonly metricsHandler: MetricsHandler;
   /** Serves the live page (`GET /dashboard`) and its JSON (`GET /dashboard/snapshot`) from your own HTTP server. */
   readonly dashboardHandler: DashboardHandler;
-  /** Resolves once a dedicated Prometheus port listens. */
-  readonly ready: Promise<void>;
-  /** Pushes pending OTLP data now. */
+  /** Resolves `{ ok: true }` once a dedicated Prometheus port listens (at once without one), or `{ ok: false, error }` when it cannot (also printed once). Never rejects. */
+  readonly ready: Promise<ReadyResult>;
+  /** Pushes pending OTLP data (metrics and spans) now, waiting at most `shutdownTimeoutMs`. Never rejects. */
   forceFlush(): Promise<void>;
-  /** Flushes, closes the Prometheus port, stops the recorders' log lines and the GPU poller. Never rejects. */
+  /** Flushes, closes the Prometheus port, stops the recorders' log lines and the GPU poller, within `shutdownTimeoutMs`. Never rejects. */
   shutdown(): Promise<void>;
 }
+
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;
 
 function exportersFromEnv(): Set<string> | undefined {
   const raw = process.env.OTEL_METRICS_EXPORTER;
@@ -63,58 +74,151 @@ function otlpEndpointInEnv(): boolean {
   return Boolean(process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT);
 }
 
+const hasProducer = (r: unknown): r is LlmMetrics => typeof (r as LlmMetrics | null)?.producer?.collect === 'function';
+const isProducer = (p: unknown): p is MetricProducer => typeof (p as MetricProducer | null)?.collect === 'function';
+const list = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/** Resolves after `ms` at most, never keeping the process alive for it. */
+function bounded(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    work.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
+}
+
+/**
+ * The caller's resource attributes with keys every Prometheus writer can label with (see
+ * resourceKey). A key that would become the same label as an earlier one, or as one of the SDK's
+ * own resource attributes (`service_name` next to `service.name`), is left out: a label twice
+ * makes the whole exposition invalid.
+ */
+function resourceAttributes(raw: unknown, defaults: Attributes): Attributes {
+  const out: Attributes = {};
+  if (typeof raw !== 'object' || raw === null) return out;
+  const asLabel = (key: string) => key.replace(/\./g, '_');
+  const taken = new Map(Object.keys(defaults).map((key) => [asLabel(key), key]));
+  for (const [key, value] of Object.entries(raw)) {
+    const name = resourceKey(key);
+    const label = asLabel(name);
+    if (name === '' || (taken.has(label) && taken.get(label) !== name) || Object.hasOwn(out, name)) continue;
+    taken.set(label, name);
+    out[name] = value as Attributes[string];
+  }
+  return out;
+}
+
+const notFound: MetricsHandler = (_req, res) => {
+  try {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
+  } catch {
+    // Not a node:http response; nothing to answer.
+  }
+};
+
 /** Builds the MeterProvider and its readers for the recorders' data and returns the handles to serve and stop it. */
 export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics {
-  const recorders = options.llm === undefined ? [] : Array.isArray(options.llm) ? options.llm : [options.llm as LlmMetrics];
-  const gpu = options.gpu ? loadGpu(options.gpu === true ? {} : options.gpu) : undefined;
+  // Read once, as plain values: options whose getters throw give the defaults.
+  let opts: StartMetricsOptions;
+  try {
+    opts = typeof options === 'object' && options !== null ? { ...options } : {};
+  } catch {
+    opts = {};
+  }
+  const notices = new Notices(opts.warnings !== false);
+  try {
+    return start(opts, notices);
+  } catch (error) {
+    // Whatever start-up could not survive (a hostile option, an exporter that threw): metrics off, host running.
+    const reason = error instanceof Error ? error.message : 'unknown error';
+    notices.warn('start_failed', `startMetrics() failed (${reason.slice(0, 200)}); metrics are not exported`);
+    return start({ prometheus: false, otlp: false, tracing: false, runtime: false, registerGlobal: false }, notices);
+  }
+}
+
+const copy = <T>(value: T | false | undefined): T | false | undefined => (typeof value === 'object' && value !== null ? { ...value } : value);
+
+function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
+  // Everything the caller gave is read before anything starts, so a throwing getter leaves nothing running.
+  const prometheusOptions = copy(options.prometheus);
+  const otlpOptions = copy(options.otlp);
+  const gpuOptions = options.gpu === true ? {} : copy(options.gpu || undefined);
+  const defaults = defaultResource();
+  const resource = defaults
+    .merge(resourceFromAttributes({ ...resourceAttributes(options.resourceAttributes, defaults.attributes), ...(typeof options.serviceName === 'string' ? { 'service.name': options.serviceName } : {}) }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const recorders = list(options.llm).filter(hasProducer);
+  const extra = list(options.metricProducers).filter(isProducer);
+  if (recorders.length !== list(options.llm).length || extra.length !== list(options.metricProducers).length) {
+    notices.warn('invalid_producer', 'startMetrics(): llm takes recorders from createLlmMetrics() and metricProducers takes MetricProducers; the others are left out');
+  }
+  const gpu: LazyGpu | undefined = gpuOptions ? loadGpu(gpuOptions, notices) : undefined;
   const runtime = options.runtime === false ? undefined : createRuntimeMetrics();
-  const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(runtime ? [runtime.producer] : []), ...(options.metricProducers ?? [])];
+  const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(runtime ? [runtime.producer] : []), ...extra];
   const fromEnv = exportersFromEnv();
 
   const readers: MetricReader[] = [];
-  let metricsHandler: MetricsHandler = (_req, res) => {
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('Prometheus export is off\n');
-  };
-  let ready = Promise.resolve();
-  const prometheusOn = options.prometheus !== undefined ? options.prometheus !== false : (fromEnv?.has('prometheus') ?? true);
+  let metricsHandler = notFound;
+  let ready: Promise<ReadyResult> = Promise.resolve({ ok: true });
+  const prometheusOn = prometheusOptions !== undefined ? prometheusOptions !== false : (fromEnv?.has('prometheus') ?? true);
   if (prometheusOn) {
-    const prometheus = createPrometheus(options.prometheus || {}, producers);
+    const prometheus = createPrometheus(prometheusOptions || {}, producers);
     readers.push(prometheus.exporter);
-    metricsHandler = (req, res) => prometheus.exporter.getMetricsRequestHandler(req, res);
-    ready = prometheus.listening;
+    metricsHandler = (req, res) => {
+      try {
+        prometheus.exporter.getMetricsRequestHandler(req, res);
+      } catch {
+        // Not a request and response pair from node:http; nothing to answer.
+      }
+    };
+    // Handled here, so a busy or forbidden port is a result and a line on stderr, never an unhandled rejection.
+    ready = prometheus.listening.then(
+      (): ReadyResult => ({ ok: true }),
+      (error: unknown): ReadyResult => {
+        const err = error instanceof Error ? error : new Error(String(error));
+        notices.warn('prometheus_port', `the Prometheus port could not be opened (${err.message}); /metrics is only served through metricsHandler`);
+        return { ok: false, error: err };
+      },
+    );
   }
-  const otlpOn = options.otlp !== undefined ? options.otlp !== false : (fromEnv?.has('otlp') ?? otlpEndpointInEnv());
-  if (otlpOn) readers.push(createOtlpReader(options.otlp || {}, producers));
+  const otlpOn = otlpOptions !== undefined ? otlpOptions !== false : (fromEnv?.has('otlp') ?? otlpEndpointInEnv());
+  const otlp = otlpOn ? createOtlpReader(otlpOptions || {}, producers, notices) : undefined;
+  if (otlp) readers.push(otlp);
 
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ ...options.resourceAttributes, ...(options.serviceName ? { 'service.name': options.serviceName } : {}) }))
-    .merge(detectResources({ detectors: [envDetector] }));
   const meterProvider = new MeterProvider({ resource, readers });
   const dashboardHandler = createDashboardHandler(producers, resource, options.dashboard);
   const registered = options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
-  const tracing = options.tracing === false ? undefined : startTracing(options.tracing, resource, options.registerGlobal !== false);
+  const tracing = options.tracing === false ? undefined : startTracing(copy(options.tracing) || undefined, resource, options.registerGlobal !== false);
   if (tracing) for (const recorder of recorders) adoptTracerProvider(recorder, tracing.tracerProvider);
+  const timeoutMs =
+    typeof options.shutdownTimeoutMs === 'number' && options.shutdownTimeoutMs > 0 ? options.shutdownTimeoutMs : DEFAULT_SHUTDOWN_TIMEOUT_MS;
 
+  let stopped: Promise<void> | undefined;
   return {
     meterProvider,
     tracerProvider: tracing?.tracerProvider,
     metricsHandler,
     dashboardHandler,
     ready,
-    forceFlush: async () => {
-      await Promise.all([meterProvider.forceFlush(), tracing?.forceFlush()]);
-    },
-    async shutdown() {
-      for (const recorder of recorders) recorder.shutdown();
-      runtime?.shutdown();
-      try {
-        await gpu?.shutdown();
-        await meterProvider.shutdown();
-        await tracing?.shutdown();
-      } catch (error) {
-        diag.error('inferwatch: metrics shutdown failed', error);
-      }
-      if (registered) metrics.disable();
+    forceFlush: () => bounded(Promise.allSettled([meterProvider.forceFlush({ timeoutMillis: timeoutMs }), tracing?.forceFlush()]), timeoutMs),
+    shutdown() {
+      stopped ??= (async () => {
+        for (const recorder of recorders) {
+          try {
+            recorder.shutdown();
+          } catch {
+            // A recorder that cannot stop its log line still lets the rest stop.
+          }
+        }
+        runtime?.shutdown();
+        // In parallel and bounded: a hung collector or a GPU poll cannot hold the host's own shutdown.
+        await bounded(Promise.allSettled([gpu?.shutdown(), meterProvider.shutdown({ timeoutMillis: timeoutMs }), tracing?.shutdown()]), timeoutMs);
+        if (registered) metrics.disable();
+      })();
+      return stopped;
     },
   };
 }

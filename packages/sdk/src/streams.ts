@@ -1,5 +1,6 @@
 import { Readable, Transform, pipeline } from 'node:stream';
-import type { RequestHandle } from './lifecycle.js';
+import { usableHandle, type RequestHandle } from './lifecycle.js';
+import { describe, processNotices } from './misuse.js';
 import { tapResponse } from './sse-tap.js';
 
 export interface TrackOptions<T> {
@@ -17,8 +18,19 @@ interface Observer<T> {
   cancel(): void;
 }
 
-function observer<T>(handle: RequestHandle, options: TrackOptions<T> | undefined): Observer<T> {
-  if (options?.format === 'sse' || options?.format === 'json') {
+/** The options as plain values; options whose getters throw give the defaults. */
+function readOptions<T>(options: unknown): TrackOptions<T> {
+  if (typeof options !== 'object' || options === null) return {};
+  try {
+    const { format, tokens } = options as TrackOptions<T>;
+    return { format, tokens };
+  } catch {
+    return {};
+  }
+}
+
+function observer<T>(handle: RequestHandle, options: TrackOptions<T>): Observer<T> {
+  if (options.format === 'sse' || options.format === 'json') {
     const tap = tapResponse(handle, { format: options.format });
     return {
       chunk: (chunk) => tap.write(chunk as Uint8Array | string),
@@ -27,7 +39,7 @@ function observer<T>(handle: RequestHandle, options: TrackOptions<T> | undefined
       cancel: () => tap.abort(),
     };
   }
-  const tokens = typeof options?.tokens === 'function' ? options.tokens : () => 1;
+  const tokens = typeof options.tokens === 'function' ? options.tokens : () => 1;
   return {
     chunk: (chunk) => {
       let n: number;
@@ -36,7 +48,8 @@ function observer<T>(handle: RequestHandle, options: TrackOptions<T> | undefined
       } catch {
         return;
       }
-      handle.tokens(n);
+      // A callback that returns nothing reported no count: invalid, not the handle's default of one.
+      handle.tokens(n === undefined ? NaN : n);
     },
     // The handle ignores (and counts) a second terminal call, but each stream kind settles once anyway.
     end: () => handle.end(),
@@ -121,6 +134,19 @@ function trackNodeStream<T>(source: Readable, seen: Observer<T>): Readable {
   return out;
 }
 
+/** What kind of stream `value` is; checked inside a try, since `instanceof` and property reads run a proxy's traps. */
+function kindOf(value: unknown): 'node' | 'web' | 'iterable' | undefined {
+  try {
+    if (value instanceof Readable) return 'node';
+    if (typeof ReadableStream !== 'undefined' && value instanceof ReadableStream) return 'web';
+    const v = value as Record<symbol, unknown>;
+    if (typeof v === 'object' && v !== null && (typeof v[Symbol.asyncIterator] === 'function' || typeof v[Symbol.iterator] === 'function')) return 'iterable';
+  } catch {
+    // Not a stream we can read.
+  }
+  return undefined;
+}
+
 /**
  * Passes a stream's chunks through unchanged while it records them on `handle`: the first token,
  * tokens as they pass, the end on completion, a failure on error, an abort when the consumer
@@ -134,8 +160,12 @@ export function trackStream<T>(
   stream: ReadableStream<T> | Readable | AsyncIterable<T>,
   options?: TrackOptions<T>,
 ): ReadableStream<T> | Readable | AsyncIterable<T> {
-  const seen = observer<T>(handle, options);
-  if (stream instanceof Readable) return trackNodeStream(stream, seen);
-  if (typeof ReadableStream !== 'undefined' && stream instanceof ReadableStream) return trackWebStream(stream, seen);
-  return trackIterable(stream as AsyncIterable<T>, seen);
+  const seen = observer<T>(usableHandle(handle, 'trackStream()'), readOptions<T>(options));
+  const kind = kindOf(stream);
+  if (kind === 'node') return trackNodeStream(stream as Readable, seen);
+  if (kind === 'web') return trackWebStream(stream as ReadableStream<T>, seen);
+  if (kind === 'iterable') return trackIterable(stream as AsyncIterable<T>, seen);
+  // Nothing to track: the caller gets back what it passed, to fail (or not) as it would have without us.
+  processNotices.warn('not_a_stream', `trackStream() needs a stream or an iterable, not ${describe(stream)}; it is returned untracked`);
+  return stream;
 }
