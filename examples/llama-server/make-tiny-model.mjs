@@ -104,11 +104,15 @@ function tensors(vocabSize, rand) {
   const { embedding: e, layers, feedForward: ff } = SHAPE;
   const list = [];
   // ggml lists dimensions innermost first: a [n_out, n_in] matrix is written as [n_in, n_out].
-  const weight = (name, dims, scale) => list.push({ name, dims, fill: () => (rand() * 2 - 1) * scale });
+  const weight = (name, dims, scale, keep = () => true) => list.push({ name, dims, fill: (i) => (keep(i) ? (rand() * 2 - 1) * scale : 0) });
   const ones = (name, dims) => list.push({ name, dims, fill: () => 1 });
   weight('token_embd.weight', [e, vocabSize], 1);
   ones('output_norm.weight', [e]);
-  weight('output.weight', [e, vocabSize], 4 / Math.sqrt(e));
+  // The special tokens and the bytes that start or continue a multi-byte character get a zero output
+  // row (logit 0, below every other token's best): greedy decoding then writes whole characters and
+  // runs to max_tokens, while sampling still ends on </s> now and then.
+  const silent = (token) => token < 3 || token >= 3 + 0x80 && token < 3 + 0x100;
+  weight('output.weight', [e, vocabSize], 4 / Math.sqrt(e), (i) => !silent(Math.floor(i / e)));
   for (let i = 0; i < layers; i++) {
     ones(`blk.${i}.attn_norm.weight`, [e]);
     for (const m of ['attn_q', 'attn_k', 'attn_v', 'attn_output']) weight(`blk.${i}.${m}.weight`, [e, e], 1 / Math.sqrt(e));
@@ -176,7 +180,7 @@ export function tinyModelBytes(seed = 42) {
   for (const t of list) {
     const count = t.dims.reduce((a, b) => a * b, 1);
     const buf = Buffer.alloc(count * 4);
-    for (let i = 0; i < count; i++) buf.writeFloatLE(t.fill(), i * 4);
+    for (let i = 0; i < count; i++) buf.writeFloatLE(t.fill(i), i * 4);
     w.str(t.name);
     w.u32(t.dims.length);
     for (const d of t.dims) w.u64(d);
