@@ -32,7 +32,7 @@ async function request(path: '/v1/completions' | '/v1/chat/completions', payload
   const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   const out: Timed = { status: res.status, sentAt, chunkAt: [], doneAt: NaN, retryAfter: res.headers.get('retry-after') };
   if (!payload.stream || res.status !== 200) {
-    const json = await res.json();
+    const json = (await res.json()) as { usage?: Timed['usage']; choices?: { finish_reason?: string }[]; error?: { type: string } };
     out.doneAt = performance.now();
     out.body = json;
     out.usage = json.usage;
@@ -237,7 +237,7 @@ describe('the llama server under overflow and departures', () => {
     leaving.abort();
     while ((await health()).waiting > 1) await new Promise((resolve) => setTimeout(resolve, 5));
     const taken = await request('/v1/completions', { prompt: 'room again', max_tokens: 5 });
-    const results = await Promise.all([...runners, waiters[0]!]);
+    const results = await Promise.all([...runners, waiters[0] as Promise<Timed>]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(taken.status).toBe(200);
     expect(await waiters[1]).toBeInstanceOf(Error);
