@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run demo`: the simulated engine, the gateway in front of it, and load at --rate requests/s
-// (default 3; 0 for none) until Ctrl-C, which stops everything this started.
+// `npm run demo`: an engine (--engine sim, the simulator, by default; --engine llama for node-llama-cpp
+// on a tiny generated model), the gateway in front of it, and load at --rate requests/s (default 3;
+// 0 for none) until Ctrl-C, which stops everything this started.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -11,12 +12,20 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '3' },
     port: { type: 'string', default: '8000' },
     'engine-port': { type: 'string', default: '8001' },
+    engine: { type: 'string', default: 'sim' },
   },
 });
+if (!['sim', 'llama'].includes(args.engine)) {
+  console.error(`--engine is sim or llama, not ${args.engine}`);
+  process.exit(2);
+}
+const llama = args.engine === 'llama';
+const engineName = llama ? 'node-llama-cpp (tiny generated model, CPU)' : 'simulated engine';
+const model = llama ? 'tiny-llama' : 'sim-llama-8b';
 const rate = Number(args.rate);
 const gatewayUrl = `http://localhost:${args.port}`;
 const main = fileURLToPath(new URL('../examples/gateway/main.mjs', import.meta.url));
-const gateway = spawn(process.execPath, [main, '--port', args.port, '--engine-port', args['engine-port']], { stdio: 'inherit' });
+const gateway = spawn(process.execPath, [main, '--port', args.port, '--engine-port', args['engine-port'], '--engine', args.engine], { stdio: 'inherit' });
 gateway.once('exit', (code) => {
   if (!stopping) {
     console.error(`the gateway exited (${code}); is port ${args.port} or ${args['engine-port']} taken?`);
@@ -27,7 +36,8 @@ gateway.once('exit', (code) => {
 async function ready() {
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`${gatewayUrl}/health`)).ok) return;
+      // The engine too: node-llama-cpp takes a moment to load its model.
+      if ((await fetch(`${gatewayUrl}/health`)).ok && (await fetch(`http://localhost:${args['engine-port']}/health`)).ok) return;
     } catch {
       // not listening yet
     }
@@ -52,7 +62,7 @@ process.once('SIGTERM', stop);
 await ready();
 console.log(`
 inferwatch demo
-  gateway (OpenAI-compatible):  ${gatewayUrl}/v1   → simulated engine on http://localhost:${args['engine-port']}
+  gateway (OpenAI-compatible):  ${gatewayUrl}/v1   → ${engineName} on http://localhost:${args['engine-port']}
   gateway metrics:              ${gatewayUrl}/metrics
   engine metrics:               http://localhost:${args['engine-port']}/metrics
   load:                         ${rate > 0 ? `${rate} requests/s (Poisson), synthetic ShareGPT-like prompts` : 'none (--rate 0): try curl or the openai client by hand'}
@@ -60,5 +70,5 @@ inferwatch demo
   the gateway's and the engine's vLLM-style lines follow every 10 s; Ctrl-C stops everything
 `);
 if (rate > 0) {
-  await runBenchmark({ baseUrl: gatewayUrl, model: 'sim-llama-8b', numPrompts: 10_000_000, requestRate: rate, seed: Date.now() % 1e9, signal: load.signal });
+  await runBenchmark({ baseUrl: gatewayUrl, model, numPrompts: 10_000_000, requestRate: rate, seed: Date.now() % 1e9, signal: load.signal });
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The gateway's command line. Upstreams from --upstream (repeatable) or INFERWATCH_UPSTREAMS
 // (comma-separated); per-model routes from --route MODEL=URL or INFERWATCH_ROUTES. With none, it
-// starts the simulated engine and fronts it. SIGTERM or Ctrl-C: stop accepting, drain, flush, exit 0.
+// starts an engine (--engine sim, the default, or llama) and fronts it. SIGTERM or Ctrl-C: stop accepting, drain, flush, exit 0.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,8 @@ const { values: args } = parseArgs({
     'bridge-interval-ms': { type: 'string', default: '5000' },
     'log-interval-ms': { type: 'string', default: '10000' },
     'engine-port': { type: 'string', default: '8001' },
+    // The engine started when no upstream is given: sim (the simulator) or llama (node-llama-cpp, tiny model).
+    engine: { type: 'string', default: 'sim' },
     // off: the same proxy with no instrumentation at all, the benchmark's baseline.
     metrics: { type: 'string', default: 'on' },
   },
@@ -34,7 +36,7 @@ for (const route of [...args.route, ...split(process.env.INFERWATCH_ROUTES)]) {
 
 let engine;
 if (upstreams.length === 0 && Object.keys(routes).length === 0) {
-  const server = fileURLToPath(new URL('../engine-sim/server.mjs', import.meta.url));
+  const server = fileURLToPath(new URL(args.engine === 'llama' ? '../llama-server/server.mjs' : '../engine-sim/server.mjs', import.meta.url));
   // On all interfaces, like the gateway, so a Prometheus in a container can scrape it too.
   engine = spawn(process.execPath, [server, '--port', args['engine-port'], '--host', '0.0.0.0', '--log-interval-ms', args['log-interval-ms']], { stdio: 'inherit' });
   upstreams = [`http://127.0.0.1:${args['engine-port']}`];

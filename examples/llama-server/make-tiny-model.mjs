@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Writes a tiny llama-architecture GGUF (v3) with seeded random weights, so node-llama-cpp runs real
 // inference here without downloading a model: 2 layers, embedding 64, context 2048, and a
-// SentencePiece-style ("llama") vocabulary of byte tokens plus a few hundred word pieces. The same
+// SentencePiece-style ("llama") vocabulary of byte tokens plus a few hundred word pieces (among them
+// every word of the load generator's synthetic prompts, so a word is a token there). The same
 // seed gives the same bytes; the file is cached (.cache/, ignored by git) and written only once.
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const TINY_MODEL_PATH = fileURLToPath(new URL('../../.cache/models/inferwatch-tiny-llama.gguf', import.meta.url));
+// The version names the file: bump it whenever the bytes change (test/llama/tiny-model.test.ts notices).
+const VERSION = 2;
+export const TINY_MODEL_PATH = fileURLToPath(new URL(`../../.cache/models/inferwatch-tiny-llama-v${VERSION}.gguf`, import.meta.url));
 
 const ALIGNMENT = 32;
 const SHAPE = { embedding: 64, layers: 2, heads: 4, feedForward: 128, context: 2048 };
@@ -15,7 +18,8 @@ const WORDS = `the of and to in is that it was for on are as with his they at be
 had not but what all were when we there can an your which their said if do will each about how up out
 them then she many some so these would other into has more her two like him see time could no make than
 first been its who now people my made over did down only way find use may water long little very after
-words called just where most know model says tokens flow through engine quietly steadily`.split(/\s+/);
+words called just where most know model says tokens flow through engine quietly steadily
+explain history distributed systems plain examples please`.split(/\s+/);
 
 // GGUF value types and ggml tensor types (ggml/docs/gguf.md).
 const T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 };
