@@ -49,7 +49,8 @@ const unrecorded = { startRequest: () => ignored, reportEngineState() {}, observ
 const llm = instrument
   ? createLlmMetrics({ provider: 'llama.cpp', log: { intervalMs: Number(args['log-interval-ms']), sink: (line) => console.log(`INFO llama] ${line}`) } })
   : unrecorded;
-const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-llama-server', llm }) : undefined;
+// GPU metrics as the simulator has them: present where nvidia-smi is (for a GPU build of llama.cpp).
+const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-llama-server', llm, gpu: true }) : undefined;
 const pool = instrumentContext(llm, context, { model: modelName, maxWaiting: Number(args['max-waiting']) });
 const quiet = (_req, res) => res.writeHead(404).end();
 

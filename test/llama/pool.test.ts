@@ -78,7 +78,7 @@ describe('instrumentContext on a real node-llama-cpp context (2 sequences)', () 
 
     expect(Math.max(...kvWhileRunning)).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(pool.state()).toEqual({ running: 0, waiting: 0, gpuKvCacheUsage: 0 });
+    expect(pool.state()).toEqual({ running: 0, waiting: 0, swapped: 0, gpuKvCacheUsage: 0, cpuKvCacheUsage: 0 });
     const kv = await collect(llm.producer);
     expect(kv.point('inferwatch.kv_cache.gpu.usage', {})!.value).toBe(0);
     pool.close();

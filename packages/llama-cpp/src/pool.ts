@@ -58,7 +58,7 @@ export interface InstrumentedContext<S extends SequenceLike> {
   /** Waits until a sequence is free (FIFO), then hands it over. Rejects with `QueueFullError` or the signal's reason. */
   acquire(options?: AcquireOptions): Promise<LlamaRequest<S>>;
   /** Running and waiting requests and the KV cache in use (0..1), as reported to the SDK. */
-  state(): Required<Pick<EngineState, 'running' | 'waiting' | 'gpuKvCacheUsage'>>;
+  state(): Required<Omit<EngineState, 'attributes'>>;
   /** Stops reporting the context's state, refuses waiting and new requests, and disposes the sequences once free. */
   close(): void;
 }
@@ -108,7 +108,8 @@ export function instrumentContext<S extends SequenceLike>(llm: LlmMetrics, conte
     } catch {
       // a disposed context holds nothing
     }
-    return { running: busy.size, waiting: waiting.length, gpuKvCacheUsage: allocated > 0 ? Math.min(1, used / allocated) : 0 };
+    // llama.cpp has no swap tier: nothing is ever swapped out, and no KV cache waits on the CPU side.
+    return { running: busy.size, waiting: waiting.length, swapped: 0, gpuKvCacheUsage: allocated > 0 ? Math.min(1, used / allocated) : 0, cpuKvCacheUsage: 0 };
   }
   const stopObserving = llm.observeEngineState(state);
 
