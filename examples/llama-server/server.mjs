@@ -61,10 +61,12 @@ const historyOf = (messages) => messages.map((m) => (ROLES[m?.role] ? { type: RO
 
 async function generate({ body, chat, ctx, arrival, signal }, reply) {
   const prompt = chat ? undefined : Array.isArray(body.prompt) ? body.prompt.join('') : body.prompt;
-  const promptLength = chat ? 0 : model.tokenize(prompt).length + 1;
+  // At least the prompt's tokens (the chat template adds a few): refused before it queues, as vLLM
+  // refuses what exceeds max_model_len, rather than silently cut by node-llama-cpp's context shift.
+  const promptLength = model.tokenize(chat ? body.messages.map((m) => textOf(m?.content)).join('\n') : prompt).length + 1;
   const maxTokens = body.max_tokens ?? contextSize - promptLength;
   if (promptLength + maxTokens > contextSize || maxTokens <= 0) {
-    return reply.error(400, `prompt plus max_tokens (${promptLength + maxTokens} tokens) exceed the context of ${contextSize}`, 'max_tokens');
+    return reply.error(400, `prompt plus max_tokens (at least ${promptLength + maxTokens} tokens) exceed the context of ${contextSize}`, 'max_tokens');
   }
   let req;
   try {

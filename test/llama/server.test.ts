@@ -145,6 +145,8 @@ describe('the llama server, counted', () => {
 
 describe('the llama server, timed', () => {
   it('agrees with the client on TTFT and inter-token latency (medians within 10 % + 5 ms, means closer)', async () => {
+    // A first request opens the client's connection, outside the measurement.
+    await request('/v1/completions', { prompt: 'warm up', max_tokens: 2, stream: true });
     const before = await metrics();
     const results: Timed[] = [];
     // One at a time, so the client's timings are the engine's and nothing waits in the queue.
@@ -247,5 +249,19 @@ describe('the llama server under overflow and departures', () => {
     expect(count('length')).toBe(4);
     expect(count('abort')).toBe(1);
     expect(count('error')).toBe(1);
+  });
+
+  it('ends a stream whose client leaves mid-generation as aborted, and frees its sequence', async () => {
+    const before = await metrics();
+    const leaving = new AbortController();
+    const left = request('/v1/completions', { prompt: 'going', max_tokens: 1500, stream: true }, () => leaving.abort(), leaving.signal).catch((e: Error) => e);
+    expect(await left).toBeInstanceOf(Error);
+    for (let i = 0; i < 200 && (await health()).running > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await health()).toMatchObject({ running: 0, waiting: 0, gpuKvCacheUsage: 0 });
+    const after = await metrics();
+    const aborted = `inferwatch_requests_finished_total{${labels('text_completion')},finish_reason="abort"}`;
+    expect((sample(after, aborted) ?? 0) - (sample(before, aborted) ?? 0)).toBe(1);
+    // It stopped early: far fewer than the 1500 tokens asked for were generated.
+    expect(tokens(after, 'text_completion', 'output') - tokens(before, 'text_completion', 'output')).toBeLessThan(1500);
   });
 });
