@@ -109,6 +109,25 @@ describe('instrumentContext on a real node-llama-cpp context (2 sequences)', () 
     pool.close();
   });
 
+  it('fails the request, and keeps no gauge up, when the context refuses a sequence', async () => {
+    const llm = createLlmMetrics({ log: false });
+    const refusing = {
+      totalSequences: 1,
+      getAllocatedContextSize: () => 512,
+      getSequence: (): never => {
+        throw new Error('No sequences left');
+      },
+    };
+    const pool = instrumentContext(llm, refusing, { model: 'tiny' });
+    await expect(pool.acquire()).rejects.toThrow('No sequences left');
+    expect(pool.state()).toMatchObject({ running: 0, waiting: 0 });
+    const m = await collect(llm.producer);
+    const chat = { ...attrs, 'gen_ai.operation.name': 'chat' };
+    expect(m.point('inferwatch.requests.finished', { ...chat, finish_reason: 'error' })!.value).toBe(1);
+    expect(m.point('inferwatch.scheduler.waiting', {})!.value).toBe(0);
+    pool.close();
+  });
+
   it('maps stop reasons to finish reasons', () => {
     expect(['eogToken', 'stopGenerationTrigger', 'customStopTrigger', 'maxTokens', 'functionCalls', 'abort', undefined].map(finishReasonOf)).toEqual([
       'stop',

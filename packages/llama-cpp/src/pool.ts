@@ -114,11 +114,12 @@ export function instrumentContext<S extends SequenceLike>(llm: LlmMetrics, conte
   const stopObserving = llm.observeEngineState(state);
 
   function take(): S | undefined {
-    const sequence = idle.pop();
-    if (sequence !== undefined) return sequence;
+    const reused = idle.pop();
+    if (reused !== undefined) return reused;
     if (created >= context.totalSequences) return undefined;
+    const sequence = context.getSequence();
     created++;
-    return context.getSequence();
+    return sequence;
   }
 
   /** A request is done with `sequence`: clear its KV cache, then hand it to the first waiter. */
@@ -206,7 +207,14 @@ export function instrumentContext<S extends SequenceLike>(llm: LlmMetrics, conte
       handle.abort();
       return Promise.reject(signal.reason);
     }
-    const sequence = waiting.length === 0 ? take() : undefined;
+    let sequence: S | undefined;
+    try {
+      sequence = waiting.length === 0 ? take() : undefined;
+    } catch (error) {
+      // The context refused a sequence (disposed, or its sequences taken outside the pool).
+      handle.fail(error);
+      return Promise.reject(error);
+    }
     if (sequence !== undefined) {
       handle.scheduled();
       return Promise.resolve(start(handle, sequence, signal));
