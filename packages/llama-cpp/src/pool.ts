@@ -21,6 +21,8 @@ export interface ContextLike<S extends SequenceLike> {
 export interface InstrumentContextOptions {
   /** `gen_ai.request.model` of every request. */
   model: string;
+  /** `gen_ai.provider.name` of every request. Default: `llama.cpp`. */
+  provider?: string;
   /** Requests allowed to wait for a sequence; one more is refused with `QueueFullError`. Default: unbounded. */
   maxWaiting?: number;
 }
@@ -197,7 +199,7 @@ export function instrumentContext<S extends SequenceLike>(llm: LlmMetrics, conte
   function acquire(acquireOptions: AcquireOptions = {}): Promise<LlamaRequest<S>> {
     const { operation, signal, at } = acquireOptions;
     const arrival = at ?? llm.now();
-    const handle = llm.startRequest({ model: options.model, operation, provider: 'llama.cpp', at: arrival });
+    const handle = llm.startRequest({ model: options.model, operation, provider: options.provider ?? 'llama.cpp', at: arrival });
     if (closed) {
       const error = new Error('the context is closed');
       handle.fail(error);
