@@ -10,6 +10,7 @@ export default defineConfig({
       '@inferwatch/http': fileURLToPath(new URL('./packages/http/src/index.ts', import.meta.url)),
       '@inferwatch/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
       '@inferwatch/loadgen': fileURLToPath(new URL('./packages/loadgen/src/index.ts', import.meta.url)),
+      '@inferwatch/llama-cpp': fileURLToPath(new URL('./packages/llama-cpp/src/index.ts', import.meta.url)),
     },
   },
   test: {

@@ -7,6 +7,7 @@ import { lifecycleBench } from './lifecycle.mjs';
 import { round } from './measure.mjs';
 import { gatewayBench } from './gateway.mjs';
 import { gpuBench } from './gpu.mjs';
+import { llamaBench } from './llama.mjs';
 import { scrapeBench } from './scrape.mjs';
 import { sseBench } from './sse.mjs';
 import { traceBench } from './trace.mjs';
@@ -46,6 +47,11 @@ const ROWS = [
   ['trace_ns_per_request_sampled', 'sampled: metrics + span + exemplars, batched to a discarding exporter (flush timed), ns'],
   ['trace_naive_span_ns_per_request', 'baseline: one OTel span with the same attributes and events set by hand, same processor, ns'],
   ['trace_sampled_vs_naive_ratio', 'sampled ÷ naive', (v) => v <= 0.5, '≤ 0.5'],
+  ['llama_tokens_per_s_ratio_sdk_on_off', 'streamed tokens/s from the node-llama-cpp server at saturation (tiny model, 4 sequences, 8 clients), SDK on ÷ off', (v) => v >= 0.99, '≥ 0.99'],
+  ['llama_tokens_per_s_sdk_on', 'those tokens/s with the SDK on'],
+  ['llama_tokens_per_s_sdk_off', 'those tokens/s with the SDK off'],
+  ['llama_cpu_us_per_token_sdk_on', 'the llama server\'s CPU time per streamed token (all threads), SDK on, µs'],
+  ['llama_cpu_us_per_token_sdk_off', 'the same with the SDK off, µs'],
   ['loadgen_max_concurrent_streams', 'concurrent streams the load generator keeps up with on one core (20 tokens, 100 ms apart; tried up to 4000)', (v) => v >= 2000, '≥ 2000'],
 ];
 
@@ -57,6 +63,7 @@ Object.assign(results, await traceBench());
 Object.assign(results, heapBench());
 Object.assign(results, await gpuBench());
 Object.assign(results, await gatewayBench());
+Object.assign(results, await llamaBench());
 
 const ratio = (a, b) => `${round(results[a] / results[b], 1)}×`;
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`;

@@ -37,7 +37,15 @@ function startProcess(command, args, ready, env) {
 }
 
 /** Starts everything; `stop()` ends it all and removes Prometheus's data. */
-export async function startLab({ prometheusBinary = 'prometheus', scrapeIntervalS = 1 } = {}) {
+/** The engines the lab can run: the simulator, or node-llama-cpp on the tiny generated model. */
+const ENGINES = {
+  sim: { script: 'examples/engine-sim/server.mjs', args: ['--decode-base-ms', '6', '--num-gpu-blocks', '4096'], ready: 'simulated engine serving', model: 'sim-llama-8b' },
+  // One sequence, so requests wait now and then at the lab's rates.
+  llama: { script: 'examples/llama-server/server.mjs', args: ['--sequences', '1'], ready: 'node-llama-cpp serving', model: 'tiny-llama' },
+};
+
+export async function startLab({ prometheusBinary = 'prometheus', scrapeIntervalS = 1, engine: engineName = 'sim' } = {}) {
+  const { script, args: engineArgs, ready, model } = ENGINES[engineName];
   const env = { PATH: `${FAKE_NVIDIA_SMI}:${process.env.PATH}`, INFERWATCH_FAKE_NVIDIA_SMI: '2gpu-busy-driver384.xml' };
   const children = [];
   const node = async (script, args, ready) => {
@@ -45,7 +53,7 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
     children.push(await startProcess(process.execPath, [join(ROOT, script), '--port', String(port), ...args], ready, env));
     return `127.0.0.1:${port}`;
   };
-  const engine = await node('examples/engine-sim/server.mjs', ['--decode-base-ms', '6', '--num-gpu-blocks', '4096', '--log-interval-ms', '600000'], 'simulated engine serving');
+  const engine = await node(script, [...engineArgs, '--log-interval-ms', '600000'], ready);
   const gatewayArgs = ['--host', '127.0.0.1', '--upstream', `http://${engine}`, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000', '--gpu'];
   const gateways = [await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on'), await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on')];
 
@@ -60,7 +68,7 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
     /** Load through both gateways at `rate` requests/s each for about `seconds`; the load generator's results, one per gateway. */
     async load(rate, seconds) {
       return Promise.all(
-        gateways.map((g, i) => runBenchmark({ baseUrl: `http://${g}`, model: 'sim-llama-8b', numPrompts: Math.round(rate * seconds), requestRate: rate, seed: i + 1 })),
+        gateways.map((g, i) => runBenchmark({ baseUrl: `http://${g}`, model, numPrompts: Math.round(rate * seconds), requestRate: rate, seed: i + 1 })),
       );
     },
     /**

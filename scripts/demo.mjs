@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run demo`: the simulated engine, the gateway in front of it, and load at --rate requests/s
-// until Ctrl-C, which stops everything this started. Installs and builds first only when something
-// changed since the last build (scripts/ensure-built.mjs), so a built checkout shows its banner in seconds.
+// `npm run demo`: an engine (--engine sim, the simulator, by default; --engine llama for node-llama-cpp
+// on a tiny generated model), the gateway in front of it, and load at --rate requests/s until Ctrl-C,
+// which stops everything this started. Installs and builds first only when something changed since
+// the last build (scripts/ensure-built.mjs), so a built checkout shows its banner in seconds.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,7 +13,8 @@ import { logLine, pipeStamped } from './log-line.mjs';
 const OPTIONS = {
   rate: { type: 'string', default: '3', value: 'R', help: 'synthetic load in requests/s, Poisson arrivals (0: none, to try it by hand)', check: (v) => Number.isFinite(v) && v >= 0 },
   port: { type: 'string', default: '8000', value: 'PORT', help: "the gateway's port (OpenAI API and /metrics)", check: isPort },
-  'engine-port': { type: 'string', default: '8001', value: 'PORT', help: "the simulated engine's port (its own /metrics)", check: isPort },
+  'engine-port': { type: 'string', default: '8001', value: 'PORT', help: "the engine's port (its own /metrics)", check: isPort },
+  engine: { type: 'string', default: 'sim', value: 'sim|llama', help: 'the engine behind the gateway: the simulator, or node-llama-cpp on a tiny generated model (CPU)', check: (_, raw) => ['sim', 'llama'].includes(raw) },
   help: { type: 'boolean', short: 'h', help: 'print this and exit' },
 };
 
@@ -28,7 +30,7 @@ function usage() {
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
   return `usage: npm run demo -- [flags]   (or: node scripts/demo.mjs [flags])
 
-Starts the simulated engine, the inferwatch gateway in front of it and synthetic load, after installing
+Starts an engine, the inferwatch gateway in front of it and synthetic load, after installing
 and building only what changed. Ctrl-C stops everything it started.
 
 ${rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`).join('\n')}
@@ -41,7 +43,7 @@ try {
   const options = Object.fromEntries(Object.entries(OPTIONS).map(([name, { value, help, check, ...parse }]) => [name, parse]));
   args = parseArgs({ options }).values;
   for (const [name, { check }] of Object.entries(OPTIONS)) {
-    if (check && !check(Number(args[name]))) throw new Error(`--${name} ${args[name]}: not a valid value`);
+    if (check && !check(Number(args[name]), args[name])) throw new Error(`--${name} ${args[name]}: not a valid value`);
   }
 } catch (error) {
   console.error(`${error.message}\n\n${usage()}`);
@@ -62,11 +64,14 @@ try {
 // Imported only now: on a fresh clone it exists once ensureBuilt has built it.
 const { runBenchmark } = await import('@inferwatch/loadgen');
 
+const llama = args.engine === 'llama';
+const engineName = llama ? 'node-llama-cpp (tiny generated model, CPU)' : 'simulated engine';
+const model = llama ? 'tiny-llama' : 'sim-llama-8b';
 const rate = Number(args.rate);
 const gatewayUrl = `http://localhost:${args.port}`;
 const main = fileURLToPath(new URL('../examples/gateway/main.mjs', import.meta.url));
-log(`starting the gateway on :${args.port} and the simulated engine on :${args['engine-port']} ...`);
-const gateway = spawn(process.execPath, [main, '--port', args.port, '--engine-port', args['engine-port']], { stdio: ['ignore', 'pipe', 'pipe'] });
+log(`starting the gateway on :${args.port} and the ${engineName} on :${args['engine-port']} ...`);
+const gateway = spawn(process.execPath, [main, '--port', args.port, '--engine-port', args['engine-port'], '--engine', args.engine], { stdio: ['ignore', 'pipe', 'pipe'] });
 // Their custom log sinks print `INFO gateway] …` without the time: the demo adds it.
 pipeStamped(gateway.stdout, process.stdout);
 pipeStamped(gateway.stderr, process.stderr);
@@ -81,6 +86,7 @@ gateway.once('exit', (code) => {
 async function ready() {
   const up = (url) => fetch(url).then((res) => res.ok, () => false);
   for (let i = 0; i < 150; i++) {
+    // The engine too: node-llama-cpp takes a moment to load its model.
     if ((await up(`${gatewayUrl}/health`)) && (await up(`http://localhost:${args['engine-port']}/health`))) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -110,7 +116,7 @@ try {
 }
 log(`ready
 inferwatch demo
-  gateway (OpenAI-compatible):  ${gatewayUrl}/v1   → simulated engine on http://localhost:${args['engine-port']}
+  gateway (OpenAI-compatible):  ${gatewayUrl}/v1   → ${engineName} on http://localhost:${args['engine-port']}
   live dashboard (no Docker):   ${gatewayUrl}/dashboard
   gateway metrics:              ${gatewayUrl}/metrics
   engine metrics:               http://localhost:${args['engine-port']}/metrics
@@ -119,5 +125,5 @@ inferwatch demo
   the gateway's and the engine's vLLM-style lines follow every 10 s; Ctrl-C stops everything; --help lists the flags
 `);
 if (rate > 0) {
-  await runBenchmark({ baseUrl: gatewayUrl, model: 'sim-llama-8b', numPrompts: 10_000_000, requestRate: rate, seed: Date.now() % 1e9, signal: load.signal });
+  await runBenchmark({ baseUrl: gatewayUrl, model, numPrompts: 10_000_000, requestRate: rate, seed: Date.now() % 1e9, signal: load.signal });
 }

@@ -26,6 +26,7 @@ const PACKAGES: Record<string, string[]> = {
   gpu: ['createGpuCollector'],
   http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError'],
   client: ['instrumentOpenAI', 'aiSdkMiddleware'],
+  'llama-cpp': ['instrumentContext', 'QueueFullError', 'finishReasonOf'],
 };
 
 describe('the built packages', () => {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The simulated engine behind an OpenAI-compatible API, with its own /metrics and vLLM's log line.
-import { createServer } from 'node:http';
 import { createLlmMetrics, extractTraceContext, startMetrics } from '@inferwatch/sdk';
+import { createOpenAIServer } from '@inferwatch/openai-server';
 import { DEFAULTS, Engine } from './engine.mjs';
-import { chunkOf, completionBody, errorBody, promptTokensOf, usageChunk, word } from './openai.mjs';
+import { promptTokensOf, word } from './tokens.mjs';
 import { parseCommandLine } from '../command-line.mjs';
 
 const USAGE = `Usage: engine-sim [options]
@@ -56,81 +56,51 @@ const llm = createLlmMetrics({ provider: 'engine-sim', log: { intervalMs: Number
 const telemetry = startMetrics({ serviceName: 'inferwatch-engine-sim', llm, gpu: true });
 const engine = new Engine(llm, options);
 const maxContext = (options.numGpuBlocks ?? DEFAULTS.numGpuBlocks) * (options.blockSize ?? DEFAULTS.blockSize);
-let nextId = 0;
 
-function send(res, status, body) {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(body);
-}
-
-async function completion(req, res, chat) {
-  const arrival = llm.now();
-  let body;
-  try {
-    let raw = '';
-    let bytes = 0;
-    for await (const chunk of req) {
-      raw += chunk;
-      bytes += chunk.length;
-      if (bytes > maxBodyBytes) {
-        res.setHeader('connection', 'close');
-        return send(res, 413, errorBody(413, `the body is over ${maxBodyBytes} bytes`));
-      }
+const server = createOpenAIServer({
+  model: args.model,
+  ownedBy: 'inferwatch-engine-sim',
+  maxModelLen: maxContext,
+  idPrefix: 'sim',
+  now: () => llm.now(),
+  maxBodyBytes,
+  metricsHandler: telemetry.metricsHandler,
+  dashboardHandler: telemetry.dashboardHandler,
+  health: () => engine.state(),
+  generate: ({ body, chat, ctx, arrival, headers, signal }, reply) => {
+    const promptTokens = promptTokensOf(body, chat);
+    const maxTokens = body.max_tokens ?? undefined;
+    // With max_tokens the sequence runs to it (as benchmark_serving's ignore_eos); without, it stops on its own.
+    const outputTokens = maxTokens ?? 16 + Math.floor(Math.random() * 240);
+    if (promptTokens + outputTokens > maxContext) {
+      return reply.error(400, `prompt plus output (${promptTokens + outputTokens} tokens) exceed the context of ${maxContext}`, 'max_tokens');
     }
-    body = JSON.parse(raw);
-  } catch {
-    return send(res, 400, errorBody(400, 'the body is not valid JSON'));
-  }
-  if (chat ? !Array.isArray(body?.messages) : typeof body?.prompt !== 'string' && !Array.isArray(body?.prompt)) {
-    return send(res, 400, errorBody(400, chat ? '`messages` must be an array' : '`prompt` must be a string', chat ? 'messages' : 'prompt'));
-  }
-  const promptTokens = promptTokensOf(body, chat);
-  const maxTokens = Number.isInteger(body.max_tokens) && body.max_tokens > 0 ? body.max_tokens : undefined;
-  // With max_tokens the sequence runs to it (as benchmark_serving's ignore_eos); without, it stops on its own.
-  const outputTokens = maxTokens ?? 16 + Math.floor(Math.random() * 240);
-  if (promptTokens + outputTokens > maxContext) {
-    return send(res, 400, errorBody(400, `prompt plus output (${promptTokens + outputTokens} tokens) exceed the context of ${maxContext}`, 'max_tokens'));
-  }
-  const ctx = { id: `cmpl-sim-${++nextId}`, model: body.model ?? args.model, created: Math.floor(Date.now() / 1000), chat };
-  // As vLLM does: the engine's request span continues the caller's (the gateway's) trace.
-  const handle = llm.startRequest({ model: ctx.model, operation: chat ? 'chat' : 'text_completion', promptTokens, at: arrival, context: extractTraceContext(req.headers) });
-  const stream = body.stream === true;
-  const usage = { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens };
-  let text = '';
-  if (stream) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  const seq = engine.submit({
-    handle,
-    promptTokens,
-    outputTokens,
-    maxTokens,
-    onToken: (i) => {
-      usage.completion_tokens = i + 1;
-      if (stream) res.write(chunkOf(ctx, word(i), null, i === 0));
-      else text += word(i);
-    },
-    onEnd: (finishReason) => {
-      usage.total_tokens = promptTokens + usage.completion_tokens;
-      if (!stream) return send(res, 200, completionBody(ctx, text, finishReason, usage));
-      res.write(chunkOf(ctx, null, finishReason, false));
-      if (body.stream_options?.include_usage) res.write(usageChunk(ctx, usage));
-      res.end('data: [DONE]\n\n');
-    },
-  });
-  res.once('close', () => {
-    if (!res.writableFinished) engine.cancel(seq);
-  });
-}
-
-const server = createServer((req, res) => {
-  const path = (req.url ?? '/').split('?')[0];
-  if (req.method === 'GET' && path === '/metrics') return telemetry.metricsHandler(req, res);
-  if (req.method === 'GET' && (path === '/dashboard' || path.startsWith('/dashboard/'))) return telemetry.dashboardHandler(req, res);
-  if (req.method === 'GET' && path === '/health') return send(res, 200, JSON.stringify({ status: 'ok', ...engine.state() }));
-  if (req.method === 'GET' && path === '/v1/models') {
-    return send(res, 200, JSON.stringify({ object: 'list', data: [{ id: args.model, object: 'model', created: 0, owned_by: 'inferwatch-engine-sim', max_model_len: maxContext }] }));
-  }
-  if (req.method === 'POST' && path === '/v1/chat/completions') return void completion(req, res, true);
-  if (req.method === 'POST' && path === '/v1/completions') return void completion(req, res, false);
-  send(res, 404, errorBody(404, `no route for ${req.method} ${path}`));
+    // As vLLM does: the engine's request span continues the caller's (the gateway's) trace.
+    const handle = llm.startRequest({ model: ctx.model, operation: chat ? 'chat' : 'text_completion', promptTokens, at: arrival, context: extractTraceContext(headers) });
+    const usage = { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens };
+    reply.open();
+    return new Promise((resolve) => {
+      const seq = engine.submit({
+        handle,
+        promptTokens,
+        outputTokens,
+        maxTokens,
+        onToken: (i) => {
+          usage.completion_tokens = i + 1;
+          reply.token(word(i));
+        },
+        onEnd: (finishReason) => {
+          usage.total_tokens = promptTokens + usage.completion_tokens;
+          reply.end(finishReason, usage);
+          resolve();
+        },
+      });
+      signal.addEventListener('abort', () => {
+        engine.cancel(seq);
+        resolve();
+      }, { once: true });
+    });
+  },
 });
 
 server.once('error', async (error) => {

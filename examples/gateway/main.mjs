@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The gateway's command line. Upstreams from --upstream (repeatable) or INFERWATCH_UPSTREAMS
 // (comma-separated); per-model routes from --route MODEL=URL or INFERWATCH_ROUTES. With none, it
-// starts the simulated engine and fronts it. SIGTERM or Ctrl-C: stop accepting, drain, flush, exit 0.
+// starts an engine (--engine sim, the default, or llama) and fronts it. SIGTERM or Ctrl-C: stop accepting, drain, flush, exit 0.
 // A start-up failure stops everything this command started and says why (which port, for a busy one).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { parseCommandLine } from '../command-line.mjs';
 const USAGE = `Usage: inferwatch-gateway [options]
 
 An OpenAI-compatible gateway that records every request with @inferwatch/sdk.
-With no --upstream and no --route it starts the simulated engine and fronts it.
+With no --upstream and no --route it starts an engine (--engine) and fronts it.
 
   --port N                 listen port (default 8000, or $PORT)
   --host ADDR              listen address (default 0.0.0.0, or $HOST; 127.0.0.1 for this machine only)
@@ -29,7 +29,8 @@ With no --upstream and no --route it starts the simulated engine and fronts it.
   --max-body-bytes N       largest request body; more gets 413 (default 10485760)
   --bridge-interval-ms N   engine /metrics scrape interval, 0 for none (default 5000)
   --log-interval-ms N      summary log line interval, 0 for none (default 10000)
-  --engine-port N          port of the simulated engine this command starts (default 8001)
+  --engine sim|llama       the engine it starts: the simulator, or node-llama-cpp on a tiny generated model (default sim)
+  --engine-port N          port of the engine this command starts (default 8001)
   --metrics on|off         off: the same proxy with no instrumentation (default on)
   --gpu                    poll this host's GPUs too (off: GPUs are the host's, usually the engine reports them)
   --help                   this text
@@ -51,6 +52,8 @@ const args = parseCommandLine('gateway', USAGE, {
   'bridge-interval-ms': { type: 'string', default: '5000' },
   'log-interval-ms': { type: 'string', default: '10000' },
   'engine-port': { type: 'string', default: '8001' },
+  // The engine started when no upstream is given: sim (the simulator) or llama (node-llama-cpp, tiny model).
+  engine: { type: 'string', default: 'sim' },
   // off: the same proxy with no instrumentation at all, the benchmark's baseline.
   metrics: { type: 'string', default: 'on' },
   // GPUs are the host's: poll them from the one process meant to report them (usually the engine).
@@ -71,9 +74,9 @@ function fail(message) {
   process.exit(1);
 }
 
-/** Starts the simulated engine; resolves once it listens, rejects with its reason when it exits first. */
+/** Starts the engine; resolves once it listens, rejects with its reason when it exits first. */
 function startEngine(port) {
-  const server = fileURLToPath(new URL('../engine-sim/server.mjs', import.meta.url));
+  const server = fileURLToPath(new URL(args.engine === 'llama' ? '../llama-server/server.mjs' : '../engine-sim/server.mjs', import.meta.url));
   // On all interfaces, like the gateway, so a Prometheus in a container can scrape it too.
   const child = spawn(process.execPath, [server, '--port', port, '--host', '0.0.0.0', '--log-interval-ms', args['log-interval-ms']], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   const ready = new Promise((resolve, reject) => {
@@ -81,7 +84,7 @@ function startEngine(port) {
       child.disconnect();
       resolve(message);
     });
-    child.once('exit', (code) => reject(new Error(`the simulated engine exited (${code}) before it listened on port ${port}`)));
+    child.once('exit', (code) => reject(new Error(`the ${args.engine} engine exited (${code}) before it listened on port ${port}`)));
     child.once('error', reject);
   });
   return { child, ready };

@@ -1,18 +1,7 @@
-// The OpenAI wire format the simulated engine speaks: request reading, chunks, bodies, errors.
-
-/** Words are tokens here: the load generator builds prompts of N words to ask for N tokens. */
-export const countTokens = (text) => (typeof text === 'string' ? text.split(/\s+/).filter(Boolean).length : 0);
-
-const VOCABULARY = ['the', 'model', 'says', 'tokens', 'flow', 'through', 'a', 'simulated', 'engine', 'quietly', 'and', 'steadily'];
-export const word = (i) => ` ${VOCABULARY[i % VOCABULARY.length]}`;
-
-export function promptTokensOf(body, chat) {
-  if (!chat) return Array.isArray(body.prompt) ? body.prompt.reduce((n, p) => n + countTokens(p), 0) : countTokens(body.prompt);
-  return body.messages.reduce((n, m) => n + countTokens(typeof m?.content === 'string' ? m.content : ''), 0);
-}
+// The OpenAI wire format: chunks, bodies, errors.
 
 export function errorBody(status, message, param = null) {
-  const type = status === 404 ? 'not_found_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
+  const type = status === 404 ? 'not_found_error' : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
   return JSON.stringify({ error: { message, type, param, code: null } });
 }
 

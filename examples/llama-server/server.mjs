@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+// node-llama-cpp behind an OpenAI-compatible API: the real-engine twin of the simulated engine. One
+// context with --sequences sequences decodes the running requests together (continuous batching: a
+// request joins as soon as a sequence is free); up to --max-waiting more wait, the rest get 429.
+// Serves --model PATH, or the project's tiny generated model. Metrics on /metrics, vLLM's log line.
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getLlama, LlamaChat, LlamaCompletion } from 'node-llama-cpp';
+import { createLlmMetrics, extractTraceContext, startMetrics } from '@inferwatch/sdk';
+import { instrumentContext, QueueFullError } from '@inferwatch/llama-cpp';
+import { createOpenAIServer } from '@inferwatch/openai-server';
+import { ensureTinyModel } from './make-tiny-model.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '8002' },
+    host: { type: 'string', default: '127.0.0.1' },
+    model: { type: 'string' },
+    'served-model-name': { type: 'string' },
+    sequences: { type: 'string', default: '4' },
+    'context-size': { type: 'string', default: '2048' },
+    threads: { type: 'string', default: '1' },
+    'max-waiting': { type: 'string', default: '64' },
+    'log-interval-ms': { type: 'string', default: '10000' },
+    // off: the same server with no instrumentation at all, the benchmark's baseline.
+    metrics: { type: 'string', default: 'on' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  console.log(`usage: server.mjs [--model PATH.gguf] [--served-model-name NAME] [--port 8002] [--host 127.0.0.1]
+  [--sequences 4] [--context-size 2048 (per sequence)] [--threads 1] [--max-waiting 64] [--log-interval-ms 10000] [--metrics on|off]
+Without --model it serves a tiny llama model with random weights that it generates once (gibberish, fast).`);
+  process.exit(0);
+}
+
+const modelPath = args.model ?? ensureTinyModel();
+const modelName = args['served-model-name'] ?? (args.model ? basename(args.model, '.gguf') : 'tiny-llama');
+const contextSize = Number(args['context-size']);
+const instrument = args.metrics !== 'off';
+
+const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });
+const model = await llama.loadModel({ modelPath });
+const context = await model.createContext({ sequences: Number(args.sequences), contextSize, threads: Number(args.threads) });
+
+// --metrics off keeps the pool (it is the scheduler) but gives it a recorder that records nothing.
+const ignored = { scheduled() {}, firstToken() {}, tokens() {}, preempted() {}, resumed() {}, end() {}, fail() {}, abort() {} };
+const unrecorded = { startRequest: () => ignored, reportEngineState() {}, observeEngineState: () => () => {}, now: () => performance.now() };
+const llm = instrument
+  ? createLlmMetrics({ provider: 'llama.cpp', log: { intervalMs: Number(args['log-interval-ms']), sink: (line) => console.log(`INFO llama] ${line}`) } })
+  : unrecorded;
+// GPU metrics as the simulator has them: present where nvidia-smi is (for a GPU build of llama.cpp).
+const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-llama-server', llm, gpu: true }) : undefined;
+const pool = instrumentContext(llm, context, { model: modelName, maxWaiting: Number(args['max-waiting']) });
+const quiet = (_req, res) => res.writeHead(404).end();
+
+const ROLES = { system: 'system', developer: 'system', user: 'user' };
+const textOf = (content) => (typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('') : '');
+/** OpenAI messages as node-llama-cpp's chat history; the model's answer is generated after the last one. */
+const historyOf = (messages) => messages.map((m) => (ROLES[m?.role] ? { type: ROLES[m.role], text: textOf(m?.content) } : { type: 'model', response: [textOf(m?.content)] }));
+
+async function generate({ body, chat, ctx, arrival, headers, signal }, reply) {
+  const prompt = chat ? undefined : Array.isArray(body.prompt) ? body.prompt.join('') : body.prompt;
+  // At least the prompt's tokens (the chat template adds a few): refused before it queues, as vLLM
+  // refuses what exceeds max_model_len, rather than silently cut by node-llama-cpp's context shift.
+  const promptLength = model.tokenize(chat ? body.messages.map((m) => textOf(m?.content)).join('\n') : prompt).length + 1;
+  const maxTokens = body.max_tokens ?? contextSize - promptLength;
+  if (promptLength + maxTokens > contextSize || maxTokens <= 0) {
+    return reply.error(400, `prompt plus max_tokens (at least ${promptLength + maxTokens} tokens) exceed the context of ${contextSize}`, 'max_tokens');
+  }
+  let req;
+  try {
+    req = await pool.acquire({ operation: chat ? 'chat' : 'text_completion', signal, at: arrival, context: extractTraceContext(headers) });
+  } catch (error) {
+    if (error instanceof QueueFullError) return reply.error(429, error.message, null, { 'retry-after': '1' });
+    return; // the client left while waiting
+  }
+  reply.open();
+  const options = {
+    maxTokens,
+    signal,
+    temperature: typeof body.temperature === 'number' ? body.temperature : 1,
+    topP: typeof body.top_p === 'number' ? body.top_p : undefined,
+    seed: Number.isInteger(body.seed) ? body.seed : undefined,
+    onTextChunk: (text) => text && reply.token(text),
+    onToken: req.onToken,
+  };
+  const generator = chat ? new LlamaChat({ contextSequence: req.sequence }) : new LlamaCompletion({ contextSequence: req.sequence });
+  try {
+    const { metadata } = chat ? await generator.generateResponse(historyOf(body.messages), options) : await generator.generateCompletionWithMeta(prompt, options);
+    const usage = req.end(metadata.stopReason);
+    reply.end(usage.finishReason, { prompt_tokens: usage.promptTokens, completion_tokens: usage.outputTokens, total_tokens: usage.promptTokens + usage.outputTokens });
+  } catch (error) {
+    req.fail(error);
+    if (!signal.aborted) throw error;
+  } finally {
+    generator.dispose({ disposeSequence: false });
+  }
+}
+
+const server = createOpenAIServer({
+  model: modelName,
+  ownedBy: 'inferwatch-llama-server',
+  maxModelLen: contextSize,
+  idPrefix: 'llama',
+  now: () => llm.now(),
+  metricsHandler: telemetry?.metricsHandler ?? quiet,
+  dashboardHandler: telemetry?.dashboardHandler,
+  health: () => ({ model: modelName, sequences: context.totalSequences, ...pool.state() }),
+  generate,
+});
+
+server.listen(Number(args.port), args.host, () => {
+  console.log(`INFO llama] node-llama-cpp serving ${modelName} on http://${args.host}:${server.address().port} (${args.sequences} sequences × ${contextSize} tokens, ${args.threads} thread(s); metrics: /metrics, live page: /dashboard)`);
+  // A parent that started this engine (the gateway's command line) learns it is up.
+  process.send?.({ listening: server.address().port });
+});
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    server.close();
+    pool.close();
+    await telemetry?.shutdown();
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+    process.exit(0);
+  });
+}

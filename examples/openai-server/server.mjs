@@ -1,0 +1,149 @@
+// The OpenAI-compatible HTTP layer the example engines share: /v1/completions and /v1/chat/completions
+// (streamed or not, with usage), /v1/models, /health and /metrics. An engine supplies `generate`, which
+// gets a validated request and a `reply` to write tokens and the end to; every request ends exactly once.
+import { createServer } from 'node:http';
+import { chunkOf, completionBody, errorBody, usageChunk } from './wire.mjs';
+
+export { errorBody } from './wire.mjs';
+
+/** Request bodies larger than this are refused with 413 before they are parsed. */
+export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req, maxBytes) {
+  const declared = Number(req.headers['content-length']);
+  if (declared > maxBytes) throw new BodyTooLarge();
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > maxBytes) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The fields every engine needs, checked; undefined when the body is acceptable. */
+function invalid(body, chat) {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['the body must be a JSON object', null];
+  if (chat && !Array.isArray(body.messages)) return ['`messages` must be an array', 'messages'];
+  if (!chat && typeof body.prompt !== 'string' && !(Array.isArray(body.prompt) && body.prompt.every((p) => typeof p === 'string'))) {
+    return ['`prompt` must be a string or an array of strings', 'prompt'];
+  }
+  if (body.max_tokens !== undefined && body.max_tokens !== null && !(Number.isInteger(body.max_tokens) && body.max_tokens > 0)) {
+    return ['`max_tokens` must be a positive integer', 'max_tokens'];
+  }
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') return ['`stream` must be a boolean', 'stream'];
+  return undefined;
+}
+
+/**
+ * The reply to one request. Streamed: `open()` sends the SSE headers (otherwise the first token does),
+ * `token(text)` writes a chunk, `end` writes the finish chunk, the usage chunk if asked, and [DONE].
+ * Not streamed: tokens collect into one JSON body sent by `end`. `error` answers with an OpenAI error
+ * body, or closes the stream if it has begun. After the first `end`/`error`, or once the client has
+ * left, everything is ignored.
+ */
+function replyTo(res, ctx, body) {
+  const stream = body.stream === true;
+  let text = '';
+  let first = true;
+  let done = false;
+  const send = (status, payload, headers = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(payload);
+  const open = () => {
+    if (stream && !res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  };
+  return {
+    get done() {
+      return done;
+    },
+    open,
+    token(piece) {
+      if (done) return;
+      if (!stream) {
+        text += piece;
+        return;
+      }
+      open();
+      res.write(chunkOf(ctx, piece, null, first));
+      first = false;
+    },
+    end(finishReason, usage) {
+      if (done) return;
+      done = true;
+      if (!stream) return send(200, completionBody(ctx, text, finishReason, usage));
+      open();
+      res.write(chunkOf(ctx, null, finishReason, first));
+      if (body.stream_options?.include_usage) res.write(usageChunk(ctx, usage));
+      res.end('data: [DONE]\n\n');
+    },
+    /** The client left: there is nobody to answer. */
+    abandon() {
+      done = true;
+    },
+    error(status, message, param = null, headers = {}) {
+      if (done) return;
+      done = true;
+      if (!res.headersSent) return send(status, errorBody(status, message, param), headers);
+      res.end(`data: ${errorBody(status, message, param)}\n\n`);
+    },
+  };
+}
+
+/**
+ * options: `model` (served name), `ownedBy`, `maxModelLen`, `metricsHandler` and `dashboardHandler`
+ * (the SDK's), `health()` (extra /health fields), `maxBodyBytes`, and
+ * `generate({ body, chat, ctx, arrival, headers, signal }, reply)`: `headers` are the request's (for its
+ * trace context); `signal` aborts when the client leaves first.
+ */
+export function createOpenAIServer(options) {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const json = (res, status, payload) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+  let nextId = 0;
+
+  async function completion(req, res, chat) {
+    const arrival = options.now?.();
+    let body;
+    try {
+      body = JSON.parse(await readBody(req, maxBodyBytes));
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        res.setHeader('connection', 'close');
+        return res.writeHead(413, { 'content-type': 'application/json' }).end(errorBody(413, `the body exceeds ${maxBodyBytes} bytes`));
+      }
+      return res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, 'the body is not valid JSON'));
+    }
+    const problem = invalid(body, chat);
+    if (problem) return res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, ...problem));
+    const ctx = { id: `${chat ? 'chatcmpl' : 'cmpl'}-${options.idPrefix ?? 'iw'}-${++nextId}`, model: typeof body.model === 'string' ? body.model : options.model, created: Math.floor(Date.now() / 1000), chat };
+    const reply = replyTo(res, ctx, body);
+    const left = new AbortController();
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      reply.abandon();
+      left.abort(new Error('the client closed the connection'));
+    });
+    try {
+      await options.generate({ body, chat, ctx, arrival, headers: req.headers, signal: left.signal }, reply);
+    } catch (error) {
+      reply.error(500, 'the engine failed');
+      if (!left.signal.aborted) console.error(`ERROR server] ${error?.name ?? 'Error'}: ${error?.message ?? error}`);
+    }
+    // A generator that returned without answering still answers: every request ends exactly once.
+    if (!reply.done) reply.error(500, 'the engine gave no answer');
+  }
+
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') return options.metricsHandler(req, res);
+    if (req.method === 'GET' && options.dashboardHandler && (path === '/dashboard' || path.startsWith('/dashboard/'))) return options.dashboardHandler(req, res);
+    if (req.method === 'GET' && path === '/health') return json(res, 200, { status: 'ok', ...options.health?.() });
+    if (req.method === 'GET' && path === '/v1/models') {
+      return json(res, 200, { object: 'list', data: [{ id: options.model, object: 'model', created: 0, owned_by: options.ownedBy, max_model_len: options.maxModelLen }] });
+    }
+    if (req.method === 'POST' && path === '/v1/chat/completions') return void completion(req, res, true);
+    if (req.method === 'POST' && path === '/v1/completions') return void completion(req, res, false);
+    res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, `no route for ${req.method} ${path}`));
+  });
+}

@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JavaScript
+import { DASHBOARDS } from '../../dashboards/generate.mjs';
+// @ts-expect-error: plain JavaScript
+import { allPanels, resolveVariables, startLab } from '../../dashboards/lab.mjs';
+import { systemBinary } from '../helpers/binaries.js';
+
+interface Lab {
+  query: (expr: string, time?: number) => Promise<{ value: [number, string] }[]>;
+  queryRange: (expr: string, start: number, end: number, step: number) => Promise<{ values: [number, string][] }[]>;
+  load: (rate: number, seconds: number) => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+const prometheus = systemBinary('prometheus', 'the dashboards on real llama.cpp inference');
+const panels: { title: string; expr: string }[] = Object.values(DASHBOARDS as Record<string, unknown>).flatMap((d) =>
+  (allPanels(d) as { title: string; targets?: { expr: string }[] }[]).flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr }))),
+);
+// What a llama.cpp engine on the CPU cannot move: it never swaps a sequence out, keeps no KV cache on a
+// CPU swap tier, and holds no GPU memory.
+const STILL = /swapped|kv_cache_cpu|gpu_process_memory/;
+
+describe.skipIf(prometheus === undefined)('the dashboards, unchanged, on the node-llama-cpp engine behind two gateways', () => {
+  let lab: Lab;
+  let start: number;
+  let at: number;
+  beforeAll(async () => {
+    lab = await startLab({ prometheusBinary: prometheus, engine: 'llama' });
+    start = Date.now() / 1000;
+    await lab.load(1.5, 10);
+    at = Date.now() / 1000;
+  }, 120_000);
+  afterAll(async () => lab?.stop());
+
+  it.each(['inferwatch-gateway', 'inferwatch-engine'])('every panel of job %s has series, and every one that can moves', async (job) => {
+    const still: string[] = [];
+    for (const { title, expr } of panels) {
+      const values = (await lab.query(resolveVariables(expr, { job, rateInterval: '30s' }), at)).map((s) => Number(s.value[1])).filter(Number.isFinite);
+      expect(values.length, `${title}: ${expr}`).toBeGreaterThan(0);
+      // Moving: above zero at some moment of the run, as a dashboard over that range would show.
+      const series = await lab.queryRange(resolveVariables(expr, { job, rateInterval: '30s' }), start, at, 1);
+      if (!series.some((s) => s.values.some(([, v]) => Number(v) > 0))) still.push(expr);
+    }
+    expect(still.filter((expr) => !STILL.test(expr))).toEqual([]);
+  });
+});
