@@ -28,7 +28,7 @@ interface Gateway {
 
 /** The gateway as `npm run demo` runs it, on a port chosen here so a restart can take the same one. */
 async function startGatewayProcess(port: number, upstream: string): Promise<Gateway> {
-  const args = [join(ROOT, 'examples/gateway/main.mjs'), '--port', String(port), '--host', '127.0.0.1', '--upstream', upstream, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000'];
+  const args = [join(ROOT, 'examples/gateway/main.mjs'), '--port', String(port), '--host', '127.0.0.1', '--upstream', upstream, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000', '--gpu'];
   const child = spawn(process.execPath, args, { env: { ...process.env, ...GPU_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((ready, fail) => {

@@ -5,16 +5,17 @@ import { scriptedUpstream } from './upstream.js';
 /**
  * The gateway as its command line runs it, with tracing configured only through OTEL_* variables: spans
  * over OTLP http/json to a loopback receiver, in front of the scripted upstream (which records the
- * `traceparent` it receives). `stop()` ends all three.
+ * `traceparent` it receives), serving `models`. `stop()` ends all three.
  */
-export async function startTracedGateway() {
+export async function startTracedGateway(models: readonly string[]) {
   const receiver = await spanReceiver();
   const upstream = await scriptedUpstream();
   let gateway: Started;
   try {
     gateway = await startProcess(
       'examples/gateway/main.mjs',
-      ['--host', '127.0.0.1', '--upstream', upstream.url, '--log-interval-ms', '0', '--bridge-interval-ms', '0'],
+      // The scripted upstream lists no models: routes declare the ones the test asks for (others get 404).
+      ['--host', '127.0.0.1', ...models.flatMap((m) => ['--route', `${m}=${upstream.url}`]), '--log-interval-ms', '0', '--bridge-interval-ms', '0'],
       'OpenAI-compatible gateway on',
       {
         OTEL_TRACES_EXPORTER: 'otlp',

@@ -22,7 +22,7 @@ describe('gateway request spans', () => {
   let client: OpenAI;
 
   beforeAll(async () => {
-    lab = await startTracedGateway();
+    lab = await startTracedGateway(['streamed', 'whole', 'cut', 'propagated']);
     ({ receiver, upstream, gateway } = lab);
     const metrics = createClientMetrics({ provider: 'inferwatch-gateway', tracerProvider: clientProvider });
     client = instrumentOpenAI(new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'none', maxRetries: 0 }), metrics);

@@ -59,7 +59,7 @@ describe.skipIf(prometheusBinary === undefined)('exemplars through Prometheus', 
   let openMetrics = false;
 
   beforeAll(async () => {
-    lab = await startTracedGateway();
+    lab = await startTracedGateway(['ex']);
     const probe = await fetch(`${lab.gateway.url}/metrics`, { headers: { accept: OPENMETRICS } });
     await probe.text();
     openMetrics = probe.headers.get('content-type')?.startsWith('application/openmetrics-text') ?? false;

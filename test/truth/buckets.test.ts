@@ -25,7 +25,8 @@ describe('the gateway’s fine buckets', () => {
   let gateway: Gateway;
   let exposition: string;
   beforeAll(async () => {
-    gateway = await startGateway({ upstreams: ['http://127.0.0.1:9'], port: 0, logIntervalMs: 0, bridgeIntervalMs: 0 });
+    // Routes declare the two models: the gateway records only models it serves.
+    gateway = await startGateway({ upstreams: ['http://127.0.0.1:9'], routes: { 'fifty-four': ['http://127.0.0.1:9'], 'four-hundred': ['http://127.0.0.1:9'] }, port: 0, logIntervalMs: 0, bridgeIntervalMs: 0 });
     // Requests of 54 s and 400 s, recorded with explicit timestamps on the gateway's own recorder.
     for (const [model, seconds] of [['fifty-four', 54], ['four-hundred', 400]] as const) {
       const end = gateway.llm.now();
