@@ -65,19 +65,24 @@ export const APPS: Record<string, (llm: LlmMetrics | undefined, upstream: string
     return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
   },
 
-  hono: async (llm, upstream) => {
-    const app = new Hono();
-    if (llm) app.use(honoMiddleware(llm));
-    app.post('/v1/*', async (c) => {
-      const response = await forward(upstream, c.req.path, await c.req.text());
-      return new Response(response.body, { status: response.status, headers: { 'content-type': response.headers.get('content-type') ?? '' } });
-    });
-    const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
-      const s = serveHono({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => new Promise((resolve) => server.close(() => resolve())),
-    };
-  },
+  // On @hono/node-server's node:http objects.
+  hono: (llm, upstream) => honoApp(llm, upstream, (app) => app.fetch),
+  // As a web-standard runtime runs it: the app sees a Request (whose signal aborts when the client leaves) and no node objects.
+  'hono (web)': (llm, upstream) => honoApp(llm, upstream, (app) => (request: Request) => app.fetch(request)),
 };
+
+async function honoApp(llm: LlmMetrics | undefined, upstream: string, fetchOf: (app: Hono) => (request: Request) => Response | Promise<Response>): Promise<App> {
+  const app = new Hono();
+  if (llm) app.use(honoMiddleware(llm));
+  app.post('/v1/*', async (c) => {
+    const response = await forward(upstream, c.req.path, await c.req.text());
+    return new Response(response.body, { status: response.status, headers: { 'content-type': response.headers.get('content-type') ?? '' } });
+  });
+  const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
+    const s = serveHono({ fetch: fetchOf(app), port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -35,6 +35,8 @@ describe('Hono middleware body cap', () => {
     const res = await app.fetch(new Request('http://x/v1/completions', { method: 'POST', body: body.stream, duplex: 'half' } as RequestInit));
     expect(res.status).toBe(413);
     expect(body.pulled()).toBeLessThanOrEqual(1024 * 1024 + 4 * 64 * 1024);
+    // The exchange ends once its response has gone out, as on every other server.
+    await res.text();
     const m = await collect(llm.producer);
     const points = m.metric('gen_ai.server.request.duration')!.dataPoints.filter((p) => (p.value as { count: number }).count > 0);
     expect(points.map((p) => [p.attributes['gen_ai.request.model'], p.attributes['error.type'], (p.value as { count: number }).count])).toEqual([['unknown', '413', 1]]);

@@ -3,8 +3,9 @@
 // client that leaves before, during or after the body or while a write is backed up, a response the
 // server destroys, a deadline). The framework wrappers and the example gateway all stand on this.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extractTraceContext, responseFormat, tapResponse, type LlmMetrics, type RequestHandle, type ResponseTap } from '@inferwatch/sdk';
+import { extractTraceContext, type LlmMetrics, type RequestHandle } from '@inferwatch/sdk';
 import { HttpError, readBody, withinDepth } from './json-body.js';
+import { Outcome } from './outcome.js';
 
 export interface HttpInstrumentationOptions {
   /** Which requests are LLM calls. Default: every POST. */
@@ -49,6 +50,8 @@ export interface Exchange {
 }
 
 const handles = new WeakMap<IncomingMessage, RequestHandle>();
+/** Requests some wrapper already observes: one mounted twice (an app and its sub-app) records them once. */
+const observed = new WeakSet<IncomingMessage>();
 
 /** Socket errors that mean the client went away. */
 const CLIENT_ERRORS = new Set<unknown>(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -111,7 +114,7 @@ class HttpExchange implements Exchange {
   private readonly controller = new AbortController();
   private model: string | undefined;
   private started: RequestHandle | undefined;
-  private tap: ResponseTap | undefined;
+  private readonly outcome = new Outcome(() => this.handle());
   private contentType: string | undefined;
   private clientGone = false;
   private readonly deadline: NodeJS.Timeout | undefined;
@@ -199,15 +202,13 @@ class HttpExchange implements Exchange {
     res.writeHead(error.status, { 'content-type': 'application/json', connection: 'close', ...headers }).end(error.body());
   }
 
-  /** The tap sees every byte written; `finish` and `close` settle the request, exactly once between them. */
+  /** The outcome sees every byte written; `finish` and `close` settle the request, exactly once between them. */
   private watchResponse(): void {
     const res = this.res;
+    const contentType = () => this.contentType ?? String(res.getHeader('content-type') ?? '');
     const observe = (chunk: unknown, encoding: unknown) => {
-      const h = this.handle();
-      if (h === undefined || res.statusCode >= 400) return;
-      this.tap ??= tapResponse(h, { format: responseFormat(this.contentType ?? String(res.getHeader('content-type') ?? '')) });
       const data = asChunk(chunk, encoding);
-      if (data !== undefined) this.tap.write(data);
+      if (data !== undefined) this.outcome.write(res.statusCode, contentType, data);
     };
     // Headers given to writeHead never reach getHeader(): read them on the way.
     const writeHead = res.writeHead;
@@ -236,27 +237,18 @@ class HttpExchange implements Exchange {
     socket.once('end', onClientGone);
     socket.once('error', onSocketError);
 
-    let settled = false;
-    res.once('finish', () => {
-      settled = true;
-      const h = this.handle();
-      if (res.statusCode >= 400) h?.fail({ code: String(res.statusCode) });
-      else if (this.tap !== undefined) this.tap.finish();
-      else h?.end();
-    });
+    res.once('finish', () => this.outcome.finish(res.statusCode));
     res.once('close', () => {
       clearTimeout(this.deadline);
       socket.off('end', onClientGone);
       socket.off('error', onSocketError);
-      if (settled || res.writableFinished) return;
+      // Only `finish` says the response went out whole: `writableFinished` also holds for one destroyed
+      // and then ended (what @hono/node-server does when the body stream it pipes fails midway).
+      if (this.outcome.settled) return;
       this.controller.abort(Object.assign(new Error('the response closed before it finished'), { code: 'client_closed' }));
-      const h = this.handle();
+      // Unless the client left first (and nothing else broke it), the server destroyed the response: a failure.
       const errored = res.errored as { code?: unknown } | null;
-      if (this.clientGone && (errored === null || CLIENT_ERRORS.has(errored.code))) return this.tap !== undefined ? this.tap.abort() : h?.abort();
-      // The server destroyed the response (say, a broken upstream stream or a deadline): a failure.
-      const error = errored ?? { code: 'response_destroyed' };
-      if (this.tap !== undefined) this.tap.fail(error);
-      else h?.fail(error);
+      this.outcome.cut(this.clientGone && (errored === null || CLIENT_ERRORS.has(errored.code)), errored ?? undefined);
     });
   }
 }
@@ -284,6 +276,8 @@ export function observeExchange(llm: LlmMetrics, req: IncomingMessage, res: Serv
   } catch {
     return;
   }
+  if (observed.has(req)) return;
+  observed.add(req);
   const exchange = new HttpExchange(llm, req, res, {});
   exchange.fallbackModel = () => options.model?.(req);
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
