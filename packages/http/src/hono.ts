@@ -73,7 +73,7 @@ function observedBody(body: ReadableStream<Uint8Array>, outcome: Outcome, status
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        let result: ReadableStreamReadResult<Uint8Array>;
+        let result: Awaited<ReturnType<typeof reader.read>>;
         try {
           result = await reader.read();
         } catch (error) {
