@@ -1,4 +1,4 @@
-// Hono on Node: the middleware tracks the Response body stream.
+// Hono on Node: the middleware records each request from @hono/node-server's node:http objects.
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
