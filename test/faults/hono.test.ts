@@ -138,7 +138,7 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
   it('clients that reset mid-stream: one abort each', async () => {
     const { llm, port, seen } = await setup(transport, { tokens: 200, gapMs: 5 });
     const N = 12;
-    await Promise.all(
+    const sockets = await Promise.all(
       Array.from({ length: N }, async () => {
         const socket = await rawSocket(port);
         const { head, body } = rawRequest(port, { model: 'reset', prompt: 'a', stream: true });
@@ -147,9 +147,13 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
         socket.write(head);
         socket.write(body);
         await eventually(() => text.includes('data: '), 5000);
-        socket.resetAndDestroy();
+        return socket;
       }),
     );
+    // Every stream is under way: the gauges hold each of them.
+    const during = await recorded(llm);
+    expect(during.running + during.waiting).toBe(N);
+    for (const socket of sockets) socket.resetAndDestroy();
     expect(seen()).toBe(N);
     expect(await settled(llm, N)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
   });
