@@ -82,7 +82,7 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
           const res = await fetch(`http://${g}/v1/completions`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ model: 'sim-llama-8b', prompt: 'cancel me soon', max_tokens: 400, stream: true }),
+            body: JSON.stringify({ model, prompt: 'cancel me soon', max_tokens: 400, stream: true }),
             signal: AbortSignal.timeout(afterMs),
           });
           for await (const chunk of res.body) void chunk;
@@ -110,7 +110,7 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
         void fetch(`http://${g}/v1/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'sim-llama-8b', prompt: 'hold on', max_tokens: maxTokens, stream: true }),
+          body: JSON.stringify({ model, prompt: 'hold on', max_tokens: maxTokens, stream: true }),
           signal: controller.signal,
         })
           .then(async (res) => {

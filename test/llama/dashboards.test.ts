@@ -9,6 +9,7 @@ interface Lab {
   query: (expr: string, time?: number) => Promise<{ value: [number, string] }[]>;
   queryRange: (expr: string, start: number, end: number, step: number) => Promise<{ values: [number, string][] }[]>;
   load: (rate: number, seconds: number) => Promise<void>;
+  abort: (rate: number, count: number, afterMs: number) => Promise<number>;
   stop: () => Promise<void>;
 }
 
@@ -28,6 +29,12 @@ describe.skipIf(prometheus === undefined)('the dashboards, unchanged, on the nod
     lab = await startLab({ prometheusBinary: prometheus, engine: 'llama' });
     start = Date.now() / 1000;
     await lab.load(1.5, 10);
+    // Some clients leave mid-stream, so the failures-and-aborts panel has something to show: in two
+    // batches a few scrapes apart, since rate() sees no increase in a series' first sample.
+    expect(await lab.abort(2, 3, 100)).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(await lab.abort(2, 3, 100)).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
     at = Date.now() / 1000;
   }, 120_000);
   afterAll(async () => lab?.stop());
