@@ -64,7 +64,7 @@ const PROCESS_START: HrTime = hrTime();
  * Histogram buckets are copied, so an exporter that serialises later still sees one consistent snapshot.
  */
 export class LlmMetricProducer implements MetricProducer {
-  constructor(private readonly source: ProducerSource) {}
+  constructor(readonly source: ProducerSource) {}
 
   async collect(): Promise<CollectionResult> {
     return {

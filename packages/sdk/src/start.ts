@@ -3,6 +3,7 @@ import { defaultResource, detectResources, envDetector, resourceFromAttributes }
 import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { loadGpu, type GpuOption } from './gpu.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
+import { LlmMetricProducer } from './producer.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import type { LlmMetrics } from './recorder.js';
 
@@ -51,7 +52,8 @@ function otlpEndpointInEnv(): boolean {
 export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics {
   const recorders = options.llm === undefined ? [] : Array.isArray(options.llm) ? options.llm : [options.llm as LlmMetrics];
   const gpu = options.gpu ? loadGpu(options.gpu === true ? {} : options.gpu) : undefined;
-  const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(options.metricProducers ?? [])];
+  const otherProducers = [...(gpu ? [gpu.producer] : []), ...(options.metricProducers ?? [])];
+  const producers = [...recorders.map((r) => r.producer), ...otherProducers];
   const fromEnv = exportersFromEnv();
 
   const readers: MetricReader[] = [];
@@ -61,9 +63,12 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
   let ready = Promise.resolve();
   const prometheusOn = options.prometheus !== undefined ? options.prometheus !== false : (fromEnv?.has('prometheus') ?? true);
   if (prometheusOn) {
-    const prometheus = createPrometheus(options.prometheus || {}, producers);
-    readers.push(prometheus.exporter);
-    metricsHandler = (req, res) => prometheus.exporter.getMetricsRequestHandler(req, res);
+    // Recorders are written straight from their storage; anything else goes through OTel collection.
+    const sources = recorders.flatMap((r) => (r.producer instanceof LlmMetricProducer ? [r.producer.source] : []));
+    const collected = recorders.flatMap((r) => (r.producer instanceof LlmMetricProducer ? [] : [r.producer]));
+    const prometheus = createPrometheus(options.prometheus || {}, sources, [...collected, ...otherProducers]);
+    readers.push(prometheus.reader);
+    metricsHandler = prometheus.handler;
     ready = prometheus.listening;
   }
   const otlpOn = options.otlp !== undefined ? options.otlp !== false : (fromEnv?.has('otlp') ?? otlpEndpointInEnv());
