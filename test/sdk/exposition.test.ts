@@ -260,7 +260,7 @@ describe.skipIf(systemBinary('prometheus', 'a real Prometheus scraping OpenMetri
     );
     const api = `http://127.0.0.1:${port}/api/v1`;
     const query = async (expr: string) => {
-      const body = await (await fetch(`${api}/query?query=${encodeURIComponent(expr)}`)).json();
+      const body = (await (await fetch(`${api}/query?query=${encodeURIComponent(expr)}`)).json()) as { data: { result: unknown } };
       return body.data.result as { metric: Record<string, string>; value: [number, string] }[];
     };
     let up: string | undefined;
@@ -277,7 +277,7 @@ describe.skipIf(systemBinary('prometheus', 'a real Prometheus scraping OpenMetri
     const tokens = await query('inferwatch_tokens_total{gen_ai_request_model="quo\\"te",gen_ai_operation_name="chat",gen_ai_token_type="output"}');
     expect(tokens.map((s) => Number(s.value[1]))).toEqual([ours.samples.get('inferwatch_tokens_total{gen_ai_operation_name="chat",gen_ai_provider_name="vllm",gen_ai_request_model="quo\\"te",gen_ai_token_type="output"}')]);
     const now = Date.now() / 1000;
-    const exemplars = await (await fetch(`${api}/query_exemplars?query=gen_ai_server_time_to_first_token_bucket&start=${now - 120}&end=${now + 5}`)).json();
+    const exemplars = (await (await fetch(`${api}/query_exemplars?query=gen_ai_server_time_to_first_token_bucket&start=${now - 120}&end=${now + 5}`)).json()) as { data: unknown };
     expect(JSON.stringify(exemplars.data)).toContain('4bf92f3577b34da6a3ce929d0e0e4736');
   }, 60_000);
 });
