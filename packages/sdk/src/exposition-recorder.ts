@@ -16,37 +16,51 @@ import {
   type HistogramSpec,
   type ScalarSpec,
 } from './catalog.js';
-import { ExpositionWriter, escapeLabelValue, labelString, metricName, sanitizeName, type MetricKind } from './exposition.js';
+import {
+  ExpositionWriter,
+  escapeLabelValue,
+  histogramName,
+  labelString,
+  metricName,
+  sampleName,
+  sanitizeName,
+  type HistogramName,
+  type MetricKind,
+  type SampleName,
+} from './exposition.js';
 import { currentGauges, type GaugeView } from './gauges.js';
 import type { Histogram } from './histogram.js';
 import { MISUSE_REASONS } from './misuse.js';
 import type { ProducerSource } from './producer.js';
 import type { Series } from './series.js';
 
-/** Every label string a series needs, escaped once. */
+/** Every label set a series needs, escaped and encoded once. */
 interface SeriesLabels {
-  readonly base: string;
-  readonly input: string;
-  readonly output: string;
-  readonly finished: readonly string[];
-  readonly errors: Map<string, string>;
+  readonly text: string;
+  readonly base: Uint8Array;
+  readonly input: Uint8Array;
+  readonly output: Uint8Array;
+  readonly finished: readonly Uint8Array[];
+  readonly errors: Map<string, Uint8Array>;
 }
 
 const seriesLabels = new WeakMap<Series, SeriesLabels>();
-const gaugeLabels = new WeakMap<Attributes, string>();
+const gaugeLabels = new WeakMap<Attributes, Uint8Array>();
 
+const encode = (text: string) => Buffer.from(text, 'utf8');
 const label = (key: string, value: string) => `${sanitizeName(key)}="${escapeLabelValue(value)}"`;
-const join = (base: string, extra: string) => (base === '' ? extra : `${base},${extra}`);
+const join = (base: string, extra: string) => encode(base === '' ? extra : `${base},${extra}`);
 
 function labelsOf(s: Series): SeriesLabels {
   let labels = seriesLabels.get(s);
   if (labels === undefined) {
-    const base = labelString(s.attributes);
+    const text = labelString(s.attributes);
     labels = {
-      base,
-      input: join(base, label(ATTR_TOKEN_TYPE, 'input')),
-      output: join(base, label(ATTR_TOKEN_TYPE, 'output')),
-      finished: FINISH_REASONS.map((reason) => join(base, label(ATTR_FINISH_REASON, reason))),
+      text,
+      base: encode(text),
+      input: join(text, label(ATTR_TOKEN_TYPE, 'input')),
+      output: join(text, label(ATTR_TOKEN_TYPE, 'output')),
+      finished: FINISH_REASONS.map((reason) => join(text, label(ATTR_FINISH_REASON, reason))),
       errors: new Map(),
     };
     seriesLabels.set(s, labels);
@@ -54,22 +68,22 @@ function labelsOf(s: Series): SeriesLabels {
   return labels;
 }
 
-function errorLabels(labels: SeriesLabels, errorType: string): string {
-  let text = labels.errors.get(errorType);
-  if (text === undefined) {
-    text = join(labels.base, label(ATTR_ERROR_TYPE, errorType));
-    labels.errors.set(errorType, text);
+function errorLabels(labels: SeriesLabels, errorType: string): Uint8Array {
+  let bytes = labels.errors.get(errorType);
+  if (bytes === undefined) {
+    bytes = join(labels.text, label(ATTR_ERROR_TYPE, errorType));
+    labels.errors.set(errorType, bytes);
   }
-  return text;
+  return bytes;
 }
 
-function gaugeLabelsOf(attributes: Attributes): string {
-  let text = gaugeLabels.get(attributes);
-  if (text === undefined) {
-    text = labelString(attributes);
-    gaugeLabels.set(attributes, text);
+function gaugeLabelsOf(attributes: Attributes): Uint8Array {
+  let bytes = gaugeLabels.get(attributes);
+  if (bytes === undefined) {
+    bytes = encode(labelString(attributes));
+    gaugeLabels.set(attributes, bytes);
   }
-  return text;
+  return bytes;
 }
 
 interface Family {
@@ -77,22 +91,38 @@ interface Family {
   readonly kind: MetricKind;
   readonly name: string;
 }
+interface HistogramFamily extends Family {
+  readonly samples: HistogramName;
+}
+interface ScalarFamily extends Family {
+  readonly samples: SampleName;
+}
 
-const family = (spec: HistogramSpec | ScalarSpec, kind: MetricKind): Family => ({ spec, kind, name: metricName(spec.name, kind)! });
+function family(spec: HistogramSpec | ScalarSpec, kind: MetricKind): Family {
+  return { spec, kind, name: metricName(spec.name, kind)! };
+}
+const histogramFamily = (spec: HistogramSpec): HistogramFamily => {
+  const f = family(spec, 'histogram');
+  return { ...f, samples: histogramName(f.name) };
+};
+const scalarFamily = (spec: ScalarSpec, kind: 'counter' | 'gauge'): ScalarFamily => {
+  const f = family(spec, kind);
+  return { ...f, samples: sampleName(f.name) };
+};
 
 type SeriesHistogram = 'timeToFirstToken' | 'timePerOutputToken' | 'interTokenLatency' | 'queueDuration' | 'inferenceDuration' | 'prefillDuration' | 'decodeDuration';
 
-const REQUEST_DURATION = family(HISTOGRAMS.requestDuration, 'histogram');
-const SIMPLE_HISTOGRAMS: ReadonlyArray<[Family, SeriesHistogram]> = (
+const REQUEST_DURATION = histogramFamily(HISTOGRAMS.requestDuration);
+const SIMPLE_HISTOGRAMS: ReadonlyArray<[HistogramFamily, SeriesHistogram]> = (
   ['timeToFirstToken', 'timePerOutputToken', 'interTokenLatency', 'queueDuration', 'inferenceDuration', 'prefillDuration', 'decodeDuration'] as const
-).map((key) => [family(HISTOGRAMS[key], 'histogram'), key]);
-const TOKEN_USAGE = family(HISTOGRAMS.tokenUsage, 'histogram');
-const TOKENS = family(COUNTERS.tokens, 'counter');
-const FINISHED = family(COUNTERS.finished, 'counter');
-const PREEMPTIONS = family(COUNTERS.preemptions, 'counter');
-const MISUSE = family(COUNTERS.misuse, 'counter');
-const MISUSE_LABELS = MISUSE_REASONS.map((reason) => label(ATTR_MISUSE_REASON, reason));
-const GAUGE_FAMILIES = (Object.keys(GAUGES) as GaugeKey[]).map((key) => [family(GAUGES[key], 'gauge'), key] as const);
+).map((key) => [histogramFamily(HISTOGRAMS[key]), key]);
+const TOKEN_USAGE = histogramFamily(HISTOGRAMS.tokenUsage);
+const TOKENS = scalarFamily(COUNTERS.tokens, 'counter');
+const FINISHED = scalarFamily(COUNTERS.finished, 'counter');
+const PREEMPTIONS = scalarFamily(COUNTERS.preemptions, 'counter');
+const MISUSE = scalarFamily(COUNTERS.misuse, 'counter');
+const MISUSE_LABELS = MISUSE_REASONS.map((reason) => encode(label(ATTR_MISUSE_REASON, reason)));
+const GAUGE_FAMILIES = (Object.keys(GAUGES) as GaugeKey[]).map((key) => [scalarFamily(GAUGES[key], 'gauge'), key] as const);
 
 interface Snapshot {
   readonly series: Series[];
@@ -102,9 +132,9 @@ interface Snapshot {
 
 const header = (w: ExpositionWriter, f: Family) => w.family(f.name, f.kind, f.spec.description, f.spec.unit);
 
-function histograms(w: ExpositionWriter, f: Family, snapshots: readonly Snapshot[], pick: (s: Series) => Histogram): void {
+function histograms(w: ExpositionWriter, f: HistogramFamily, snapshots: readonly Snapshot[], pick: (s: Series) => Histogram): void {
   header(w, f);
-  for (const { series } of snapshots) for (const s of series) w.histogram(f.name, labelsOf(s).base, pick(s));
+  for (const { series } of snapshots) for (const s of series) w.histogram(f.samples, labelsOf(s).base, pick(s));
 }
 
 /** Writes every family of the given recorders, one family at a time across all of them. */
@@ -119,8 +149,8 @@ export function writeRecorders(w: ExpositionWriter, sources: readonly ProducerSo
   for (const { series } of snapshots) {
     for (const s of series) {
       const labels = labelsOf(s);
-      w.histogram(REQUEST_DURATION.name, labels.base, s.requestDuration);
-      for (const [errorType, h] of s.errorDurations) w.histogram(REQUEST_DURATION.name, errorLabels(labels, errorType), h);
+      w.histogram(REQUEST_DURATION.samples, labels.base, s.requestDuration);
+      for (const [errorType, h] of s.errorDurations) w.histogram(REQUEST_DURATION.samples, errorLabels(labels, errorType), h);
     }
   }
   for (const [f, key] of SIMPLE_HISTOGRAMS) histograms(w, f, snapshots, (s) => s[key]);
@@ -129,34 +159,34 @@ export function writeRecorders(w: ExpositionWriter, sources: readonly ProducerSo
   for (const { series } of snapshots) {
     for (const s of series) {
       const labels = labelsOf(s);
-      w.histogram(TOKEN_USAGE.name, labels.input, s.inputTokenUsage);
-      w.histogram(TOKEN_USAGE.name, labels.output, s.outputTokenUsage);
+      w.histogram(TOKEN_USAGE.samples, labels.input, s.inputTokenUsage);
+      w.histogram(TOKEN_USAGE.samples, labels.output, s.outputTokenUsage);
     }
   }
   header(w, TOKENS);
   for (const { series } of snapshots) {
     for (const s of series) {
       const labels = labelsOf(s);
-      w.sample(TOKENS.name, labels.input, s.promptTokens);
-      w.sample(TOKENS.name, labels.output, s.outputTokens);
+      w.sample(TOKENS.samples, labels.input, s.promptTokens);
+      w.sample(TOKENS.samples, labels.output, s.outputTokens);
     }
   }
   header(w, FINISHED);
   for (const { series } of snapshots) {
     for (const s of series) {
       const labels = labelsOf(s).finished;
-      for (let i = 0; i < labels.length; i++) w.sample(FINISHED.name, labels[i], s.finished[i]);
+      for (let i = 0; i < labels.length; i++) w.sample(FINISHED.samples, labels[i], s.finished[i]);
     }
   }
   header(w, PREEMPTIONS);
-  for (const { series } of snapshots) for (const s of series) w.sample(PREEMPTIONS.name, labelsOf(s).base, s.preemptions);
+  for (const { series } of snapshots) for (const s of series) w.sample(PREEMPTIONS.samples, labelsOf(s).base, s.preemptions);
 
   header(w, MISUSE);
-  for (const { misuse } of snapshots) for (let i = 0; i < MISUSE_LABELS.length; i++) w.sample(MISUSE.name, MISUSE_LABELS[i], misuse[i]);
+  for (const { misuse } of snapshots) for (let i = 0; i < MISUSE_LABELS.length; i++) w.sample(MISUSE.samples, MISUSE_LABELS[i], misuse[i]);
 
   for (const [f, key] of GAUGE_FAMILIES) {
     if (snapshots.every((s) => s.gauges[key].length === 0)) continue;
     header(w, f);
-    for (const { gauges } of snapshots) for (const point of gauges[key]) w.sample(f.name, gaugeLabelsOf(point.attributes), point.value);
+    for (const { gauges } of snapshots) for (const point of gauges[key]) w.sample(f.samples, gaugeLabelsOf(point.attributes), point.value);
   }
 }

@@ -60,15 +60,46 @@ export function labelString(attributes: Attributes): string {
 
 export const formatValue = (value: number) => (value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : `${value}`);
 
-/** Per bucket `le="…"` strings, built once per boundary list. */
-const leCache = new WeakMap<object, string[]>();
+const encode = (text: string) => Buffer.from(text, 'utf8');
 
-function leLabels(boundaries: ArrayLike<number>): string[] {
+/** A sample name, pre-encoded for both shapes of line: `name{labels} v` and `name v`. */
+export interface SampleName {
+  readonly open: Uint8Array;
+  readonly bare: Uint8Array;
+}
+
+export const sampleName = (name: string): SampleName => ({ open: encode(`${name}{`), bare: encode(`${name} `) });
+
+/** The three sample names of a histogram. */
+export interface HistogramName {
+  readonly count: SampleName;
+  readonly sum: SampleName;
+  readonly bucket: Uint8Array;
+}
+
+export const histogramName = (name: string): HistogramName => ({
+  count: sampleName(`${name}_count`),
+  sum: sampleName(`${name}_sum`),
+  bucket: encode(`${name}_bucket{`),
+});
+
+/** `labelString`, encoded. */
+export const labelBytes = (attributes: Attributes) => encode(labelString(attributes));
+
+const CLOSE = encode('} ');
+const COMMA = 44;
+const NEWLINE = 10;
+const MIN_CAPACITY = 64 * 1024;
+
+/** Per bucket `le="…"} ` bytes, built once per boundary list. */
+const leCache = new WeakMap<object, Uint8Array[]>();
+
+function leLabels(boundaries: ArrayLike<number>): Uint8Array[] {
   let labels = leCache.get(boundaries);
   if (labels === undefined) {
     labels = [];
-    for (let i = 0; i < boundaries.length; i++) labels.push(`le="${formatValue(boundaries[i])}"}`);
-    labels.push('le="+Inf"}');
+    for (let i = 0; i < boundaries.length; i++) labels.push(encode(`le="${formatValue(boundaries[i])}"} `));
+    labels.push(encode('le="+Inf"} '));
     leCache.set(boundaries, labels);
   }
   return labels;
@@ -87,15 +118,22 @@ export function metricName(descriptorName: string, kind: MetricKind): string | u
 }
 
 /**
- * Accumulates one exposition. Families are written whole (header, then every sample), so the
- * caller iterates families outside and sources inside.
+ * Accumulates one exposition as bytes: cached names and labels are copied in, numbers are written
+ * digit by digit, so a scrape builds no strings per line. Families are written whole (header, then
+ * every sample), so the caller iterates families outside and sources inside.
  */
 export class ExpositionWriter {
-  private out = '';
+  private buf: Buffer;
+  private at = 0;
   private readonly openMetrics: boolean;
 
-  constructor(readonly format: ExpositionFormat) {
+  /** `capacity`: the expected size in bytes (e.g. the last scrape's), to avoid regrowing. */
+  constructor(
+    readonly format: ExpositionFormat,
+    capacity = MIN_CAPACITY,
+  ) {
     this.openMetrics = format === 'openmetrics';
+    this.buf = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity));
   }
 
   /**
@@ -106,37 +144,50 @@ export class ExpositionWriter {
   family(name: string, kind: MetricKind, description: string, unit: string): void {
     if (!this.openMetrics) {
       const help = `# HELP ${name} ${escapeText(description || 'description missing')}\n`;
-      this.out += `${help}${unit ? `# UNIT ${name} ${escapeText(unit)}\n` : ''}# TYPE ${name} ${kind}\n`;
-      return;
+      return this.text(`${help}${unit ? `# UNIT ${name} ${escapeText(unit)}\n` : ''}# TYPE ${name} ${kind}\n`);
     }
     const family = kind === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
     const help = escapeText(description || 'description missing').replace(/"/g, '\\"');
     const declaredUnit = unit && family.endsWith(`_${unit}`) ? `# UNIT ${family} ${unit}\n` : '';
-    this.out += `# HELP ${family} ${help}\n${declaredUnit}# TYPE ${family} ${kind}\n`;
+    this.text(`# HELP ${family} ${help}\n${declaredUnit}# TYPE ${family} ${kind}\n`);
   }
 
-  /** One sample; `labels` as from `labelString` (may be empty). */
-  sample(name: string, labels: string, value: number): void {
-    this.out += labels === '' ? `${name} ${formatValue(value)}\n` : `${name}{${labels}} ${formatValue(value)}\n`;
+  /** One sample; `labels` as from `labelBytes` (may be empty). */
+  sample(name: SampleName, labels: Uint8Array, value: number): void {
+    this.reserve(name.open.length + labels.length + 32);
+    if (labels.length === 0) {
+      this.put(name.bare);
+    } else {
+      this.put(name.open);
+      this.put(labels);
+      this.put(CLOSE);
+    }
+    this.number(value);
+    this.buf[this.at++] = NEWLINE;
   }
 
   /** `_count`, `_sum`, then the cumulative buckets, each bucket followed by its exemplar in OpenMetrics. */
-  histogram(name: string, labels: string, h: HistogramView): void {
-    const braced = labels === '' ? '' : `{${labels}}`;
-    let out = `${name}_count${braced} ${formatValue(h.count)}\n`;
-    if (h.sum !== undefined) out += `${name}_sum${braced} ${formatValue(h.sum)}\n`;
-    const head = labels === '' ? `${name}_bucket{` : `${name}_bucket{${labels},`;
+  histogram(name: HistogramName, labels: Uint8Array, h: HistogramView): void {
+    this.sample(name.count, labels, h.count);
+    if (h.sum !== undefined) this.sample(name.sum, labels, h.sum);
     const le = leLabels(h.boundaries);
     const counts = h.counts;
     const exemplars = this.openMetrics ? h.exemplars : undefined;
     let cumulative = 0;
     for (let i = 0; i < counts.length; i++) {
       cumulative += counts[i];
-      out += `${head}${le[i]} ${formatValue(cumulative)}`;
+      this.reserve(name.bucket.length + labels.length + le[i].length + 32);
+      this.put(name.bucket);
+      if (labels.length > 0) {
+        this.put(labels);
+        this.buf[this.at++] = COMMA;
+      }
+      this.put(le[i]);
+      this.number(cumulative);
       const exemplar = exemplars?.[i];
-      out += exemplar === undefined ? '\n' : `${exemplarSuffix(exemplar)}\n`;
+      if (exemplar !== undefined) this.text(exemplarSuffix(exemplar));
+      this.buf[this.at++] = NEWLINE;
     }
-    this.out += out;
   }
 
   /** An OTel metric (user instruments, other producers), as the OTel serializer would write it. */
@@ -147,28 +198,73 @@ export class ExpositionWriter {
     if (name === undefined) return;
     this.family(name, kind, metric.descriptor.description, metric.descriptor.unit);
     if (kind === 'histogram') {
+      const names = histogramName(name);
       for (const point of metric.dataPoints as DataPoint<OtelHistogram>[]) {
         const { buckets, sum, count } = point.value;
-        this.histogram(name, labelString(point.attributes), { boundaries: buckets.boundaries, counts: buckets.counts, sum, count });
+        this.histogram(names, labelBytes(point.attributes), { boundaries: buckets.boundaries, counts: buckets.counts, sum, count });
       }
     } else {
-      for (const point of metric.dataPoints as DataPoint<number>[]) this.sample(name, labelString(point.attributes), point.value);
+      const names = sampleName(name);
+      for (const point of metric.dataPoints as DataPoint<number>[]) this.sample(names, labelBytes(point.attributes), point.value);
     }
   }
 
   /** The resource as `target_info`, as OTel writes it. */
   targetInfo(attributes: Attributes): void {
     this.family('target_info', 'gauge', 'Target metadata', '');
-    this.sample('target_info', labelString(attributes), 1);
+    this.sample(TARGET_INFO, labelBytes(attributes), 1);
   }
 
   /** The whole exposition; OpenMetrics ends with `# EOF`. */
-  finish(): string {
-    const text = this.openMetrics ? `${this.out}# EOF\n` : this.out;
-    this.out = '';
-    return text;
+  finish(): Buffer {
+    if (this.openMetrics) this.text('# EOF\n');
+    return this.buf.subarray(0, this.at);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+
+  /** Short runs are copied in a loop: cheaper than a native call for the few bytes of a name or label. */
+  private put(bytes: Uint8Array): void {
+    const buf = this.buf;
+    const n = bytes.length;
+    if (n > 64) {
+      buf.set(bytes, this.at);
+    } else {
+      for (let k = 0, at = this.at; k < n; k++) buf[at + k] = bytes[k];
+    }
+    this.at += n;
+  }
+
+  private text(text: string): void {
+    this.reserve(text.length * 3);
+    this.at += this.buf.write(text, this.at, 'utf8');
+  }
+
+  /** Non-negative integers digit by digit (most samples are counts); anything else as JavaScript prints it. */
+  private number(value: number): void {
+    if (!(value >= 0 && value < 1e15 && Math.floor(value) === value)) {
+      this.at += this.buf.write(formatValue(value), this.at, 'latin1');
+      return;
+    }
+    let digits = 1;
+    for (let limit = 10; value >= limit; limit *= 10) digits++;
+    const buf = this.buf;
+    let rest = value;
+    for (let k = this.at + digits - 1; k >= this.at; k--) {
+      const digit = rest % 10;
+      buf[k] = 48 + digit;
+      rest = (rest - digit) / 10;
+    }
+    this.at += digits;
   }
 }
+
+const TARGET_INFO = sampleName('target_info');
 
 function exemplarSuffix(e: BucketExemplar): string {
   return ` # {trace_id="${escapeLabelValue(e.traceId)}",span_id="${escapeLabelValue(e.spanId)}"} ${formatValue(e.value)} ${formatValue(e.timeMs / 1000)}`;

@@ -72,6 +72,7 @@ export function acceptsGzip(acceptEncoding: string | string[] | undefined): bool
 
 export function createPrometheus(options: PrometheusOptions, recorders: readonly ProducerSource[], producers: MetricProducer[]): PrometheusSetup {
   const reader = new ScrapeReader({ metricProducers: producers });
+  let lastSize = 0;
 
   async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const format = negotiateFormat(req.headers.accept);
@@ -80,11 +81,12 @@ export function createPrometheus(options: PrometheusOptions, recorders: readonly
     try {
       const { resourceMetrics, errors } = await reader.collect();
       if (errors.length > 0) diag.error('inferwatch: metrics collection errors', ...errors);
-      const writer = new ExpositionWriter(format);
+      const writer = new ExpositionWriter(format, lastSize + (lastSize >> 3));
       writer.targetInfo(resourceMetrics.resource.attributes);
       writeRecorders(writer, recorders);
       for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) writer.metricData(metric);
-      body = Buffer.from(writer.finish(), 'utf8');
+      body = writer.finish();
+      lastSize = body.length;
       // zlib's async API compresses on the libuv thread pool, off the host's event loop.
       if (compress) body = await gzipAsync(body);
     } catch (error) {
