@@ -24,6 +24,8 @@ export interface TapOptions {
 
 const NEWLINE = 10;
 const CR = 13;
+const QUOTE = 34;
+const BACKSLASH = 92;
 const MAX_JSON_BODY = 16 * 1024 * 1024;
 const MAX_LINE = 1024 * 1024;
 
@@ -53,6 +55,54 @@ const asBytes = (chunk: Uint8Array | string) => (typeof chunk === 'string' ? Buf
 const nativeIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: number, byteOffset?: number) => number;
 const newlineIn = (bytes: Uint8Array, from: number) => nativeIndexOf.call(bytes, NEWLINE, from);
 
+/** Backslashes immediately before `at`, down to `from`. An odd count escapes the byte at `at`. */
+function backslashesBefore(bytes: Uint8Array, at: number, from: number): number {
+  let n = 0;
+  while (at - n - 1 >= from && bytes[at - n - 1] === BACKSLASH) n++;
+  return n;
+}
+
+/** Where the JSON string whose opening quote is at `open` closes, or -1 if it does not before `end`. */
+function closingQuote(bytes: Uint8Array, open: number, end: number): number {
+  for (let q = nativeIndexOf.call(bytes, QUOTE, open + 1); q !== -1 && q < end; q = nativeIndexOf.call(bytes, QUOTE, q + 1)) {
+    if ((backslashesBefore(bytes, q, open + 1) & 1) === 0) return q;
+  }
+  return -1;
+}
+
+/**
+ * The bytes around the delta of the last plain content event (one non-empty delta, no finish
+ * reason, usage or error). The chunks of one stream mostly share them (same id, model, created;
+ * only the delta differs), so an event that starts with `prefix` and ends with `suffix`, with a
+ * well-formed string between them, has exactly the signals of that event: a token if the string is
+ * non-empty. Two native comparisons and a quote search replace a byte-by-byte scan of the event.
+ */
+export class Shape {
+  constructor(
+    /** Up to and including the delta's opening quote. */
+    readonly prefix: Buffer,
+    /** From the delta's closing quote to the end of the line. */
+    readonly suffix: Buffer,
+  ) {}
+
+  /** 1: same shape, non-empty delta; 0: same shape, empty delta; -1: not this shape. */
+  match(bytes: Uint8Array, start: number, end: number): number {
+    const deltaStart = start + this.prefix.length;
+    const deltaEnd = end - this.suffix.length;
+    if (deltaEnd < deltaStart) return -1;
+    if (this.prefix.compare(bytes, start, deltaStart) !== 0 || this.suffix.compare(bytes, deltaEnd, end) !== 0) return -1;
+    // The delta must be a whole string: no unescaped quote inside, and not ending in an escape of the closing quote.
+    if (closingQuote(bytes, deltaStart - 1, end) !== deltaEnd) return -1;
+    return deltaEnd > deltaStart ? 1 : 0;
+  }
+
+  static of(bytes: Uint8Array, start: number, end: number, open: number): Shape | undefined {
+    const close = closingQuote(bytes, open, end);
+    if (close === -1) return undefined;
+    return new Shape(Buffer.from(bytes.subarray(start, open + 1)), Buffer.from(bytes.subarray(close, end)));
+  }
+}
+
 class Tap implements ResponseTap {
   /** The start of a line that has not ended yet (SSE), or the body so far (JSON). */
   private pending: Uint8Array[] = [];
@@ -61,6 +111,10 @@ class Tap implements ResponseTap {
   private finishReason: string | undefined;
   private usage: Usage | undefined;
   private sawDone = false;
+  private shape: Shape | undefined;
+  /** Tokens seen in the current write, recorded together at its end: one clock read per upstream read. */
+  private tokens = 0;
+  private sawToken = false;
 
   constructor(
     private readonly handle: RequestHandle,
@@ -87,12 +141,14 @@ class Tap implements ResponseTap {
     }
     // Copied: the caller may reuse its buffer once write() returns.
     if (start < bytes.length && !this.done) this.keep(Uint8Array.prototype.slice.call(bytes, start));
+    this.flushTokens();
   }
 
   finish(): void {
     if (this.done) return;
     if (this.format === 'json') return this.finishJson();
     if (this.pendingBytes > 0) this.lineOf(this.takePending());
+    this.flushTokens();
     if (this.done) return;
     this.done = true;
     // An OpenAI-style stream that stops before [DONE] and before any finish_reason was cut short.
@@ -136,15 +192,37 @@ class Tap implements ResponseTap {
 
   private line(bytes: Uint8Array, start: number, newline: number): void {
     const end = newline > start && bytes[newline - 1] === CR ? newline - 1 : newline;
+    const same = this.shape === undefined ? -1 : this.shape.match(bytes, start, end);
+    if (same !== -1) {
+      this.tokens += same;
+      return;
+    }
     const event = scanEvent(bytes, start, end);
     if (event.ignored) return;
     if (event.done) {
       this.sawDone = true;
       return;
     }
-    if (event.content) this.handle.tokens(1);
+    if (event.content) this.tokens++;
     if (event.finishReason !== undefined) this.finishReason = event.finishReason;
     if (event.parse) this.parseEvent(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8'));
+    else if (event.contentAt !== -1 && event.finishReason === undefined) this.shape = Shape.of(bytes, start, end, event.contentAt);
+  }
+
+  /**
+   * Records the tokens of this read at one timestamp: the read is when the gateway saw them. The
+   * first token of the stream is recorded alone, so time to first token is that of the first.
+   */
+  private flushTokens(): void {
+    let n = this.tokens;
+    if (n === 0) return;
+    this.tokens = 0;
+    if (!this.sawToken) {
+      this.sawToken = true;
+      this.handle.tokens(1);
+      n--;
+    }
+    if (n > 0) this.handle.tokens(n);
   }
 
   /** Only the rare events that carry usage or an error are parsed in full. */
@@ -155,7 +233,10 @@ class Tap implements ResponseTap {
     } catch {
       return;
     }
-    if (isError(event)) return this.fail({ code: errorType(event) });
+    if (isError(event)) {
+      this.flushTokens();
+      return this.fail({ code: errorType(event) });
+    }
     if (typeof event.usage === 'object' && event.usage !== null) this.usage = event.usage;
   }
 
