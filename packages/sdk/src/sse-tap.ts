@@ -55,17 +55,16 @@ const asBytes = (chunk: Uint8Array | string) => (typeof chunk === 'string' ? Buf
 const nativeIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: number, byteOffset?: number) => number;
 const newlineIn = (bytes: Uint8Array, from: number) => nativeIndexOf.call(bytes, NEWLINE, from);
 
-/** Backslashes immediately before `at`, down to `from`. An odd count escapes the byte at `at`. */
-function backslashesBefore(bytes: Uint8Array, at: number, from: number): number {
-  let n = 0;
-  while (at - n - 1 >= from && bytes[at - n - 1] === BACKSLASH) n++;
-  return n;
-}
-
-/** Where the JSON string whose opening quote is at `open` closes, or -1 if it does not before `end`. */
-function closingQuote(bytes: Uint8Array, open: number, end: number): number {
-  for (let q = nativeIndexOf.call(bytes, QUOTE, open + 1); q !== -1 && q < end; q = nativeIndexOf.call(bytes, QUOTE, q + 1)) {
-    if ((backslashesBefore(bytes, q, open + 1) & 1) === 0) return q;
+/**
+ * Where the JSON string whose body starts at `from` closes (the index of its closing quote), or -1
+ * if it does not before `end`. A backslash escapes the next byte; UTF-8 continuation bytes are never
+ * a quote or a backslash, so bytes need no decoding.
+ */
+function stringEnd(bytes: Uint8Array, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH) i++;
   }
   return -1;
 }
@@ -73,11 +72,14 @@ function closingQuote(bytes: Uint8Array, open: number, end: number): number {
 /**
  * The bytes around the delta of the last plain content event (one non-empty delta, no finish
  * reason, usage or error). The chunks of one stream mostly share them (same id, model, created;
- * only the delta differs), so an event that starts with `prefix` and ends with `suffix`, with a
- * well-formed string between them, has exactly the signals of that event: a token if the string is
- * non-empty. Two native comparisons and a quote search replace a byte-by-byte scan of the event.
+ * only the delta differs), so an event made of `prefix`, a whole JSON string and `suffix` has
+ * exactly the signals of that event: a token if the string is non-empty. Two native comparisons
+ * and a scan of the delta alone replace a byte-by-byte scan of the event.
  */
 export class Shape {
+  /** Whether the delta of the last match was non-empty (1) or empty (0). */
+  content = 0;
+
   constructor(
     /** Up to and including the delta's opening quote. */
     readonly prefix: Buffer,
@@ -85,19 +87,19 @@ export class Shape {
     readonly suffix: Buffer,
   ) {}
 
-  /** 1: same shape, non-empty delta; 0: same shape, empty delta; -1: not this shape. */
-  match(bytes: Uint8Array, start: number, end: number): number {
-    const deltaStart = start + this.prefix.length;
-    const deltaEnd = end - this.suffix.length;
-    if (deltaEnd < deltaStart) return -1;
-    if (this.prefix.compare(bytes, start, deltaStart) !== 0 || this.suffix.compare(bytes, deltaEnd, end) !== 0) return -1;
-    // The delta must be a whole string: no unescaped quote inside, and not ending in an escape of the closing quote.
-    if (closingQuote(bytes, deltaStart - 1, end) !== deltaEnd) return -1;
-    return deltaEnd > deltaStart ? 1 : 0;
+  /** If an event of this shape starts at `at`, where it ends (within `limit`); else -1. */
+  matchAt(bytes: Uint8Array, at: number, limit: number): number {
+    const deltaStart = at + this.prefix.length;
+    if (deltaStart > limit || this.prefix.compare(bytes, at, deltaStart) !== 0) return -1;
+    const close = stringEnd(bytes, deltaStart, limit);
+    const end = close + this.suffix.length;
+    if (close === -1 || end > limit || this.suffix.compare(bytes, close, end) !== 0) return -1;
+    this.content = close > deltaStart ? 1 : 0;
+    return end;
   }
 
   static of(bytes: Uint8Array, start: number, end: number, open: number): Shape | undefined {
-    const close = closingQuote(bytes, open, end);
+    const close = stringEnd(bytes, open + 1, end);
     if (close === -1) return undefined;
     return new Shape(Buffer.from(bytes.subarray(start, open + 1)), Buffer.from(bytes.subarray(close, end)));
   }
@@ -126,14 +128,18 @@ class Tap implements ResponseTap {
     const bytes = asBytes(chunk);
     if (this.format === 'json') return this.keep(bytes);
     let start = 0;
-    let newline = newlineIn(bytes, 0);
-    if (newline !== -1 && this.pendingBytes > 0) {
-      // A line that began in an earlier chunk ends in this one.
-      this.keep(bytes.subarray(0, newline));
-      this.lineOf(this.takePending());
-      start = newline + 1;
-      newline = newlineIn(bytes, start);
+    let newline: number;
+    if (this.pendingBytes > 0) {
+      newline = newlineIn(bytes, 0);
+      if (newline !== -1) {
+        // A line that began in an earlier chunk ends in this one.
+        this.keep(bytes.subarray(0, newline));
+        this.lineOf(this.takePending());
+        start = newline + 1;
+      }
     }
+    if (this.pendingBytes === 0 && !this.done) start = this.sameShape(bytes, start);
+    newline = start < bytes.length ? newlineIn(bytes, start) : -1;
     while (newline !== -1 && !this.done) {
       this.line(bytes, start, newline);
       start = newline + 1;
@@ -142,6 +148,23 @@ class Tap implements ResponseTap {
     // Copied: the caller may reuse its buffer once write() returns.
     if (start < bytes.length && !this.done) this.keep(Uint8Array.prototype.slice.call(bytes, start));
     this.flushTokens();
+  }
+
+  /** Consumes the whole events of the known shape (and the blank lines after them) from `start`; returns where it stopped. */
+  private sameShape(bytes: Uint8Array, start: number): number {
+    const shape = this.shape;
+    if (shape === undefined) return start;
+    const length = bytes.length;
+    while (start < length) {
+      let end = shape.matchAt(bytes, start, length);
+      if (end === -1) break;
+      if (bytes[end] === CR) end++;
+      if (bytes[end] !== NEWLINE) break;
+      this.tokens += shape.content;
+      start = end + 1;
+      while (bytes[start] === NEWLINE || (bytes[start] === CR && bytes[start + 1] === NEWLINE)) start += bytes[start] === CR ? 2 : 1;
+    }
+    return start;
   }
 
   finish(): void {
@@ -192,9 +215,8 @@ class Tap implements ResponseTap {
 
   private line(bytes: Uint8Array, start: number, newline: number): void {
     const end = newline > start && bytes[newline - 1] === CR ? newline - 1 : newline;
-    const same = this.shape === undefined ? -1 : this.shape.match(bytes, start, end);
-    if (same !== -1) {
-      this.tokens += same;
+    if (this.shape !== undefined && this.shape.matchAt(bytes, start, end) === end) {
+      this.tokens += this.shape.content;
       return;
     }
     const event = scanEvent(bytes, start, end);
