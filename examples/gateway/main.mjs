@@ -21,6 +21,8 @@ const { values: args } = parseArgs({
     'engine-port': { type: 'string', default: '8001' },
     // off: the same proxy with no instrumentation at all, the benchmark's baseline.
     metrics: { type: 'string', default: 'on' },
+    // off: no GPU poller even when nvidia-smi is on PATH (benchmarks compare like with like).
+    gpu: { type: 'string', default: 'on' },
   },
 });
 
@@ -53,6 +55,7 @@ const gateway = await startGateway({
   bridgeIntervalMs: Number(args['bridge-interval-ms']),
   logIntervalMs: Number(args['log-interval-ms']),
   instrument: args.metrics !== 'off',
+  gpu: args.gpu !== 'off',
 });
 const shown = gateway.url.replace('0.0.0.0', 'localhost');
 console.log(`INFO gateway] OpenAI-compatible gateway on ${shown} → ${[...upstreams, ...Object.values(routes).flat()].join(', ')}; metrics on ${shown}/metrics`);

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { constants, gzip } from 'node:zlib';
 import { diag } from '@opentelemetry/api';
 import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { CONTENT_TYPES, ExpositionWriter, type ExpositionFormat } from './exposition.js';
@@ -87,8 +87,9 @@ export function createPrometheus(options: PrometheusOptions, recorders: readonly
       for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) writer.metricData(metric);
       body = writer.finish();
       lastSize = body.length;
-      // zlib's async API compresses on the libuv thread pool, off the host's event loop.
-      if (compress) body = await gzipAsync(body);
+      // zlib's async API compresses on the libuv thread pool, off the host's event loop. The fastest
+      // level: expositions are so repetitive that it still shrinks them ~25×, at half the time of the default.
+      if (compress) body = await gzipAsync(body, { level: constants.Z_BEST_SPEED });
     } catch (error) {
       diag.error('inferwatch: /metrics failed', error);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });

@@ -1,0 +1,30 @@
+// The report's closing notes: what stands in the way of each goal not met, and the floor on this machine.
+const f = (x) => String(x);
+
+export function notes(r) {
+  const lines = ['## Notes on the goals', ''];
+  lines.push(
+    `- **Floors.** One clock read costs ${f(r.clock_ns_per_read)} ns here. \`tokens()\` without a timestamp reads it once per call, so ` +
+      `\`sdk_ns_per_token\` cannot go below it; the SSE tap reads it once per upstream read, and the SSE benchmark feeds one event per ` +
+      `read (the worst case), so one clock read is part of every \`sse_tap_ns_per_chunk\`. The rest of a tapped chunk is two native byte ` +
+      `comparisons (the event's prefix and suffix against the stream's last event of the same shape), a scan of the delta alone, and the token's recording.`,
+  );
+  lines.push(
+    `- **Scrape.** The exposition is written as bytes straight from the recorder's typed arrays (label bytes cached per series, digits ` +
+      `written in place), so the event-loop block is the writer alone (${f(r.scrape_eventloop_block_ms_50_models)} ms median, ${f(r.scrape_eventloop_block_ms_50_models_max)} ms worst). ` +
+      `\`scrape_ms_50_models\` is measured by a client in another process and includes moving ${f(r.scrape_bytes_50_models)} bytes over loopback; gzip (` +
+      `${f(r.scrape_bytes_50_models_gzip)} bytes, compressed off the event loop) is what Prometheus asks for, and the figure a scraper sees.`,
+  );
+  lines.push(
+    `- **Gateway.** The ratio is limited by what the proxy does per chunk (about ${f(Math.round(1e9 / (r.gateway_tokens_per_s_sdk_off / 32) / 1000))} µs of wall time per chunk ` +
+      `per stream at 32 streams); the tap's share is \`sse_tap_ns_per_chunk\`. On a machine shared with other work, the two modes' ` +
+      `rounds see different neighbours, so a ratio within a few percent of 1 is inside the noise: re-run on a quiet machine.`,
+  );
+  lines.push(
+    `- **Batched tokens.** \`sdk_ns_per_token_batched\` records an inter-token latency with a realistic value for a different request ` +
+      `each call (64 in turn), so it pays a bucket search (18 buckets, linear) and a cache line per request that the previous benchmark ` +
+      `(one request, zero gaps, first bucket) did not.`,
+  );
+  lines.push('');
+  return lines.join('\n');
+}
