@@ -48,50 +48,50 @@ export function render(results) {
   });
   const md = `# Benchmarks
 
-  Produced by \`npm run bench\` (install, build, then \`node bench/run.mjs\`) on ${results.date}: ${machine};
-  1-minute load average at the start: ${results.load_average_at_start}. Every figure comes from this one run. On a machine
-  shared with other work the figures are inflated and noisy: compare them only with figures from the same run.
+Produced by \`npm run bench\` (install, build, then \`node bench/run.mjs\`) on ${results.date}: ${machine};
+1-minute load average at the start: ${results.load_average_at_start}. Every figure comes from this one run. On a machine
+shared with other work the figures are inflated and noisy: compare them only with figures from the same run.
 
-  ## How each figure is measured
+## How each figure is measured
 
-  - **Recording** (\`*_ns_per_request\`, \`*_ns_per_token\`, \`clock_ns_per_read\`): every contender runs in a
-    fresh process for each of ${ROUNDS} rounds, round-robin (\`bench/contender.mjs\`), so no contender's garbage or JIT
-    state lands in another's round; each process warms up on a fifth of its iterations, then times one round;
-    the figure is the median of the ${ROUNDS} rounds. All contenders record the same metrics with the same
-    timestamps, drawn from TTFT/ITL-like distributions (\`bench/workload.mjs\`: exponential queueing, log-normal
-    prefill around 80 ms, log-normal inter-token gaps around 25 ms, log-normal output lengths around 150), so
-    histogram bucket searches cost what they cost in production. Per token, inferwatch is shown twice:
-    \`tokens()\` reading the clock itself, and \`tokens(1, at)\` for a batch of 64 requests sharing a decode step's
-    timestamp, which is the workload the other contenders get. prom-client is shown with label objects on every
-    call (its README) and with \`.labels()\` children bound once per model (its fastest use).
-  - **SSE tap** (\`sse_tap_ns_per_chunk\`): in one process, ${ROUNDS} rounds of 200 000 chunks after a warm-up of
-    40 000, median. Streams of 1000 chunks, each ending with a \`finish_reason\` chunk and \`[DONE]\`; the run
-    fails unless every stream was recorded as finished with \`stop\` (${results.sse_streams_finished_stop} streams).
-  - **Scrape** (\`scrape_*\`): the recorder and its \`/metrics\` live in a child process; the benchmark scrapes it
-    ${SCRAPES} times over HTTP (Node's default agent), drops the first ${WARM_UP}, and reports the median time to the last
-    byte. The child measures its own event loop (\`monitorEventLoopDelay\`, 1 ms resolution) from each request
-    to 20 ms after its response; the block figure is the median over scrapes of each scrape's longest delay, and
-    the worst scrape beside it. Gzip is compressed on the libuv thread pool, so it adds to the scrape's latency,
-    not to the block. OTLP: ${SCRAPES} forced exports of the same data to a local receiver, first ${WARM_UP} dropped, median.
-  - **GPU poller**: ${GPU_ROUNDS} rounds of 3 s per mode, mean of the p99s.
-  - **Gateway**: ${GATEWAY_ROUNDS} rounds, each mode 1 s warm-up then 4 s measured, the order of the modes alternating
-    between rounds, median per mode. The baseline is the same gateway with \`--metrics off\`: no SDK, no
-    tap, no \`/metrics\`; the SDK run has \`--gpu off\`, so neither polls nvidia-smi.
-  - **Heap** and **load generator**: one pass each.
+- **Recording** (\`*_ns_per_request\`, \`*_ns_per_token\`, \`clock_ns_per_read\`): every contender runs in a
+  fresh process for each of ${ROUNDS} rounds, round-robin (\`bench/contender.mjs\`), so no contender's garbage or JIT
+  state lands in another's round; each process warms up on a fifth of its iterations, then times one round;
+  the figure is the median of the ${ROUNDS} rounds. All contenders record the same metrics with the same
+  timestamps, drawn from TTFT/ITL-like distributions (\`bench/workload.mjs\`: exponential queueing, log-normal
+  prefill around 80 ms, log-normal inter-token gaps around 25 ms, log-normal output lengths around 150), so
+  histogram bucket searches cost what they cost in production. Per token, inferwatch is shown twice:
+  \`tokens()\` reading the clock itself, and \`tokens(1, at)\` for a batch of 64 requests sharing a decode step's
+  timestamp, which is the workload the other contenders get. prom-client is shown with label objects on every
+  call (its README) and with \`.labels()\` children bound once per model (its fastest use).
+- **SSE tap** (\`sse_tap_ns_per_chunk\`): in one process, ${ROUNDS} rounds of 200 000 chunks after a warm-up of
+  40 000, median. Streams of 1000 chunks, each ending with a \`finish_reason\` chunk and \`[DONE]\`; the run
+  fails unless every stream was recorded as finished with \`stop\` (${results.sse_streams_finished_stop} streams).
+- **Scrape** (\`scrape_*\`): the recorder and its \`/metrics\` live in a child process; the benchmark scrapes it
+  ${SCRAPES} times over HTTP (Node's default agent), drops the first ${WARM_UP}, and reports the median time to the last
+  byte. The child measures its own event loop (\`monitorEventLoopDelay\`, 1 ms resolution) from each request
+  to 20 ms after its response; the block figure is the median over scrapes of each scrape's longest delay, and
+  the worst scrape beside it. Gzip is compressed on the libuv thread pool, so it adds to the scrape's latency,
+  not to the block. OTLP: ${SCRAPES} forced exports of the same data to a local receiver, first ${WARM_UP} dropped, median.
+- **GPU poller**: ${GPU_ROUNDS} rounds of 3 s per mode, mean of the p99s.
+- **Gateway**: ${GATEWAY_ROUNDS} rounds, each mode 1 s warm-up then 4 s measured, the order of the modes alternating
+  between rounds, median per mode. The baseline is the same gateway with \`--metrics off\`: no SDK, no
+  tap, no \`/metrics\`; the SDK run has \`--gpu off\`, so neither polls nvidia-smi.
+- **Heap** and **load generator**: one pass each.
 
-  ## Figures
+## Figures
 
-  | key | what | figure | goal |
-  |---|---|---|---|
-  ${table.join('\n')}
+| key | what | figure | goal |
+|---|---|---|---|
+${table.join('\n')}
 
-  Ratios from this run: per request, OTel instruments cost ${ratio('otel_ns_per_request', 'sdk_ns_per_request')} inferwatch, prom-client
-  ${ratio('promclient_ns_per_request', 'sdk_ns_per_request')} with label objects and ${ratio('promclient_bound_ns_per_request', 'sdk_ns_per_request')} with bound children; per batched
-  token, ${ratio('otel_ns_per_token', 'sdk_ns_per_token_batched')}, ${ratio('promclient_ns_per_token', 'sdk_ns_per_token_batched')} and ${ratio('promclient_bound_ns_per_token', 'sdk_ns_per_token_batched')}.
+Ratios from this run: per request, OTel instruments cost ${ratio('otel_ns_per_request', 'sdk_ns_per_request')} inferwatch, prom-client
+${ratio('promclient_ns_per_request', 'sdk_ns_per_request')} with label objects and ${ratio('promclient_bound_ns_per_request', 'sdk_ns_per_request')} with bound children; per batched
+token, ${ratio('otel_ns_per_token', 'sdk_ns_per_token_batched')}, ${ratio('promclient_ns_per_token', 'sdk_ns_per_token_batched')} and ${ratio('promclient_bound_ns_per_token', 'sdk_ns_per_token_batched')}.
 
-  ${notes(results)}
-  The machine-readable figures are in \`docs/benchmarks.json\`.
-  `;
+${notes(results)}
+The machine-readable figures are in \`docs/benchmarks.json\`.
+`;
     return md;
   }
 
