@@ -16,9 +16,10 @@ export function notes(r) {
       `${f(r.scrape_bytes_50_models_gzip)} bytes, compressed off the event loop) is what Prometheus asks for, and the figure a scraper sees.`,
   );
   lines.push(
-    `- **Gateway.** The ratio is limited by what the proxy does per chunk (about ${f(Math.round(1e9 / (r.gateway_tokens_per_s_sdk_off / 32) / 1000))} µs of wall time per chunk ` +
-      `per stream at 32 streams); the tap's share is \`sse_tap_ns_per_chunk\`. On a machine shared with other work, the two modes' ` +
-      `rounds see different neighbours, so a ratio within a few percent of 1 is inside the noise: re-run on a quiet machine.`,
+    `- **Gateway.** Without the SDK the gateway moves a chunk every ${f(Math.round(1e6 / r.gateway_tokens_per_s_sdk_off * 10) / 10)} µs (one process, saturated); ` +
+      `the SDK adds the tap (\`sse_tap_ns_per_chunk\`) and, per request, a lifecycle (\`sdk_ns_per_request\`), so its expected cost is their ` +
+      `share of that time. On a machine shared with other work the two modes' rounds see different neighbours, and a ratio within a ` +
+      `few percent of 1 is inside the noise: compare rounds, or re-run on a quiet machine.`,
   );
   lines.push(
     `- **Batched tokens.** \`sdk_ns_per_token_batched\` records an inter-token latency with a realistic value for a different request ` +

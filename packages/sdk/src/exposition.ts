@@ -58,7 +58,7 @@ export function labelString(attributes: Attributes): string {
   return out;
 }
 
-export const formatValue = (value: number) => (value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : `${value}`);
+const formatValue = (value: number) => (value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : `${value}`);
 
 const encode = (text: string) => Buffer.from(text, 'utf8');
 
