@@ -6,8 +6,9 @@ export function notes(r) {
   lines.push(
     `- **Floors.** One clock read costs ${f(r.clock_ns_per_read)} ns here. \`tokens()\` without a timestamp reads it once per call, so ` +
       `\`sdk_ns_per_token\` cannot go below it; the SSE tap reads it once per upstream read, and the SSE benchmark feeds one event per ` +
-      `read (the worst case), so one clock read is part of every \`sse_tap_ns_per_chunk\`. The rest of a tapped chunk is two native byte ` +
-      `comparisons (the event's prefix and suffix against the stream's last event of the same shape), a scan of the delta alone, and the token's recording.`,
+      `read (the worst case), so one clock read is part of every \`sse_tap_ns_per_chunk\`. The rest of a tapped chunk is a byte ` +
+      `comparison of the event's prefix and suffix with the stream's last event of the same shape (one native call, one short loop), a ` +
+      `scan of the delta alone, and the token's recording; the native call's overhead is the largest part of it.`,
   );
   lines.push(
     `- **Scrape.** The exposition is written as bytes straight from the recorder's typed arrays (label bytes cached per series, digits ` +
