@@ -1,8 +1,8 @@
 /**
  * The Prometheus text format and OpenMetrics, written by hand. Names, label sets, `# HELP`,
  * `# TYPE` and `# UNIT` follow the OTel `PrometheusSerializer` exactly (dashboards depend on them);
- * what differs is the cost: label strings are escaped once and reused, so a scrape only formats
- * numbers and concatenates strings.
+ * what differs is the cost: names and label sets are escaped and encoded once and reused, so a
+ * scrape only copies those bytes and writes digits. OpenMetrics adds what exemplars need.
  */
 import { diag, type Attributes } from '@opentelemetry/api';
 import { DataPointType, type DataPoint, type Histogram as OtelHistogram, type MetricData } from '@opentelemetry/sdk-metrics';
