@@ -31,7 +31,7 @@ import {
 import { currentGauges, type GaugeView } from './gauges.js';
 import type { Histogram } from './histogram.js';
 import { MISUSE_REASONS } from './misuse.js';
-import type { ProducerSource } from './producer.js';
+import { SIMPLE_HISTOGRAMS, type ProducerSource } from './producer.js';
 import type { Series } from './series.js';
 
 /** Every label set a series needs, escaped and encoded once. */
@@ -110,12 +110,8 @@ const scalarFamily = (spec: ScalarSpec, kind: 'counter' | 'gauge'): ScalarFamily
   return { ...f, samples: sampleName(f.name) };
 };
 
-type SeriesHistogram = 'timeToFirstToken' | 'timePerOutputToken' | 'interTokenLatency' | 'queueDuration' | 'inferenceDuration' | 'prefillDuration' | 'decodeDuration';
-
 const REQUEST_DURATION = histogramFamily(HISTOGRAMS.requestDuration);
-const SIMPLE_HISTOGRAMS: ReadonlyArray<[HistogramFamily, SeriesHistogram]> = (
-  ['timeToFirstToken', 'timePerOutputToken', 'interTokenLatency', 'queueDuration', 'inferenceDuration', 'prefillDuration', 'decodeDuration'] as const
-).map((key) => [histogramFamily(HISTOGRAMS[key]), key]);
+const SERIES_HISTOGRAMS = SIMPLE_HISTOGRAMS.map(([spec, key]) => [histogramFamily(spec), key] as const);
 const TOKEN_USAGE = histogramFamily(HISTOGRAMS.tokenUsage);
 const TOKENS = scalarFamily(COUNTERS.tokens, 'counter');
 const FINISHED = scalarFamily(COUNTERS.finished, 'counter');
@@ -153,7 +149,7 @@ export function writeRecorders(w: ExpositionWriter, sources: readonly ProducerSo
       for (const [errorType, h] of s.errorDurations) w.histogram(REQUEST_DURATION.samples, errorLabels(labels, errorType), h);
     }
   }
-  for (const [f, key] of SIMPLE_HISTOGRAMS) histograms(w, f, snapshots, (s) => s[key]);
+  for (const [f, key] of SERIES_HISTOGRAMS) histograms(w, f, snapshots, (s) => s[key]);
 
   header(w, TOKEN_USAGE);
   for (const { series } of snapshots) {

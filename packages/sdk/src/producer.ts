@@ -46,7 +46,8 @@ type SeriesHistogram =
   | 'prefillDuration'
   | 'decodeDuration';
 
-const SIMPLE_HISTOGRAMS: ReadonlyArray<[HistogramSpec, SeriesHistogram]> = [
+/** The per-series histograms recorded under the series' own attributes alone (the exposition writer shares the list). */
+export const SIMPLE_HISTOGRAMS: ReadonlyArray<[HistogramSpec, SeriesHistogram]> = [
   [HISTOGRAMS.timeToFirstToken, 'timeToFirstToken'],
   [HISTOGRAMS.timePerOutputToken, 'timePerOutputToken'],
   [HISTOGRAMS.interTokenLatency, 'interTokenLatency'],
