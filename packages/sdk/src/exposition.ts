@@ -173,14 +173,23 @@ export class ExpositionWriter {
     const le = leLabels(h.boundaries);
     const counts = h.counts;
     const exemplars = this.openMetrics ? h.exemplars : undefined;
+    // Every bucket line starts with the same `name_bucket{labels,`: written once, then copied from
+    // the output itself (one memmove per line instead of a copy per part).
+    this.reserve(name.bucket.length + labels.length + 1);
+    const head = this.at;
+    this.put(name.bucket);
+    if (labels.length > 0) {
+      this.put(labels);
+      this.buf[this.at++] = COMMA;
+    }
+    const headLength = this.at - head;
     let cumulative = 0;
     for (let i = 0; i < counts.length; i++) {
       cumulative += counts[i];
-      this.reserve(name.bucket.length + labels.length + le[i].length + 32);
-      this.put(name.bucket);
-      if (labels.length > 0) {
-        this.put(labels);
-        this.buf[this.at++] = COMMA;
+      this.reserve(headLength + le[i].length + 32);
+      if (i > 0) {
+        this.buf.copyWithin(this.at, head, head + headLength);
+        this.at += headLength;
       }
       this.put(le[i]);
       this.number(cumulative);
