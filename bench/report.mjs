@@ -74,8 +74,9 @@ shared with other work the figures are inflated and noisy: compare them only wit
   the worst scrape beside it. Gzip is compressed on the libuv thread pool, so it adds to the scrape's latency,
   not to the block. OTLP: ${SCRAPES} forced exports of the same data to a local receiver, first ${WARM_UP} dropped, median.
 - **GPU poller**: ${GPU_ROUNDS} rounds of 3 s per mode, mean of the p99s.
-- **Gateway**: ${GATEWAY_ROUNDS} rounds, each mode 1 s warm-up then 4 s measured, the order of the modes alternating
-  between rounds, median per mode. The baseline is the same gateway with \`--metrics off\`: no SDK, no
+- **Gateway**: ${GATEWAY_ROUNDS} rounds, each running both modes back to back (1 s warm-up then 4 s measured), the order
+  alternating between rounds; the ratio is the median of the rounds' own ratios (each round's pair shares its
+  neighbours' load), the tokens/s the median per mode, and every round is in \`docs/benchmarks.json\`. The baseline is the same gateway with \`--metrics off\`: no SDK, no
   tap, no \`/metrics\`; the SDK run has \`--gpu off\`, so neither polls nvidia-smi.
 - **Heap** and **load generator**: one pass each.
 
