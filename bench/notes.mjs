@@ -20,7 +20,12 @@ export function notes(r) {
     `- **Gateway.** Without the SDK the gateway moves a chunk every ${f(Math.round(1e6 / r.gateway_tokens_per_s_sdk_off * 10) / 10)} µs (one process, saturated); ` +
       `the SDK adds the tap (\`sse_tap_ns_per_chunk\`) and, per request, a lifecycle (\`sdk_ns_per_request\`), so its expected cost is their ` +
       `share of that time. On a machine shared with other work the two modes' rounds see different neighbours, and a ratio within a ` +
-      `few percent of 1 is inside the noise: compare rounds, or re-run on a quiet machine.`,
+      `few percent of 1 is inside the noise: compare rounds, or re-run on a quiet machine.` +
+      (r.gateway_tokens_per_s_sdk_on_rounds
+        ? ` In this run the rounds ranged over ${f(Math.min(...r.gateway_tokens_per_s_sdk_on_rounds))}–${f(Math.max(...r.gateway_tokens_per_s_sdk_on_rounds))} tokens/s ` +
+          `with the SDK and ${f(Math.min(...r.gateway_tokens_per_s_sdk_off_rounds))}–${f(Math.max(...r.gateway_tokens_per_s_sdk_off_rounds))} without: a spread ` +
+          `${f(Math.round(Math.max(...r.gateway_tokens_per_s_sdk_off_rounds) / Math.min(...r.gateway_tokens_per_s_sdk_off_rounds) * 10) / 10)}× wide within one mode, so this run's ratio says nothing at the 2 % level.`
+        : ''),
   );
   lines.push(
     `- **Batched tokens.** \`sdk_ns_per_token_batched\` records an inter-token latency with a realistic value for a different request ` +
