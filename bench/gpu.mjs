@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createGpuCollector } from '@inferwatch/gpu';
+import { GPU_ROUNDS } from './constants.mjs';
 import { round } from './measure.mjs';
 
 const FAKE_BIN = fileURLToPath(new URL('../test/fixtures/nvidia-smi/bin', import.meta.url));
@@ -19,13 +20,25 @@ async function sampleP99(ms) {
 }
 
 export async function gpuBench() {
+  const saved = { PATH: process.env.PATH, INFERWATCH_FAKE_NVIDIA_SMI: process.env.INFERWATCH_FAKE_NVIDIA_SMI };
   process.env.PATH = `${FAKE_BIN}:${process.env.PATH}`;
   process.env.INFERWATCH_FAKE_NVIDIA_SMI = 'rtx-4090-driver535.xml';
+  try {
+    return await pollRatios();
+  } finally {
+    // Later benchmarks (the gateway's children inherit the environment) must not see the fake.
+    process.env.PATH = saved.PATH;
+    if (saved.INFERWATCH_FAKE_NVIDIA_SMI === undefined) delete process.env.INFERWATCH_FAKE_NVIDIA_SMI;
+    else process.env.INFERWATCH_FAKE_NVIDIA_SMI = saved.INFERWATCH_FAKE_NVIDIA_SMI;
+  }
+}
+
+async function pollRatios() {
   const off = [];
   const on = [];
   const external = [];
   let polls = 0;
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < GPU_ROUNDS; round++) {
     off.push(await sampleP99(3000));
     const loop = spawn('/bin/sh', ['-c', 'while :; do nvidia-smi -q -x >/dev/null; sleep 0.1; done'], { detached: true, stdio: 'ignore' });
     await sleep(200);

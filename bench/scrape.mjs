@@ -1,39 +1,86 @@
-// Time to serve /metrics over HTTP with 50 models, every metric and label combination populated.
-import { createServer } from 'node:http';
-import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
+// /metrics with 50 models: time to the last byte over HTTP, plain and gzipped, and the longest
+// event-loop block the scrape causes in the scraped process (which runs apart from the client);
+// then the OTLP export of the same data.
+import { fork } from 'node:child_process';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { startMetrics } from '@inferwatch/sdk';
+import { SCRAPES, WARM_UP } from './constants.mjs';
 import { median, round } from './measure.mjs';
+import { fiftyModels } from './scrape-data.mjs';
+
+
+function scrape(url, headers) {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    request(url, { headers }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => resolve({ ms: performance.now() - start, body: Buffer.concat(chunks), encoding: res.headers['content-encoding'] }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function series(url, headers) {
+  const times = [];
+  let last;
+  for (let i = 0; i < SCRAPES; i++) {
+    last = await scrape(url, headers);
+    if (i >= WARM_UP) times.push(last.ms);
+    await new Promise((resolve) => setTimeout(resolve, 30)); // let the server record this scrape's block
+  }
+  return { ms: median(times), last };
+}
+
+async function otlpExport() {
+  const { createServer } = await import('node:http');
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const telemetry = startMetrics({
+    llm: fiftyModels(),
+    registerGlobal: false,
+    prometheus: false,
+    otlp: { url: `http://127.0.0.1:${receiver.address().port}/v1/metrics`, protocol: 'http/protobuf', intervalMs: 3_600_000 },
+  });
+  const times = [];
+  for (let i = 0; i < SCRAPES; i++) {
+    const start = performance.now();
+    await telemetry.forceFlush();
+    if (i >= WARM_UP) times.push(performance.now() - start);
+  }
+  await telemetry.shutdown();
+  receiver.close();
+  return median(times);
+}
 
 export async function scrapeBench() {
-  const llm = createLlmMetrics({ log: false, provider: 'vllm' });
-  for (let m = 0; m < 50; m++) {
-    for (const operation of ['chat', 'text_completion']) {
-      const model = `model-${m}`;
-      const ok = llm.startRequest({ model, operation, promptTokens: 100 });
-      ok.scheduled();
-      ok.firstToken();
-      ok.tokens(10);
-      ok.preempted();
-      ok.resumed();
-      ok.end({ finishReason: 'length' });
-      llm.startRequest({ model, operation }).fail(new Error('x'));
-      llm.startRequest({ model, operation }).abort();
-      llm.startRequest({ model, operation }).scheduled();
-    }
+  const server = fork(fileURLToPath(new URL('./scrape-server.mjs', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const { port } = await new Promise((resolve) => server.once('message', resolve));
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const plain = await series(url, { accept: 'text/plain' });
+    const { blocks } = await new Promise((resolve) => {
+      server.once('message', resolve);
+      server.send('blocks');
+    });
+    const gzip = await series(url, { accept: 'text/plain', 'accept-encoding': 'gzip' });
+    if (gzip.last.encoding !== 'gzip') throw new Error('the gzip scrape was not gzipped');
+    return {
+      scrape_ms_50_models: round(plain.ms, 2),
+      scrape_ms_50_models_gzip: round(gzip.ms, 2),
+      scrape_eventloop_block_ms_50_models: round(median(blocks.slice(WARM_UP)), 2),
+      scrape_eventloop_block_ms_50_models_max: round(Math.max(...blocks.slice(WARM_UP)), 2),
+      scrape_lines_50_models: plain.last.body.toString('latin1').split('\n').length - 1,
+      scrape_bytes_50_models: plain.last.body.length,
+      scrape_bytes_50_models_gzip: gzip.last.body.length,
+      otlp_export_ms_50_models: round(await otlpExport(), 2),
+    };
+  } finally {
+    server.kill('SIGKILL');
   }
-  llm.reportEngineState({ gpuKvCacheUsage: 0.5, cpuKvCacheUsage: 0.1 });
-  const telemetry = startMetrics({ llm, registerGlobal: false });
-  const server = createServer(telemetry.metricsHandler);
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${server.address().port}/metrics`;
-  const times = [];
-  let lines = 0;
-  for (let i = 0; i < 40; i++) {
-    const start = performance.now();
-    const text = await (await fetch(url)).text();
-    times.push(performance.now() - start);
-    lines = text.split('\n').length;
-  }
-  server.close();
-  await telemetry.shutdown();
-  return { scrape_ms_50_models: round(median(times.slice(5)), 2), scrape_lines_50_models: lines };
 }

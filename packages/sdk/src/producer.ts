@@ -46,7 +46,8 @@ type SeriesHistogram =
   | 'prefillDuration'
   | 'decodeDuration';
 
-const SIMPLE_HISTOGRAMS: ReadonlyArray<[HistogramSpec, SeriesHistogram]> = [
+/** The per-series histograms recorded under the series' own attributes alone (the exposition writer shares the list). */
+export const SIMPLE_HISTOGRAMS: ReadonlyArray<[HistogramSpec, SeriesHistogram]> = [
   [HISTOGRAMS.timeToFirstToken, 'timeToFirstToken'],
   [HISTOGRAMS.timePerOutputToken, 'timePerOutputToken'],
   [HISTOGRAMS.interTokenLatency, 'interTokenLatency'],
@@ -64,7 +65,7 @@ const PROCESS_START: HrTime = hrTime();
  * Histogram buckets are copied, so an exporter that serialises later still sees one consistent snapshot.
  */
 export class LlmMetricProducer implements MetricProducer {
-  constructor(private readonly source: ProducerSource) {}
+  constructor(readonly source: ProducerSource) {}
 
   async collect(): Promise<CollectionResult> {
     return {

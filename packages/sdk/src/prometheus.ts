@@ -1,6 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { constants, gzip } from 'node:zlib';
+import { diag } from '@opentelemetry/api';
+import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import { CONTENT_TYPES, ExpositionWriter, type ExpositionFormat } from './exposition.js';
+import { writeRecorders } from './exposition-recorder.js';
+import type { ProducerSource } from './producer.js';
 
 export interface PrometheusOptions {
   /** Also serve the exposition on its own port (`OTEL_EXPORTER_PROMETHEUS_PORT` works too). Without one, mount `metricsHandler` on your server. */
@@ -14,21 +19,105 @@ export interface PrometheusOptions {
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface PrometheusSetup {
-  exporter: PrometheusExporter;
+  /** Collects what the recorders do not hold: instruments made on the MeterProvider and other producers. */
+  reader: MetricReader;
+  handler: MetricsHandler;
   /** Resolves once the dedicated port listens (at once when there is none); rejects if it cannot. */
   listening: Promise<void>;
 }
 
-export function createPrometheus(options: PrometheusOptions, producers: MetricProducer[]): PrometheusSetup {
+const DEFAULT_PORT = 9464;
+const gzipAsync = promisify(gzip);
+
+/** Pull-only: collects on each scrape, and closes the dedicated port on shutdown. */
+class ScrapeReader extends MetricReader {
+  onClose: (() => Promise<void>) | undefined;
+  protected override async onShutdown(): Promise<void> {
+    await this.onClose?.();
+  }
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+/** OpenMetrics when the scraper prefers it (as Prometheus does), else the classic text format. */
+export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+  if (typeof accept !== 'string') return 'prometheus';
+  let openMetrics = 0;
+  let text = 0;
+  for (const range of accept.split(',')) {
+    const [type, ...params] = range.split(';').map((s) => s.trim().toLowerCase());
+    let q = 1;
+    let version: string | undefined;
+    for (const param of params) {
+      const [key, value = ''] = param.split('=').map((s) => s.trim());
+      if (key === 'q') q = Number(value) || 0;
+      else if (key === 'version') version = value;
+    }
+    if (type === 'application/openmetrics-text' && (version === undefined || version === '1.0.0' || version === '0.0.1')) openMetrics = Math.max(openMetrics, q);
+    else if (type === 'text/plain' || type === '*/*' || type === 'text/*') text = Math.max(text, q);
+  }
+  return openMetrics > 0 && openMetrics >= text ? 'openmetrics' : 'prometheus';
+}
+
+/** Whether `Accept-Encoding` allows gzip (explicitly or through `*`) with a non-zero q. */
+export function acceptsGzip(acceptEncoding: string | string[] | undefined): boolean {
+  if (typeof acceptEncoding !== 'string') return false;
+  for (const coding of acceptEncoding.split(',')) {
+    const [name, ...params] = coding.split(';').map((s) => s.trim().toLowerCase());
+    if (name !== 'gzip' && name !== 'x-gzip' && name !== '*') continue;
+    const q = params.find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
+}
+
+export function createPrometheus(options: PrometheusOptions, recorders: readonly ProducerSource[], producers: MetricProducer[]): PrometheusSetup {
+  const reader = new ScrapeReader({ metricProducers: producers });
+  let lastSize = 0;
+
+  async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const format = negotiateFormat(req.headers.accept);
+    const compress = acceptsGzip(req.headers['accept-encoding']);
+    let body: Buffer;
+    try {
+      const { resourceMetrics, errors } = await reader.collect();
+      if (errors.length > 0) diag.error('inferwatch: metrics collection errors', ...errors);
+      const writer = new ExpositionWriter(format, lastSize + (lastSize >> 3));
+      writer.targetInfo(resourceMetrics.resource.attributes);
+      writeRecorders(writer, recorders);
+      for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) writer.metricData(metric);
+      body = writer.finish();
+      lastSize = body.length;
+      // zlib's async API compresses on the libuv thread pool, off the host's event loop. The fastest
+      // level: expositions are so repetitive that it still shrinks them ~25×, at half the time of the default.
+      if (compress) body = await gzipAsync(body, { level: constants.Z_BEST_SPEED });
+    } catch (error) {
+      diag.error('inferwatch: /metrics failed', error);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`# failed to export metrics: ${String(error)}\n`);
+      return;
+    }
+    const headers: Record<string, string | number> = { 'content-type': CONTENT_TYPES[format], 'content-length': body.length, vary: 'Accept, Accept-Encoding' };
+    if (compress) headers['content-encoding'] = 'gzip';
+    res.writeHead(200, headers).end(body);
+  }
+
+  const handler: MetricsHandler = (req, res) => {
+    respond(req, res).catch((error) => diag.error('inferwatch: /metrics failed', error));
+  };
+
+  const envPort = Number(process.env.OTEL_EXPORTER_PROMETHEUS_PORT);
   const ownPort = options.port !== undefined || process.env.OTEL_EXPORTER_PROMETHEUS_PORT !== undefined;
-  const exporter = new PrometheusExporter({
-    port: options.port,
-    host: options.host,
-    endpoint: options.endpoint,
-    preventServerStart: true,
-    // One scope, so the otel_scope_* labels would only add bytes to every line.
-    withoutScopeInfo: true,
-    metricProducers: producers,
+  if (!ownPort) return { reader, handler, listening: Promise.resolve() };
+
+  const endpoint = (options.endpoint || '/metrics').replace(/^([^/])/, '/$1');
+  const server = createServer((req, res) => {
+    if ((req.url ?? '').split('?')[0] === endpoint) return handler(req, res);
+    res.writeHead(404).end();
+  }).unref();
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: options.port || envPort || DEFAULT_PORT, host: options.host || process.env.OTEL_EXPORTER_PROMETHEUS_HOST || undefined }, resolve);
   });
-  return { exporter, listening: ownPort ? exporter.startServer() : Promise.resolve() };
+  reader.onClose = () => new Promise((resolve) => server.close(() => resolve()));
+  return { reader, handler, listening };
 }

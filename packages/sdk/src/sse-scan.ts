@@ -30,6 +30,8 @@ export interface EventSignals {
   done: boolean;
   /** A non-empty content, text, tool-argument or reasoning delta. */
   content: boolean;
+  /** Where the opening quote of that delta is, when the event has exactly one; else -1. */
+  contentAt: number;
   /** A non-null finish_reason, else undefined. */
   finishReason: string | undefined;
   /** Carries usage or an error: worth a full JSON.parse. */
@@ -38,7 +40,7 @@ export interface EventSignals {
   ignored: boolean;
 }
 
-const result: EventSignals = { done: false, content: false, finishReason: undefined, parse: false, ignored: true };
+const result: EventSignals = { done: false, content: false, contentAt: -1, finishReason: undefined, parse: false, ignored: true };
 
 function startsWith(buf: Uint8Array, at: number, end: number, word: Uint8Array): boolean {
   if (at + word.length > end) return false;
@@ -60,6 +62,11 @@ function valueOf(buf: Uint8Array, at: number, end: number, key: Uint8Array): num
 /** A non-empty JSON string starts at `v`. */
 const nonEmptyString = (buf: Uint8Array, v: number, end: number) => v > 0 && v + 1 < end && buf[v] === QUOTE && buf[v + 1] !== QUOTE;
 
+function delta(at: number): void {
+  result.contentAt = result.content ? -1 : at;
+  result.content = true;
+}
+
 /**
  * Scans `buf[start, end)`, one line without its line break. The returned object is reused by the
  * next call. Escaped quotes inside strings (`\"`) never line up with a key, so text that merely
@@ -68,6 +75,7 @@ const nonEmptyString = (buf: Uint8Array, v: number, end: number) => v > 0 && v +
 export function scanEvent(buf: Uint8Array, start: number, end: number): EventSignals {
   result.done = false;
   result.content = false;
+  result.contentAt = -1;
   result.finishReason = undefined;
   result.parse = false;
   result.ignored = !startsWith(buf, start, end, DATA);
@@ -85,20 +93,20 @@ export function scanEvent(buf: Uint8Array, start: number, end: number): EventSig
     switch (buf[at]) {
       case 99: // c
         v = valueOf(buf, at, end, CONTENT);
-        if (nonEmptyString(buf, v, end)) result.content = true;
+        if (nonEmptyString(buf, v, end)) delta(v);
         break;
       case 116: // t
         v = valueOf(buf, at, end, TEXT);
-        if (nonEmptyString(buf, v, end)) result.content = true;
+        if (nonEmptyString(buf, v, end)) delta(v);
         break;
       case 97: // a
         v = valueOf(buf, at, end, ARGUMENTS);
-        if (nonEmptyString(buf, v, end)) result.content = true;
+        if (nonEmptyString(buf, v, end)) delta(v);
         break;
       case 114: // r
         v = valueOf(buf, at, end, REASONING_CONTENT);
         if (v === -1) v = valueOf(buf, at, end, REASONING);
-        if (nonEmptyString(buf, v, end)) result.content = true;
+        if (nonEmptyString(buf, v, end)) delta(v);
         break;
       case 102: // f
         v = valueOf(buf, at, end, FINISH_REASON);

@@ -25,6 +25,8 @@ export interface TapOptions {
 
 const NEWLINE = 10;
 const CR = 13;
+const QUOTE = 34;
+const BACKSLASH = 92;
 const MAX_JSON_BODY = 16 * 1024 * 1024;
 const MAX_LINE = 1024 * 1024;
 
@@ -54,6 +56,63 @@ const asBytes = (chunk: Uint8Array | string) => (typeof chunk === 'string' ? Buf
 const nativeIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: number, byteOffset?: number) => number;
 const newlineIn = (bytes: Uint8Array, from: number) => nativeIndexOf.call(bytes, NEWLINE, from);
 
+/**
+ * Where the JSON string whose body starts at `from` closes (the index of its closing quote), or -1
+ * if it does not before `end`. A backslash escapes the next byte; UTF-8 continuation bytes are never
+ * a quote or a backslash, so bytes need no decoding.
+ */
+function stringEnd(bytes: Uint8Array, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH) i++;
+  }
+  return -1;
+}
+
+/** `b[at, at + a.length)` equals `a`. For a few dozen bytes a loop beats a native call's overhead. */
+function sameBytes(a: Uint8Array, b: Uint8Array, at: number): boolean {
+  const n = a.length;
+  for (let k = 0; k < n; k++) if (a[k] !== b[at + k]) return false;
+  return true;
+}
+
+/**
+ * The bytes around the delta of the last plain content event (one non-empty delta, no finish
+ * reason, usage or error). The chunks of one stream mostly share them (same id, model, created;
+ * only the delta differs), so an event made of `prefix`, a whole JSON string and `suffix` has
+ * exactly the signals of that event: a token if the string is non-empty. A native comparison of
+ * the prefix, a short one of the suffix and a scan of the delta alone replace a scan of the event.
+ */
+export class Shape {
+  /** Whether the delta of the last match was non-empty (1) or empty (0). */
+  content = 0;
+
+  constructor(
+    /** Up to and including the delta's opening quote. */
+    readonly prefix: Buffer,
+    /** From the delta's closing quote to the end of the line. */
+    readonly suffix: Buffer,
+  ) {}
+
+  /** If an event of this shape starts at `at`, where it ends (within `limit`); else -1. */
+  matchAt(bytes: Uint8Array, at: number, limit: number): number {
+    const deltaStart = at + this.prefix.length;
+    if (deltaStart > limit || this.prefix.compare(bytes, at, deltaStart) !== 0) return -1;
+    const close = stringEnd(bytes, deltaStart, limit);
+    const end = close + this.suffix.length;
+    if (close === -1 || end > limit || !sameBytes(this.suffix, bytes, close)) return -1;
+    this.content = close > deltaStart ? 1 : 0;
+    return end;
+  }
+
+  static of(bytes: Uint8Array, start: number, end: number, open: number): Shape | undefined {
+    const close = stringEnd(bytes, open + 1, end);
+    if (close === -1) return undefined;
+    return new Shape(Buffer.from(bytes.subarray(start, open + 1)), Buffer.from(bytes.subarray(close, end)));
+  }
+}
+
 class Tap implements ResponseTap {
   /** The start of a line that has not ended yet (SSE), or the body so far (JSON). */
   private pending: Uint8Array[] = [];
@@ -62,6 +121,10 @@ class Tap implements ResponseTap {
   private finishReason: string | undefined;
   private usage: Usage | undefined;
   private sawDone = false;
+  private shape: Shape | undefined;
+  /** Tokens seen in the current write, recorded together at its end: one clock read per upstream read. */
+  private tokens = 0;
+  private sawToken = false;
 
   constructor(
     private readonly handle: RequestHandle,
@@ -76,14 +139,18 @@ class Tap implements ResponseTap {
     const bytes = asBytes(chunk);
     if (this.format === 'json') return this.keep(bytes);
     let start = 0;
-    let newline = newlineIn(bytes, 0);
-    if (newline !== -1 && this.pendingBytes > 0) {
-      // A line that began in an earlier chunk ends in this one.
-      this.keep(bytes.subarray(0, newline));
-      this.lineOf(this.takePending());
-      start = newline + 1;
-      newline = newlineIn(bytes, start);
+    let newline: number;
+    if (this.pendingBytes > 0) {
+      newline = newlineIn(bytes, 0);
+      if (newline !== -1) {
+        // A line that began in an earlier chunk ends in this one.
+        this.keep(bytes.subarray(0, newline));
+        this.lineOf(this.takePending());
+        start = newline + 1;
+      }
     }
+    if (this.pendingBytes === 0 && !this.done) start = this.sameShape(bytes, start);
+    newline = start < bytes.length ? newlineIn(bytes, start) : -1;
     while (newline !== -1 && !this.done) {
       this.line(bytes, start, newline);
       start = newline + 1;
@@ -91,12 +158,31 @@ class Tap implements ResponseTap {
     }
     // Copied: the caller may reuse its buffer once write() returns.
     if (start < bytes.length && !this.done) this.keep(Uint8Array.prototype.slice.call(bytes, start));
+    this.flushTokens();
+  }
+
+  /** Consumes the whole events of the known shape (and the blank lines after them) from `start`; returns where it stopped. */
+  private sameShape(bytes: Uint8Array, start: number): number {
+    const shape = this.shape;
+    if (shape === undefined) return start;
+    const length = bytes.length;
+    while (start < length) {
+      let end = shape.matchAt(bytes, start, length);
+      if (end === -1) break;
+      if (bytes[end] === CR) end++;
+      if (bytes[end] !== NEWLINE) break;
+      this.tokens += shape.content;
+      start = end + 1;
+      while (bytes[start] === NEWLINE || (bytes[start] === CR && bytes[start + 1] === NEWLINE)) start += bytes[start] === CR ? 2 : 1;
+    }
+    return start;
   }
 
   finish(): void {
     if (this.done) return;
     if (this.format === 'json') return this.finishJson();
     if (this.pendingBytes > 0) this.lineOf(this.takePending());
+    this.flushTokens();
     if (this.done) return;
     this.done = true;
     // An OpenAI-style stream that stops before [DONE] and before any finish_reason was cut short.
@@ -140,15 +226,36 @@ class Tap implements ResponseTap {
 
   private line(bytes: Uint8Array, start: number, newline: number): void {
     const end = newline > start && bytes[newline - 1] === CR ? newline - 1 : newline;
+    if (this.shape !== undefined && this.shape.matchAt(bytes, start, end) === end) {
+      this.tokens += this.shape.content;
+      return;
+    }
     const event = scanEvent(bytes, start, end);
     if (event.ignored) return;
     if (event.done) {
       this.sawDone = true;
       return;
     }
-    if (event.content) this.handle.tokens(1);
+    if (event.content) this.tokens++;
     if (event.finishReason !== undefined) this.finishReason = event.finishReason;
     if (event.parse) this.parseEvent(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8'));
+    else if (event.contentAt !== -1 && event.finishReason === undefined) this.shape = Shape.of(bytes, start, end, event.contentAt);
+  }
+
+  /**
+   * Records the tokens of this read at one timestamp: the read is when the gateway saw them. The
+   * first token of the stream is recorded alone, so time to first token is that of the first.
+   */
+  private flushTokens(): void {
+    let n = this.tokens;
+    if (n === 0) return;
+    this.tokens = 0;
+    if (!this.sawToken) {
+      this.sawToken = true;
+      this.handle.tokens(1);
+      n--;
+    }
+    if (n > 0) this.handle.tokens(n);
   }
 
   /** Only the rare events that carry usage or an error are parsed in full. */
@@ -159,7 +266,10 @@ class Tap implements ResponseTap {
     } catch {
       return;
     }
-    if (isError(event)) return this.fail({ code: errorType(event) });
+    if (isError(event)) {
+      this.flushTokens();
+      return this.fail({ code: errorType(event) });
+    }
     if (typeof event.usage === 'object' && event.usage !== null) this.usage = event.usage;
   }
 

@@ -6,6 +6,7 @@ import { createDashboardHandler, type DashboardHandler, type DashboardOptions } 
 import { loadGpu, type GpuOption, type LazyGpu } from './gpu.js';
 import { Notices } from './misuse.js';
 import { createOtlpReader, type OtlpOptions } from './otlp.js';
+import { LlmMetricProducer } from './producer.js';
 import { createPrometheus, type MetricsHandler, type PrometheusOptions } from './prometheus.js';
 import { adoptTracerProvider, type LlmMetrics } from './recorder.js';
 import { createRuntimeMetrics } from './runtime-metrics.js';
@@ -157,7 +158,8 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   }
   const gpu: LazyGpu | undefined = gpuOptions ? loadGpu(gpuOptions, notices) : undefined;
   const runtime = options.runtime === false ? undefined : createRuntimeMetrics();
-  const producers = [...recorders.map((r) => r.producer), ...(gpu ? [gpu.producer] : []), ...(runtime ? [runtime.producer] : []), ...extra];
+  const otherProducers = [...(gpu ? [gpu.producer] : []), ...(runtime ? [runtime.producer] : []), ...extra];
+  const producers = [...recorders.map((r) => r.producer), ...otherProducers];
   const fromEnv = exportersFromEnv();
 
   const readers: MetricReader[] = [];
@@ -165,15 +167,12 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   let ready: Promise<ReadyResult> = Promise.resolve({ ok: true });
   const prometheusOn = prometheusOptions !== undefined ? prometheusOptions !== false : (fromEnv?.has('prometheus') ?? true);
   if (prometheusOn) {
-    const prometheus = createPrometheus(prometheusOptions || {}, producers);
-    readers.push(prometheus.exporter);
-    metricsHandler = (req, res) => {
-      try {
-        prometheus.exporter.getMetricsRequestHandler(req, res);
-      } catch {
-        // Not a request and response pair from node:http; nothing to answer.
-      }
-    };
+    // Recorders are written straight from their storage; anything else goes through OTel collection.
+    const sources = recorders.flatMap((r) => (r.producer instanceof LlmMetricProducer ? [r.producer.source] : []));
+    const collected = recorders.flatMap((r) => (r.producer instanceof LlmMetricProducer ? [] : [r.producer]));
+    const prometheus = createPrometheus(prometheusOptions || {}, sources, [...collected, ...otherProducers]);
+    readers.push(prometheus.reader);
+    metricsHandler = prometheus.handler;
     // Handled here, so a busy or forbidden port is a result and a line on stderr, never an unhandled rejection.
     ready = prometheus.listening.then(
       (): ReadyResult => ({ ok: true }),

@@ -1,0 +1,69 @@
+// One contender of a recording benchmark, alone in its own process (so no other contender's
+// garbage or JIT state lands in its round): `node bench/contender.mjs <suite> <name> <iterations>`.
+// Warms up, measures one round, prints the nanoseconds per call as JSON.
+import { createLlmMetrics } from '@inferwatch/sdk';
+import { otelLifecycle, promClientBoundLifecycle, promClientLifecycle } from './baselines.mjs';
+import { nsPerCall } from './measure.mjs';
+import { requests, SCRIPTS, tokenGaps } from './workload.mjs';
+
+const MODELS = ['llama-3.1-8b', 'qwen2.5-7b', 'mistral-7b', 'gemma-2-9b'];
+const BATCH = 64;
+
+/** A full lifecycle (start → scheduled → first token → end) with the workload's timestamps. */
+function perRequest(name) {
+  // Requests of the script repeat every SCRIPTS calls; shifting each lap keeps timestamps increasing.
+  const span = requests[SCRIPTS - 1].end + 1;
+  const at = (i, t) => t + Math.floor(i / SCRIPTS) * span;
+  if (name === 'clock') return () => performance.now();
+  if (name === 'sdk') {
+    const llm = createLlmMetrics({ log: false, provider: 'vllm' });
+    return (i) => {
+      const s = requests[i % SCRIPTS];
+      const r = llm.startRequest({ model: MODELS[i & 3], promptTokens: 16, at: at(i, s.arrival) });
+      r.scheduled(at(i, s.scheduled));
+      r.firstToken(at(i, s.first));
+      r.end({ at: at(i, s.end), outputTokens: s.outputTokens });
+    };
+  }
+  const b = { otel: otelLifecycle, promclient: promClientLifecycle, promclient_bound: promClientBoundLifecycle }[name]();
+  return (i) => {
+    const s = requests[i % SCRIPTS];
+    const r = b.start(MODELS[i & 3], at(i, s.arrival));
+    b.scheduled(r, at(i, s.scheduled));
+    b.firstToken(r, at(i, s.first));
+    b.end(r, at(i, s.end), s.outputTokens);
+  };
+}
+
+/**
+ * One output token. `sdk` reads the clock, as `tokens()` does by default; the others get a decode
+ * step's timestamp shared by a batch of BATCH requests, steps apart by the workload's gaps.
+ */
+function perToken(name) {
+  if (name === 'sdk') {
+    const r = createLlmMetrics({ log: false }).startRequest({ model: MODELS[0] });
+    r.firstToken();
+    return () => r.tokens();
+  }
+  let stepAt = 0;
+  const step = (i) => {
+    if (i % BATCH === 0) stepAt += tokenGaps[(i / BATCH) % SCRIPTS];
+    return stepAt;
+  };
+  if (name === 'sdk_batched') {
+    const llm = createLlmMetrics({ log: false });
+    const batch = Array.from({ length: BATCH }, (_, k) => llm.startRequest({ model: MODELS[k & 3], at: 0 }));
+    for (const r of batch) r.firstToken(0);
+    return (i) => batch[i % BATCH].tokens(1, step(i));
+  }
+  const b = { otel: otelLifecycle, promclient: promClientLifecycle, promclient_bound: promClientBoundLifecycle }[name]();
+  const batch = Array.from({ length: BATCH }, (_, k) => b.start(MODELS[k & 3], 0));
+  for (const r of batch) b.firstToken(r, 0);
+  return (i) => b.token(batch[i % BATCH], step(i));
+}
+
+const [suite, name, iterations] = process.argv.slice(2);
+const fn = suite === 'request' ? perRequest(name) : perToken(name);
+const n = Number(iterations);
+nsPerCall(fn, Math.ceil(n / 5));
+console.log(JSON.stringify({ ns: nsPerCall(fn, n) }));
