@@ -1,4 +1,4 @@
-import { extractTraceContext, responseFormat, trackStream, type LlmMetrics } from '@inferwatch/sdk';
+import { extractTraceContext, responseFormat, trackStream, type LlmMetrics, type RequestAttributeValues } from '@inferwatch/sdk';
 import { includeByDefault, modelIn, operationFor } from './exchange.js';
 
 interface HonoContextLike {
@@ -14,6 +14,8 @@ export interface HonoInstrumentationOptions {
   model?: (req: Request) => string | undefined;
   /** Largest request body read for the model (never more: the rest stays for the handler). Default 1 MiB. */
   maxBodyBytes?: number;
+  /** The request's values of the attributes declared in `createLlmMetrics({ attributes })`, e.g. `(req) => ({ tenant: req.headers.get('x-tenant') ?? undefined })`. */
+  attributes?: (req: Request) => RequestAttributeValues | undefined;
 }
 
 /** The model named in the body of a clone of `raw`, reading at most `maxBytes` of it. */
@@ -50,7 +52,13 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     const arrival = llm.now();
     // A clone leaves the body for the handler.
     const model = (await modelInClone(raw, options.maxBodyBytes ?? 1024 * 1024)) ?? options.model?.(raw);
-    const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival, context: extractTraceContext(raw.headers) });
+    let attributes: RequestAttributeValues | undefined;
+    try {
+      attributes = options.attributes?.(raw);
+    } catch {
+      // The host's reader failed: the request is still recorded, without attributes.
+    }
+    const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival, context: extractTraceContext(raw.headers), attributes });
     try {
       await next();
     } catch (error) {
