@@ -4,6 +4,7 @@ import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metric
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createLlmMetrics, startMetrics, type LlmMetrics, type RunningMetrics } from '@inferwatch/sdk';
 import { collect } from '../helpers/collect.js';
+import { parseSamples } from '../helpers/exposition.js';
 import { serve } from '../helpers/net.js';
 
 /**
@@ -127,14 +128,7 @@ describe('declared request attributes', () => {
     } finally {
       await app.close();
     }
-    const samples = text
-      .split('\n')
-      .filter((line) => line !== '' && !line.startsWith('#'))
-      .map((line) => {
-        const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line)!;
-        const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-        return { name: match[1], labels, value: Number(match[3]) };
-      });
+    const samples = parseSamples(text);
     for (const family of REQUEST_FAMILIES) {
       const prefix = family.replace(/\./g, '_');
       const tenants = new Set(samples.filter((s) => s.name.startsWith(prefix)).map((s) => s.labels.tenant));
