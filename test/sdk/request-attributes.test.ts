@@ -164,13 +164,16 @@ describe('declared request attributes', () => {
     llm.startRequest({ model: 'm', attributes: { tenant: undefined } }).end();
     llm.startRequest({ model: 'm', attributes: { tenant: '' } }).end();
     llm.startRequest({ model: 'm', attributes: 'acme' as never }).end();
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    llm.startRequest({ model: 'm', attributes: revoked.proxy }).end();
     const c = await collect(llm.producer);
     const misuse = c.point('inferwatch.sdk.misuse', { reason: 'invalid_argument' })!.value;
-    // Two requests with undeclared keys, one with a number, one with a string for the whole object.
-    expect(misuse).toBe(4);
+    // Two requests with undeclared keys, one with a number, one with a string for the whole object, one unreadable.
+    expect(misuse).toBe(5);
     const finished = c.metric('inferwatch.requests.finished');
     expect(total(finished, (a) => a.finish_reason === 'stop' && a.tenant === 'acme')).toBe(2);
-    expect(total(finished, (a) => a.finish_reason === 'stop' && a.tenant === undefined)).toBe(4);
+    expect(total(finished, (a) => a.finish_reason === 'stop' && a.tenant === undefined)).toBe(5);
     for (const p of points(finished)) expect(Object.keys(p.attributes).filter((k) => k === 'team' || k === 'cost')).toEqual([]);
     expect(warnings.filter((w) => w.includes('not declared'))).toHaveLength(1);
   });

@@ -76,15 +76,16 @@ export class RequestAttributes {
    * strings are ignored and counted as misuse, once per request.
    */
   read(given: unknown, maxLength: number, misuse: MisuseLog): (string | undefined)[] | undefined {
-    if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-      misuse.report('invalid_argument', 'startRequest({ attributes }) needs an object of strings');
-      return undefined;
-    }
     let values: (string | undefined)[] | undefined;
     let undeclared = false;
     let invalid = false;
     let read = 0;
     try {
+      // Array.isArray throws on a revoked proxy: inside the try, like every read of the caller's object.
+      if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+        misuse.report('invalid_argument', 'startRequest({ attributes }) needs an object of strings');
+        return undefined;
+      }
       for (const key in given) {
         if (++read > MAX_KEYS_READ) break;
         const i = this.index.get(key);
