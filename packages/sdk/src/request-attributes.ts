@@ -18,7 +18,7 @@ export type RequestAttributeDeclarations = Readonly<Record<string, RequestAttrib
 /** Values a request carries for the declared attributes (`startRequest({ attributes })`). Only strings count. */
 export type RequestAttributeValues = Readonly<Record<string, string | undefined>>;
 
-const DEFAULT_MAX_VALUES = 16;
+export const DEFAULT_MAX_VALUES = 16;
 /** Each attribute multiplies the series; a handful is what dashboards can break down by anyway. */
 export const MAX_REQUEST_ATTRIBUTES = 8;
 /** Keys read from one request's attributes before the rest are ignored: a huge object costs a bounded scan. */
