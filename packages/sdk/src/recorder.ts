@@ -204,9 +204,8 @@ class Recorder implements LlmMetrics, HandleContext {
   }
 
   private seriesWith(model: unknown, operation: unknown, provider: unknown, values: readonly (string | undefined)[]): Series {
-    const text = (value: unknown) => (typeof value === 'string' ? `${value.length}:${value}` : '-');
-    let rawKey = `${text(model)}${text(operation)}${text(provider)}`;
-    for (let i = 0; i < values.length; i++) rawKey += text(values[i]);
+    let rawKey = lengthPrefixed(model) + lengthPrefixed(operation) + lengthPrefixed(provider);
+    for (let i = 0; i < values.length; i++) rawKey += lengthPrefixed(values[i]);
     const known = this.byAttributes.get(rawKey);
     if (known !== undefined) return known;
     const series = this.resolve(model, operation, provider, values);
@@ -257,6 +256,11 @@ class Recorder implements LlmMetrics, HandleContext {
       return false;
     }
   }
+}
+
+/** A part of a cache key that no other sequence of parts can spell: its length, then itself (`-` for no string). */
+function lengthPrefixed(value: unknown): string {
+  return typeof value === 'string' ? `${value.length}:${value}` : '-';
 }
 
 function declaredModels(models: unknown): ((model: string) => boolean) | undefined {
