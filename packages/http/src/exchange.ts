@@ -100,7 +100,7 @@ export function modelIn(body: string): string | undefined {
 }
 
 /** The caller's attribute values; a function that throws gives none (the host's bug must not lose the request). */
-function attributesOf(read: RequestAttributesOf | undefined, req: IncomingMessage): RequestAttributeValues | undefined {
+export function attributesOf<R>(read: ((req: R) => object | undefined) | undefined, req: R): RequestAttributeValues | undefined {
   if (read === undefined) return undefined;
   try {
     return read(req) as RequestAttributeValues | undefined;

@@ -1,5 +1,5 @@
 import { extractTraceContext, responseFormat, trackStream, type LlmMetrics, type RequestAttributeValues } from '@inferwatch/sdk';
-import { includeByDefault, modelIn, operationFor } from './exchange.js';
+import { attributesOf, includeByDefault, modelIn, operationFor } from './exchange.js';
 
 interface HonoContextLike {
   req: { raw: Request; method: string; path: string };
@@ -52,12 +52,7 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     const arrival = llm.now();
     // A clone leaves the body for the handler.
     const model = (await modelInClone(raw, options.maxBodyBytes ?? 1024 * 1024)) ?? options.model?.(raw);
-    let attributes: RequestAttributeValues | undefined;
-    try {
-      attributes = options.attributes?.(raw);
-    } catch {
-      // The host's reader failed: the request is still recorded, without attributes.
-    }
+    const attributes = attributesOf(options.attributes, raw);
     const handle = llm.startRequest({ model: model ?? 'unknown', operation: operationFor(path), at: arrival, context: extractTraceContext(raw.headers), attributes });
     try {
       await next();
