@@ -92,6 +92,7 @@ const MAX_SMALL_ATTRIBUTE_VALUES = 16;
 const UNKNOWN_MODEL = 'unknown';
 const MAX_ERROR_TYPES = 32;
 const MAX_RAW_KEYS = 4096;
+const MAX_CACHED_KEY_LENGTH = 4096;
 
 class Recorder implements LlmMetrics, HandleContext {
   readonly clock: () => number;
@@ -209,7 +210,8 @@ class Recorder implements LlmMetrics, HandleContext {
     const known = this.byAttributes.get(rawKey);
     if (known !== undefined) return known;
     const series = this.resolve(model, operation, provider, values);
-    if (this.byAttributes.size < MAX_RAW_KEYS && this.cacheable(series)) this.byAttributes.set(rawKey, series);
+    // A key of a hostile length (a huge model name) is not kept: the cache stays bounded in bytes, not just entries.
+    if (this.byAttributes.size < MAX_RAW_KEYS && rawKey.length <= MAX_CACHED_KEY_LENGTH && this.cacheable(series)) this.byAttributes.set(rawKey, series);
     return series;
   }
 
