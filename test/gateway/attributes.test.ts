@@ -7,7 +7,7 @@ import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { parseAttributeFlag } from '../../examples/gateway/attributes.mjs';
 import { parseSamples, sumOf } from '../helpers/exposition.js';
 import { freePort } from '../helpers/net.js';
-import { startEngine, type Started } from '../helpers/processes.js';
+import { startEngine, startProcess, type Started } from '../helpers/processes.js';
 
 /**
  * The gateway's --attribute: a request header becomes an attribute of that request's metrics,
@@ -73,6 +73,34 @@ describe('gateway request attributes from headers', () => {
     expect(sumOf(samples, FINISHED, (l) => l.route === 'batch')).toBe(sent.acme + sent.beta + sent.gamma + sent.delta);
     expect(samples.some((s) => Object.values(s.labels).some((v) => v.startsWith('intruder')))).toBe(false);
     expect(samples.some((s) => Object.values(s.labels).includes(KEY))).toBe(false);
+  });
+
+  it('the command line maps --attribute NAME=header:HEADER:max=N', async () => {
+    const cli = await startProcess(
+      'examples/gateway/main.mjs',
+      ['--host', '127.0.0.1', '--upstream', engine.url, '--attribute', 'team=header:x-team:max=1', '--bridge-interval-ms', '0', '--log-interval-ms', '0'],
+      'OpenAI-compatible gateway on',
+    );
+    try {
+      const sent = { red: 2, blue: 1 };
+      for (const [team, n] of Object.entries(sent)) {
+        for (let i = 0; i < n; i++) {
+          const res = await fetch(`${cli.url}/v1/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-team': team },
+            body: JSON.stringify({ model: MODEL, prompt: 'a b', max_tokens: 2 }),
+          });
+          expect(res.status).toBe(200);
+          await res.arrayBuffer();
+        }
+      }
+      const samples = parseSamples(await (await fetch(`${cli.url}/metrics`)).text());
+      // max=1: red came first and keeps its value; blue is past the limit.
+      expect(sumOf(samples, FINISHED, (l) => l.team === 'red')).toBe(sent.red);
+      expect(sumOf(samples, FINISHED, (l) => l.team === 'other')).toBe(sent.blue);
+    } finally {
+      await cli.stop();
+    }
   });
 });
 
