@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 const DS = { type: 'prometheus', uid: '${datasource}' };
 const SEL = 'job=~"$job", instance=~"$instance"';
-const MSEL = `${SEL}, gen_ai_request_model=~"$model"`;
+// Request panels also filter by `tenant`, a request attribute a server may declare (docs/metrics.md):
+// its All is `.*`, which in PromQL also matches series without the label, so servers that declare
+// none show the same numbers as without the variable.
+const MSEL = `${SEL}, gen_ai_request_model=~"$model", tenant=~"$tenant"`;
 const PERCENTILES = [0.5, 0.9, 0.95, 0.99];
 
 // Latency panels count successful requests (no error.type) unless their title says otherwise;
@@ -81,6 +84,7 @@ const variables = [
   variable('job', 'label_values(inferwatch_requests_finished_total, job)', false),
   variable('instance', 'label_values(inferwatch_requests_finished_total{job=~"$job"}, instance)', true),
   variable('model', 'label_values(inferwatch_requests_finished_total{job=~"$job", instance=~"$instance"}, gen_ai_request_model)', true),
+  variable('tenant', 'label_values(inferwatch_requests_finished_total{job=~"$job", instance=~"$instance"}, tenant)', true),
 ];
 
 function dashboard(uid, title, panels, time, refresh, description) {

@@ -192,7 +192,8 @@ export function resolveVariables(expr, { job = 'inferwatch-gateway', rateInterva
     .replaceAll('$__range', range)
     .replaceAll('$job', job)
     .replaceAll('$instance', '.*')
-    .replaceAll('$model', '.*');
+    .replaceAll('$model', '.*')
+    .replaceAll('$tenant', '.*');
 }
 
 /** Every panel of a dashboard, the ones inside rows included. */

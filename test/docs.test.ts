@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GPU_GAUGES, POLL_ERRORS } from '../packages/gpu/src/catalog.js';
 import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
+import { DEFAULT_MAX_VALUES, MAX_REQUEST_ATTRIBUTES } from '../packages/sdk/src/request-attributes.js';
 import { SPAN_ATTRIBUTES, SPAN_EVENTS } from '../packages/sdk/src/spans.js';
 
 const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
@@ -28,6 +29,13 @@ describe('docs/metrics.md', () => {
     if (row.includes('as queue')) return;
     const listed = buckets.join(', ');
     expect(row.includes(listed) || row.includes(`${buckets[0]}, ${buckets[1]}, then`), name).toBe(true);
+  });
+});
+
+describe('docs/metrics.md on request attributes', () => {
+  it('states the limits the SDK applies', () => {
+    expect(doc).toContain(`(default ${DEFAULT_MAX_VALUES}, first come first served)`);
+    expect(doc).toContain(`At most ${MAX_REQUEST_ATTRIBUTES} attributes per recorder`);
   });
 });
 

@@ -4,6 +4,7 @@
 import { createServer } from 'node:http';
 import { createLlmMetrics, injectTraceContext, startMetrics } from '@inferwatch/sdk';
 import { HttpError, openExchange } from '@inferwatch/http';
+import { headerAttributes } from './attributes.mjs';
 import { bearerCheck } from './auth.mjs';
 import { EngineBridge } from './bridge.mjs';
 import { Limiter, QueueFullError } from './limiter.mjs';
@@ -28,10 +29,12 @@ const INVALID_METRICS_TOKEN = new HttpError(401, 'The metrics need `Authorizatio
  * Starts the gateway. Options: upstreams (URLs; userinfo becomes Basic auth), routes ({ model: [URLs] }),
  * port, host, maxConcurrency, maxQueue, timeoutMs (a request's deadline from its arrival),
  * bodyTimeoutMs, headersTimeoutMs, maxBodyBytes, maxJsonDepth, apiKeys, metricsToken (protects /metrics
- * and /dashboard), modelsRefreshMs, bridgeIntervalMs, instrument (false: no SDK, for baselines), logIntervalMs, gpu.
+ * and /dashboard), modelsRefreshMs, bridgeIntervalMs, instrument (false: no SDK, for baselines), logIntervalMs, gpu,
+ * attributes ([{ name, header, maxValues }]: request attributes from headers; credential headers are refused).
  * Resolves to { url, server, llm, inFlight(), close() }.
  */
 export async function startGateway(options) {
+  const attributes = headerAttributes(options.attributes ?? []);
   const upstreams = new Upstreams(options.upstreams ?? [], options.routes ?? {});
   if (upstreams.urls.length === 0) throw new Error('the gateway needs at least one upstream');
   const limiter = new Limiter(options.maxConcurrency ?? 64, options.maxQueue ?? 256);
@@ -51,6 +54,7 @@ export async function startGateway(options) {
   const llm = instrument
     ? createLlmMetrics({
         provider: 'inferwatch-gateway',
+        attributes: attributes.declarations,
         // Only what some upstream serves gets a series: any other name the clients send shares `other`.
         models: (model) => catalog.has(model),
         log: options.logIntervalMs === 0 ? false : { intervalMs: options.logIntervalMs ?? 10_000, sink: (line) => console.log(`INFO gateway] ${line}`) },
@@ -111,7 +115,10 @@ export async function startGateway(options) {
 
   /** One completion, from arrival to the end of its response; the exchange records how it ended. */
   async function completion(req, res, path, chat) {
-    const exchange = openExchange(llm, req, res, { operation: chat ? 'chat' : 'text_completion', ...limits });
+    // Only a request that passed the key check names attribute values: unauthenticated clients must not take the value slots.
+    let authorized = apiKeyOk === undefined;
+    const readAttributes = attributes.read && ((r) => (authorized ? attributes.read(r) : undefined));
+    const exchange = openExchange(llm, req, res, { operation: chat ? 'chat' : 'text_completion', ...limits, attributes: readAttributes });
     inFlight++;
     let slot;
     res.once('close', () => {
@@ -120,6 +127,7 @@ export async function startGateway(options) {
     });
     try {
       if (apiKeyOk && !apiKeyOk(req)) throw INVALID_API_KEY;
+      authorized = true;
       const { value, raw } = await exchange.readJson();
       const body = validate(value, chat);
       exchange.setModel(body.model);

@@ -5,6 +5,7 @@
 // A start-up failure stops everything this command started and says why (which port, for a busy one).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { headerAttributes, parseAttributeFlag } from './attributes.mjs';
 import { startGateway } from './gateway.mjs';
 import { parseCommandLine } from '../command-line.mjs';
 
@@ -21,6 +22,10 @@ With no --upstream and no --route it starts an engine (--engine) and fronts it.
   --api-key KEY            require Authorization: Bearer KEY on /v1/*, repeatable
                            (or INFERWATCH_API_KEYS, comma-separated)
   --metrics-token TOKEN    require Authorization: Bearer TOKEN on /metrics (or INFERWATCH_METRICS_TOKEN)
+  --attribute NAME=header:HEADER[:max=N]
+                           record the HEADER of each request as attribute NAME on its metrics and span,
+                           repeatable; at most N distinct values (default 16), later ones become \`other\`;
+                           a request without the header has no NAME; credential headers are refused
   --max-concurrency N      requests forwarded at once (default 64)
   --max-queue N            requests waiting for a slot; more get 429 (default 256)
   --timeout-ms N           a request's deadline from its arrival (default 300000)
@@ -43,6 +48,7 @@ const args = parseCommandLine('gateway', USAGE, {
   route: { type: 'string', multiple: true, default: [] },
   'api-key': { type: 'string', multiple: true, default: [] },
   'metrics-token': { type: 'string', default: process.env.INFERWATCH_METRICS_TOKEN ?? '' },
+  attribute: { type: 'string', multiple: true, default: [] },
   'max-concurrency': { type: 'string', default: '64' },
   'max-queue': { type: 'string', default: '256' },
   'timeout-ms': { type: 'string', default: '300000' },
@@ -91,6 +97,14 @@ function startEngine(port) {
 }
 
 let engine;
+let attributes;
+try {
+  attributes = args.attribute.map(parseAttributeFlag);
+  // Refused before any engine starts: a header that carries credentials, a name given twice.
+  headerAttributes(attributes);
+} catch (error) {
+  fail(error.message);
+}
 // Whatever ends this process ends the engine it started.
 process.once('exit', () => engine?.kill('SIGTERM'));
 if (upstreams.length === 0 && Object.keys(routes).length === 0) {
@@ -123,6 +137,7 @@ try {
     logIntervalMs: Number(args['log-interval-ms']),
     instrument: args.metrics !== 'off',
     gpu: args.gpu,
+    attributes,
   });
 } catch (error) {
   fail(error.code === 'EADDRINUSE' ? `port ${args.port} is already in use (--port)` : `could not start: ${error.message}`);

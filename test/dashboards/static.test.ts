@@ -42,12 +42,21 @@ describe.each(dashboards)('%s', (file, dashboard) => {
     }
   });
 
-  it('takes every datasource from the datasource variable, and offers job, instance and model', () => {
+  it('takes every datasource from the datasource variable, and offers job, instance, model and tenant', () => {
     for (const p of panels.filter((p) => p.type !== 'row')) {
       expect(p.datasource?.uid, p.title).toBe('${datasource}');
       for (const t of p.targets ?? []) expect(t.datasource.uid, p.title).toBe('${datasource}');
     }
-    expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'job', 'instance', 'model']);
+    expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'job', 'instance', 'model', 'tenant']);
+  });
+
+  it('filters every request panel by the tenant attribute, All matching servers that declare none', () => {
+    const tenant = dashboard.templating.list.find((v) => v.name === 'tenant') as unknown as { includeAll: boolean; allValue: string; current: { value: string[] } };
+    // `.*` also matches a series without the label (PromQL), so All leaves attribute-less servers' numbers as they are.
+    expect(tenant).toMatchObject({ includeAll: true, allValue: '.*', current: { value: ['$__all'] } });
+    const requestExprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).filter((e) => /gen_ai_server_|inferwatch_(request|tokens)/.test(e));
+    expect(requestExprs.length).toBeGreaterThan(3);
+    for (const expr of requestExprs) expect(expr).toContain('tenant=~"$tenant"');
   });
 
   it('aggregates across instances in every query', () => {

@@ -119,7 +119,15 @@ const atSpec: fc.Arbitrary<AtSpec> = fc.oneof(
   { weight: 1, arbitrary: hostile.map((value): AtSpec => ({ kind: 'value', value })) },
 );
 
-type Info = { kind: 'plain'; model: unknown; promptTokens: unknown; at: AtSpec; operation: unknown } | { kind: 'value'; value: unknown };
+type Info = { kind: 'plain'; model: unknown; promptTokens: unknown; at: AtSpec; operation: unknown; attributes: unknown } | { kind: 'value'; value: unknown };
+/** The recorder below declares `tenant` (2 values): every other key is undeclared. */
+const TENANT_LIMIT = 2;
+const requestAttributes = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<unknown>(undefined) },
+  { weight: 4, arbitrary: fc.constantFrom<unknown>('x', 'y', 'z', '', undefined, 7, HUGE).map((tenant): unknown => ({ tenant })) },
+  { weight: 1, arbitrary: fc.record({ tenant: fc.constantFrom<unknown>('x', 'w'), team: hostile }) },
+  { weight: 2, arbitrary: hostile },
+);
 const info: fc.Arbitrary<Info> = fc.oneof(
   {
     weight: 5,
@@ -129,6 +137,7 @@ const info: fc.Arbitrary<Info> = fc.oneof(
       promptTokens: fc.oneof({ weight: 3, arbitrary: fc.constantFrom<unknown>(undefined, 0, 7, 100) }, { weight: 1, arbitrary: hostile }),
       at: atSpec,
       operation: fc.oneof({ weight: 5, arbitrary: fc.constant<unknown>(undefined) }, { weight: 1, arbitrary: hostile }),
+      attributes: requestAttributes,
     }),
   },
   { weight: 1, arbitrary: hostile.map((value): Info => ({ kind: 'value', value })) },
@@ -183,7 +192,7 @@ const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isS
 
 async function runRecorder(calls: Call[]): Promise<void> {
   let now = 1000;
-  const llm = createLlmMetrics({ log: false, warnings: false, clock: () => now });
+  const llm = createLlmMetrics({ log: false, warnings: false, clock: () => now, attributes: { tenant: { maxValues: TENANT_LIMIT } } });
   const requests: Model[] = [];
   const finished: Record<string, number> = {};
   let misuse = 0;
@@ -236,8 +245,10 @@ async function runRecorder(calls: Call[]): Promise<void> {
         misuse++; // not { model: string }
       } else {
         const at = resolveAt(undefined, i.at);
-        arg = { model: i.model, promptTokens: i.promptTokens, at, operation: i.operation };
+        arg = { model: i.model, promptTokens: i.promptTokens, at, operation: i.operation, attributes: i.attributes };
         if (typeof i.model !== 'string') misuse++;
+        // A twin of what the SDK gets (hostile objects are made fresh), for the oracle.
+        misuse += attributeMisuse(real(i.attributes));
         if (at !== undefined && !(typeof at === 'number' && Number.isFinite(at))) misuse++;
         else if (typeof at === 'number') m.lastAt = at;
         if (i.promptTokens !== undefined) {
@@ -346,6 +357,30 @@ async function runRecorder(calls: Call[]): Promise<void> {
   expect(total('inferwatch.tokens', (a) => a['gen_ai.token.type'] === 'input')).toBe(inputTokens);
   for (const state of ['waiting', 'running', 'swapped'] as const) {
     expect(total(`inferwatch.scheduler.${state}`), state).toBe(requests.filter((r) => r.state === state).length);
+  }
+  // At most TENANT_LIMIT values of their own, the rest `other`; no request attribute but the declared one.
+  const tenants = new Set(got.metric('inferwatch.requests.finished')!.dataPoints.map((p) => p.attributes.tenant).filter((t) => t !== undefined && t !== 'other'));
+  expect(tenants.size).toBeLessThanOrEqual(TENANT_LIMIT);
+  for (const t of tenants) expect(['x', 'y', 'z', 'w', HUGE.slice(0, 128)]).toContain(t);
+}
+
+/**
+ * The rule for startRequest({ attributes }): anything but an object (or undefined) is one misuse; an
+ * object is one misuse if it names an undeclared key, and one more if `tenant` is neither a string nor undefined.
+ */
+function attributeMisuse(attributes: unknown): number {
+  if (attributes === undefined) return 0;
+  if (typeof attributes !== 'object' || attributes === null || isRevoked(attributes) || Array.isArray(attributes)) return 1;
+  const keys = Object.keys(attributes);
+  const tenant = keys.includes('tenant') ? (attributes as { tenant: unknown }).tenant : undefined;
+  return (keys.some((k) => k !== 'tenant') ? 1 : 0) + (tenant !== undefined && typeof tenant !== 'string' ? 1 : 0);
+}
+function isRevoked(value: object): boolean {
+  try {
+    Object.keys(value);
+    return false;
+  } catch {
+    return true;
   }
 }
 

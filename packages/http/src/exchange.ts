@@ -3,7 +3,7 @@
 // client that leaves before, during or after the body or while a write is backed up, a response the
 // server destroys, a deadline). The framework wrappers and the example gateway all stand on this.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extractTraceContext, type LlmMetrics, type RequestHandle } from '@inferwatch/sdk';
+import { extractTraceContext, type LlmMetrics, type RequestAttributeValues, type RequestHandle } from '@inferwatch/sdk';
 import { HttpError, readBody, withinDepth } from './json-body.js';
 import { Outcome } from './outcome.js';
 
@@ -14,7 +14,12 @@ export interface HttpInstrumentationOptions {
   model?: (req: IncomingMessage) => string | undefined;
   /** Largest request body read for `model`. Default 1 MiB; the handler always gets the whole body. */
   maxBodyBytes?: number;
+  /** The request's values of the attributes declared in `createLlmMetrics({ attributes })`, e.g. `(req) => ({ tenant: req.headers['x-tenant'] })`. */
+  attributes?: RequestAttributesOf;
 }
+
+/** Reads a request's attribute values (see `createLlmMetrics({ attributes })`); a header names none when it is absent. */
+export type RequestAttributesOf = (req: IncomingMessage) => Readonly<Record<string, string | string[] | undefined>> | undefined;
 
 export interface ExchangeOptions {
   /** `gen_ai.operation.name`. Default: from the path (`chat`, `text_completion`, `embeddings`). */
@@ -27,6 +32,8 @@ export interface ExchangeOptions {
   maxJsonDepth?: number;
   /** How long `readJson()` waits for the whole body (408 past it). Default 30 s. */
   bodyTimeoutMs?: number;
+  /** The request's values of the attributes declared in `createLlmMetrics({ attributes })`, read once when it is first recorded. */
+  attributes?: RequestAttributesOf;
 }
 
 /** An exchange a server drives itself (see `openExchange`). */
@@ -82,6 +89,16 @@ export function modelIn(body: string): string | undefined {
   try {
     const model = (JSON.parse(body) as { model?: unknown } | null)?.model;
     return typeof model === 'string' ? model : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The caller's attribute values; a function that throws gives none (the host's bug must not lose the request). */
+export function attributesOf<R>(read: ((req: R) => object | undefined) | undefined, req: R): RequestAttributeValues | undefined {
+  if (read === undefined) return undefined;
+  try {
+    return read(req) as RequestAttributeValues | undefined;
   } catch {
     return undefined;
   }
@@ -155,7 +172,13 @@ class HttpExchange implements Exchange {
         this.model = undefined;
       }
     }
-    this.started = this.llm.startRequest({ model: this.model ?? 'unknown', operation: this.options.operation ?? operationFor(path), at: this.arrival, context: extractTraceContext(this.req.headers) });
+    this.started = this.llm.startRequest({
+      model: this.model ?? 'unknown',
+      operation: this.options.operation ?? operationFor(path),
+      at: this.arrival,
+      context: extractTraceContext(this.req.headers),
+      attributes: attributesOf(this.options.attributes, this.req),
+    });
     handles.set(this.req, this.started);
     return this.started;
   }
@@ -278,7 +301,7 @@ export function observeExchange(llm: LlmMetrics, req: IncomingMessage, res: Serv
   }
   if (observed.has(req)) return;
   observed.add(req);
-  const exchange = new HttpExchange(llm, req, res, {});
+  const exchange = new HttpExchange(llm, req, res, { attributes: options.attributes });
   exchange.fallbackModel = () => options.model?.(req);
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const body: Buffer[] = [];

@@ -2,8 +2,8 @@
 // it is one more user of `observeExchange`; on a web-standard runtime (Bun, Deno, workers) the
 // Response body and the request's abort signal feed the same `Outcome`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extractTraceContext, type LlmMetrics, type RequestHandle } from '@inferwatch/sdk';
-import { includeByDefault, modelIn, observeExchange, operationFor } from './exchange.js';
+import { extractTraceContext, type LlmMetrics, type RequestAttributeValues, type RequestHandle } from '@inferwatch/sdk';
+import { attributesOf, includeByDefault, modelIn, observeExchange, operationFor } from './exchange.js';
 import { Outcome } from './outcome.js';
 
 interface HonoContextLike {
@@ -20,6 +20,8 @@ export interface HonoInstrumentationOptions {
   model?: (req: Request) => string | undefined;
   /** Largest request body read for the model (never more: the rest stays for the handler). Default 1 MiB. */
   maxBodyBytes?: number;
+  /** The request's values of the attributes declared in `createLlmMetrics({ attributes })`, e.g. `(req) => ({ tenant: req.headers.get('x-tenant') ?? undefined })`. */
+  attributes?: (req: Request) => RequestAttributeValues | undefined;
 }
 
 /** Requests already recorded: a middleware mounted twice (an app and its sub-app) records them once. */
@@ -115,7 +117,12 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     observed.add(raw);
     const node = nodeObjects(c.env);
     if (node !== undefined) {
-      observeExchange(llm, node.incoming, node.outgoing, { include: () => true, model: () => fallbackModel(raw), maxBodyBytes: options.maxBodyBytes });
+      observeExchange(llm, node.incoming, node.outgoing, {
+        include: () => true,
+        model: () => fallbackModel(raw),
+        maxBodyBytes: options.maxBodyBytes,
+        attributes: () => attributesOf(options.attributes, raw),
+      });
       return next();
     }
 
@@ -123,7 +130,13 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     let model: string | undefined;
     let handle: RequestHandle | undefined;
     const start = () =>
-      (handle ??= llm.startRequest({ model: model ?? fallbackModel(raw) ?? 'unknown', operation: operationFor(path), at: arrival, context: extractTraceContext(raw.headers) }));
+      (handle ??= llm.startRequest({
+        model: model ?? fallbackModel(raw) ?? 'unknown',
+        operation: operationFor(path),
+        at: arrival,
+        context: extractTraceContext(raw.headers),
+        attributes: attributesOf(options.attributes, raw),
+      }));
     const outcome = new Outcome(start);
     // Web-standard runtimes abort the request's signal when the client leaves, at any moment.
     raw.signal.addEventListener('abort', () => outcome.cut(true), { once: true });

@@ -4,5 +4,5 @@ export { fastifyPlugin } from './fastify.js';
 export { honoMiddleware } from './hono.js';
 export type { HonoInstrumentationOptions } from './hono.js';
 export { observeExchange, openExchange, requestHandle } from './exchange.js';
-export type { Exchange, ExchangeOptions, HttpInstrumentationOptions } from './exchange.js';
+export type { Exchange, ExchangeOptions, HttpInstrumentationOptions, RequestAttributesOf } from './exchange.js';
 export { HttpError } from './json-body.js';

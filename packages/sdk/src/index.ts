@@ -23,6 +23,7 @@ export type { ResponseTap, TapOptions } from './sse-tap.js';
 export { createClientMetrics } from './client.js';
 export type { ClientMetrics, ClientMetricsOptions, ClientOperation, ClientUsage, StartOperationInfo } from './client.js';
 export type { BucketOptions } from './series.js';
+export type { RequestAttributeOptions, RequestAttributeDeclarations, RequestAttributeValues } from './request-attributes.js';
 export type { HistogramName } from './catalog.js';
 export {
   METRIC_GEN_AI_SERVER_REQUEST_DURATION,

@@ -70,9 +70,10 @@ export class MisuseLog {
 
   constructor(readonly notices: Notices = new Notices(true)) {}
 
-  report(reason: MisuseReason, detail: string): void {
+  /** `kind` (from a closed set; default the reason) lets one particular problem be said even after others of its reason. */
+  report(reason: MisuseReason, detail: string, kind: string = reason): void {
     const i = MISUSE_REASONS.indexOf(reason);
     this.counts[i]++;
-    this.notices.warn(reason, `ignored a call (${reason}): ${detail}. Further calls like it are only counted in inferwatch.sdk.misuse.`);
+    this.notices.warn(kind, `ignored a call (${reason}): ${detail}. Further calls like it are only counted in inferwatch.sdk.misuse.`);
   }
 }

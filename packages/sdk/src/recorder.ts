@@ -7,6 +7,7 @@ import { OVERFLOW_VALUE, ValueLimiter } from './limiter.js';
 import { PeriodicLogLine, type LogLineOptions } from './log-line.js';
 import { describe, MisuseLog, Notices, processNotices } from './misuse.js';
 import { LlmMetricProducer } from './producer.js';
+import { RequestAttributes, type RequestAttributeDeclarations, type RequestAttributeValues } from './request-attributes.js';
 import { resolveBuckets, Series, type BucketOptions, type BucketTable } from './series.js';
 import { SpanSource, tracerProviderOption } from './spans.js';
 
@@ -26,6 +27,14 @@ export interface LlmMetricsOptions {
   models?: readonly string[] | ((model: string) => boolean);
   /** Longest attribute value kept; longer ones are truncated. Default 128. */
   maxAttributeLength?: number;
+  /**
+   * Your own per-request attributes (tenant, route, priority...), each with its cardinality limit:
+   * `{ tenant: { maxValues: 50 }, priority: {} }` (default 16 values; later ones become `other`). Requests
+   * give values through `startRequest({ attributes })`, and every metric and the span of that request carry them.
+   * Keys become valid label names (`user.tier` → `user_tier`); the SDK's own keys (`gen_ai.*`, `error.type`,
+   * `finish_reason`...) are refused with a warning. At most 8. Default: none.
+   */
+  attributes?: RequestAttributeDeclarations;
   /** Bucket boundaries per histogram, keyed by OTel metric name (e.g. `gen_ai.server.time_to_first_token`). */
   buckets?: BucketOptions;
   /** The vLLM-style summary line; `false` turns it off. Default: every 10 s to the console. */
@@ -53,6 +62,11 @@ export interface StartRequestInfo {
   promptTokens?: number;
   /** Arrival time in milliseconds on the recorder's clock. Default: now. */
   at?: number;
+  /**
+   * Values of the attributes declared in `createLlmMetrics({ attributes })`, e.g. `{ tenant: 'acme' }`. A key left
+   * out, undefined or empty leaves the attribute off; undeclared keys and values that are not strings are ignored and counted as misuse.
+   */
+  attributes?: RequestAttributeValues;
   /** The caller's trace context (e.g. `propagation.extract(context.active(), req.headers)`); the request span continues it. Default: the active context. */
   context?: Context;
 }
@@ -78,6 +92,7 @@ const MAX_SMALL_ATTRIBUTE_VALUES = 16;
 const UNKNOWN_MODEL = 'unknown';
 const MAX_ERROR_TYPES = 32;
 const MAX_RAW_KEYS = 4096;
+const MAX_CACHED_KEY_LENGTH = 4096;
 
 class Recorder implements LlmMetrics, HandleContext {
   readonly clock: () => number;
@@ -97,6 +112,10 @@ class Recorder implements LlmMetrics, HandleContext {
   /** Raw (model, operation, provider) → series, so a known combination costs one Map lookup. */
   private readonly byRawKey = new Map<string, Series>();
   private readonly byModel = new Map<string, Series>();
+  /** Requests that carry attributes: the raw values, length-prefixed so no two value lists share a key. */
+  private readonly byAttributes = new Map<string, Series>();
+  private readonly attributes: RequestAttributes;
+  private readonly maxLength: number;
   private readonly defaultOperation: string;
   private readonly defaultProvider: string;
   private readonly logLine: PeriodicLogLine | undefined;
@@ -106,6 +125,8 @@ class Recorder implements LlmMetrics, HandleContext {
     this.engine = new EngineStates(this.misuse);
     this.clock = typeof options.clock === 'function' ? guardedClock(options.clock) : performance.now.bind(performance);
     const maxLength = positiveInt(options.maxAttributeLength, 128);
+    this.maxLength = maxLength;
+    this.attributes = new RequestAttributes(options.attributes, maxLength, this.misuse.notices);
     this.models = new ValueLimiter(positiveInt(options.maxModels, 100), maxLength);
     this.declared = declaredModels(options.models);
     this.operations = new ValueLimiter(MAX_SMALL_ATTRIBUTE_VALUES, maxLength);
@@ -122,7 +143,7 @@ class Recorder implements LlmMetrics, HandleContext {
   }
 
   startRequest(info: StartRequestInfo): RequestHandle {
-    const { model, operation, provider, promptTokens, at, context } = readInfo(info);
+    const { model, operation, provider, promptTokens, at, context, attributes } = readInfo(info);
     if (typeof model !== 'string') this.misuse.report('invalid_argument', 'startRequest() needs { model: string }');
     const given = at === undefined ? this.clock() : at;
     let arrival = typeof given === 'number' ? given : NaN;
@@ -142,7 +163,9 @@ class Recorder implements LlmMetrics, HandleContext {
       if (typeof context === 'object' && context !== null && typeof (context as Context).getValue === 'function') parent = context as Context;
       else this.misuse.report('invalid_argument', 'startRequest({ context }) needs an OpenTelemetry Context');
     }
-    const series = this.seriesFor(model, operation, provider);
+    // No attributes (the common call) costs nothing more than before; with some, one key build.
+    const values = attributes === undefined ? undefined : this.attributes.read(attributes, this.maxLength, this.misuse);
+    const series = values === undefined ? this.seriesFor(model, operation, provider) : this.seriesWith(model, operation, provider, values);
     return new Request(this, series, arrival, prompt, this.spans.start(series.attributes, arrival, parent), parent);
   }
 
@@ -181,14 +204,37 @@ class Recorder implements LlmMetrics, HandleContext {
     return series;
   }
 
+  private seriesWith(model: unknown, operation: unknown, provider: unknown, values: readonly (string | undefined)[]): Series {
+    let rawKey = lengthPrefixed(model) + lengthPrefixed(operation) + lengthPrefixed(provider);
+    for (let i = 0; i < values.length; i++) rawKey += lengthPrefixed(values[i]);
+    const known = this.byAttributes.get(rawKey);
+    if (known !== undefined) return known;
+    const series = this.resolve(model, operation, provider, values);
+    // A key of a hostile length (a huge model name) is not kept: the cache stays bounded in bytes, not just entries.
+    if (this.byAttributes.size < MAX_RAW_KEYS && rawKey.length <= MAX_CACHED_KEY_LENGTH && this.cacheable(series)) this.byAttributes.set(rawKey, series);
+    return series;
+  }
+
   /** Applies the cardinality limits and finds or creates the series for the resulting attributes. */
-  private resolve(model: unknown, operation: unknown, provider: unknown): Series {
+  private resolve(model: unknown, operation: unknown, provider: unknown, values?: readonly (string | undefined)[]): Series {
     const attributes: Attributes = {
       [ATTR_MODEL]: this.isDeclared(model) ? this.models.admit(model, UNKNOWN_MODEL) : OVERFLOW_VALUE,
       [ATTR_OPERATION]: this.operations.admit(operation, this.defaultOperation),
       [ATTR_PROVIDER]: this.providers.admit(provider, this.defaultProvider),
     };
-    const key = `${attributes[ATTR_MODEL]}\n${attributes[ATTR_OPERATION]}\n${attributes[ATTR_PROVIDER]}`;
+    const parts = [attributes[ATTR_MODEL], attributes[ATTR_OPERATION], attributes[ATTR_PROVIDER]];
+    if (values !== undefined) {
+      const declared = this.attributes.declared;
+      for (let i = 0; i < declared.length; i++) {
+        const value = values[i];
+        if (value === undefined) continue;
+        const { name, limiter } = declared[i];
+        attributes[name] = limiter.admit(value, OVERFLOW_VALUE);
+        parts.push(name, attributes[name]);
+      }
+    }
+    // JSON, since model names and attribute values may hold any character a separator could be.
+    const key = JSON.stringify(parts);
     let series = this.series.get(key);
     if (series === undefined) {
       series = new Series(Object.freeze(attributes), this.buckets);
@@ -214,6 +260,11 @@ class Recorder implements LlmMetrics, HandleContext {
   }
 }
 
+/** A part of a cache key that no other sequence of parts can spell: its length, then itself (`-` for no string). */
+function lengthPrefixed(value: unknown): string {
+  return typeof value === 'string' ? `${value.length}:${value}` : '-';
+}
+
 function declaredModels(models: unknown): ((model: string) => boolean) | undefined {
   if (typeof models === 'function') return models as (model: string) => boolean;
   if (!Array.isArray(models)) return undefined;
@@ -226,8 +277,8 @@ function readInfo(info: unknown): Partial<Record<keyof StartRequestInfo, unknown
   try {
     // An array is no info object (and its inherited `at` method is no timestamp).
     if (typeof info !== 'object' || info === null || Array.isArray(info)) return {};
-    const { model, operation, provider, promptTokens, at, context } = info as StartRequestInfo;
-    return { model, operation, provider, promptTokens, at, context };
+    const { model, operation, provider, promptTokens, at, context, attributes } = info as StartRequestInfo;
+    return { model, operation, provider, promptTokens, at, context, attributes };
   } catch {
     return {};
   }
