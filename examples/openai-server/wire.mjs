@@ -1,9 +1,7 @@
 // The OpenAI wire format: chunks, bodies, errors.
+import { HttpError } from '@inferwatch/http';
 
-export function errorBody(status, message, param = null) {
-  const type = status === 404 ? 'not_found_error' : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
-  return JSON.stringify({ error: { message, type, param, code: null } });
-}
+export const errorBody = (status, message, param = null) => new HttpError(status, message, { param }).body();
 
 export function chunkOf({ id, model, created, chat }, text, finishReason, first) {
   const choice = chat

@@ -79,10 +79,11 @@ describe('instrumentOpenAI', () => {
     expect(m.firstChunk!.count).toBe(0);
   });
 
-  it('records an API error by its type and leaves the SDK’s error to the caller', async () => {
+  it('records an API error by its code (the GenAI rule: the provider’s error code first) and leaves the SDK’s error to the caller', async () => {
     await expect(client.chat.completions.create({ model: 'fail-500', messages: [{ role: 'user', content: 'hi' }] })).rejects.toThrow(/engine exploded/);
     const m = await metricsOf(metrics, 'fail-500', 'chat', 'openai');
-    expect(m.errors('server_error')).toBe(1);
+    // The upstream sent { type: 'server_error', code: 'engine_error' }.
+    expect(m.errors('engine_error')).toBe(1);
     expect(m.duration!.count).toBe(0);
   });
 

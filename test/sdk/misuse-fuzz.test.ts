@@ -2,16 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { diag } from '@opentelemetry/api';
 import { createLlmMetrics, type RequestHandle } from '@inferwatch/sdk';
 import { collect } from '../helpers/collect.js';
-
-/** Deterministic PRNG (mulberry32), so a failure replays. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded as prng } from '../../packages/loadgen/src/random.js';
 
 type State = 'waiting' | 'running' | 'swapped' | 'ended';
 interface Model {

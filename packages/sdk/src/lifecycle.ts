@@ -4,6 +4,7 @@ import { describe, processNotices, type MisuseLog, type MisuseReason } from './m
 import type { Series } from './series.js';
 import { SPAN_EVENTS, type RequestSpan, type RequestTimes } from './spans.js';
 import type { ValueLimiter } from './limiter.js';
+import { errorType, isCount } from './read-values.js';
 
 /** What a request handle needs from the recorder that created it. */
 export interface HandleContext {
@@ -55,10 +56,6 @@ const SWAPPED = 2;
 const ENDED = 3;
 
 const CANCELLED = 'cancelled';
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && n >= 0 && Number.isSafeInteger(n);
-}
 
 export class Request implements RequestHandle, RequestTimes {
   private state = WAITING;
@@ -314,17 +311,4 @@ function finishReasonIndex(reason: unknown): number {
   if (reason === undefined) return 0;
   const index = FINISH_REASONS.indexOf(reason as (typeof FINISH_REASONS)[number]);
   return index === -1 ? FINISH_REASONS.indexOf('other') : index;
-}
-
-function errorType(error: unknown): unknown {
-  if (typeof error === 'string') return error;
-  if (typeof error !== 'object' || error === null) return undefined;
-  try {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === 'string' || typeof code === 'number') return String(code);
-    return name;
-  } catch {
-    // A hostile error (a getter that throws) still fails the request, as _OTHER.
-    return undefined;
-  }
 }

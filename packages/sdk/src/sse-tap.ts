@@ -1,5 +1,6 @@
 import { rejectOn, usableHandle, type RequestHandle } from './lifecycle.js';
 import { describe } from './misuse.js';
+import { errorType } from './read-values.js';
 import { scanEvent } from './sse-scan.js';
 
 /**
@@ -40,10 +41,10 @@ interface ErrorBody {
   code?: unknown;
 }
 
-function errorType(body: ErrorBody): string {
+/** An error event's or body's `error.type`, read as the recorders read errors; `upstream_error` when it names none. */
+function bodyErrorType(body: ErrorBody): string {
   const source = typeof body.error === 'object' && body.error !== null ? body.error : body;
-  const type = source.type ?? source.code;
-  return typeof type === 'string' || typeof type === 'number' ? String(type) : 'upstream_error';
+  return errorType(source) ?? 'upstream_error';
 }
 
 const isError = (body: ErrorBody | null | undefined) => body?.error !== undefined || body?.object === 'error';
@@ -159,7 +160,7 @@ class Tap implements ResponseTap {
     } catch {
       return;
     }
-    if (isError(event)) return this.fail({ code: errorType(event) });
+    if (isError(event)) return this.fail({ code: bodyErrorType(event) });
     if (typeof event.usage === 'object' && event.usage !== null) this.usage = event.usage;
   }
 
@@ -171,7 +172,7 @@ class Tap implements ResponseTap {
     } catch {
       return this.handle.fail({ code: 'invalid_response' });
     }
-    if (isError(body)) return this.handle.fail({ code: errorType(body) });
+    if (isError(body)) return this.handle.fail({ code: bodyErrorType(body) });
     const reason = body?.choices?.[0]?.finish_reason;
     this.handle.end({
       finishReason: typeof reason === 'string' ? reason : undefined,
