@@ -2,10 +2,6 @@
 // so a hostile body costs a linear scan and never reaches JSON.parse.
 import type { IncomingMessage } from 'node:http';
 
-// OpenAI's error types by status, for errors that do not name their own.
-const typeOf = (status: number) =>
-  status === 404 ? 'not_found_error' : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
-
 /**
  * An error that becomes an OpenAI-style error response: `{ error: { message, type, param, code } }`;
  * `body()` is the one place the examples' servers write that body.
@@ -19,7 +15,7 @@ export class HttpError extends Error {
   constructor(status: number, message: string, details: { type?: string; param?: string | null; code?: string | null } = {}) {
     super(message);
     this.status = status;
-    this.type = details.type ?? typeOf(status);
+    this.type = details.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
     this.param = details.param ?? null;
     this.code = details.code ?? null;
   }
