@@ -100,8 +100,13 @@ describe('misuse fuzz', () => {
             break;
           }
           const o = (typeof options === 'object' && options !== null ? options : {}) as { finishReason?: string; at?: number; outputTokens?: number };
-          const reason = o.finishReason === undefined ? 'stop' : REASONS.includes(o.finishReason) ? o.finishReason : 'other';
-          if (reason !== 'abort' && reason !== 'error' && o.outputTokens !== undefined) bad('invalid_number');
+          let reason = o.finishReason === undefined ? 'stop' : REASONS.includes(o.finishReason) ? o.finishReason : 'other';
+          // Reserved for abort() and fail(): misuse, and the request ends as `other`.
+          if (reason === 'abort' || reason === 'error') {
+            bad('invalid_argument');
+            reason = 'other';
+          }
+          if (o.outputTokens !== undefined) bad('invalid_number');
           close(m, o.at, reason);
           break;
         }

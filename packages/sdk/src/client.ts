@@ -13,7 +13,7 @@ import { VERSION } from './version.js';
 export interface ClientMetricsOptions {
   /** Default `gen_ai.provider.name` (e.g. `openai`). Default `unknown`. */
   provider?: string;
-  /** Distinct model names kept; later ones become `other`. Default 100. */
+  /** Distinct model names kept; later ones become `_OTHER`. Default 100. */
   maxModels?: number;
   /** Milliseconds on a monotonic clock. Default `performance.now`. */
   clock?: () => number;

@@ -17,11 +17,11 @@ export interface LlmMetricsOptions {
   provider?: string;
   /** Default `gen_ai.operation.name`. Default `chat`. */
   operation?: string;
-  /** Distinct model names kept as attribute values; later ones become `other`. Default 100. */
+  /** Distinct model names kept as attribute values; later ones become `_OTHER`. Default 100. */
   maxModels?: number;
   /**
    * The models you serve: a list, or a test read at each new name. Only declared models get their
-   * own series; any other name shares `other` and never takes one of the `maxModels` slots. Default: every name.
+   * own series; any other name shares `_OTHER` and never takes one of the `maxModels` slots. Default: every name.
    */
   models?: readonly string[] | ((model: string) => boolean);
   /** Longest attribute value kept; longer ones are truncated. Default 128. */

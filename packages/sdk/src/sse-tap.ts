@@ -102,11 +102,7 @@ class Tap implements ResponseTap {
     this.done = true;
     // An OpenAI-style stream that stops before [DONE] and before any finish_reason was cut short.
     if (!this.sawDone && this.finishReason === undefined) return this.handle.fail({ code: 'incomplete_stream' });
-    this.handle.end({
-      finishReason: this.finishReason,
-      promptTokens: count(this.usage?.prompt_tokens),
-      outputTokens: count(this.usage?.completion_tokens),
-    });
+    this.endWith(this.finishReason, this.usage);
   }
 
   fail(error?: unknown): void {
@@ -174,11 +170,14 @@ class Tap implements ResponseTap {
     }
     if (isError(body)) return this.handle.fail({ code: bodyErrorType(body) });
     const reason = body?.choices?.[0]?.finish_reason;
-    this.handle.end({
-      finishReason: typeof reason === 'string' ? reason : undefined,
-      promptTokens: count(body?.usage?.prompt_tokens),
-      outputTokens: count(body?.usage?.completion_tokens),
-    });
+    this.endWith(typeof reason === 'string' ? reason : undefined, body?.usage);
+  }
+
+  /** An upstream's `abort` or `error` finish reason (vLLM sends both) is that outcome, not a success. */
+  private endWith(finishReason: string | undefined, usage: Usage | undefined): void {
+    if (finishReason === 'abort') return this.handle.abort();
+    if (finishReason === 'error') return this.handle.fail('error');
+    this.handle.end({ finishReason, promptTokens: count(usage?.prompt_tokens), outputTokens: count(usage?.completion_tokens) });
   }
 }
 
