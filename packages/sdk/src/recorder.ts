@@ -67,6 +67,11 @@ export interface LlmMetrics {
   observeEngineState(callback: EngineStateCallback): () => void;
   /** The recorder's clock, for explicit timestamps. */
   now(): number;
+  /**
+   * Says a problem of an integration built on this recorder once per `kind` (a fixed name), as the
+   * recorder says its own: through the OTel diag logger, and on stderr when the app set none (unless `log: false`).
+   */
+  warnOnce(kind: string, message: string): void;
   /** An OpenTelemetry `MetricProducer`: give it to any `MetricReader` (`metricProducers: [llm.producer]`). */
   readonly producer: MetricProducer;
   /** Stops the periodic log line. Recorded data stays readable. */
@@ -156,6 +161,15 @@ class Recorder implements LlmMetrics, HandleContext {
 
   now(): number {
     return this.clock();
+  }
+
+  warnOnce(kind: string, message: string): void {
+    if (typeof kind !== 'string' || typeof message !== 'string') return;
+    try {
+      this.misuse.notices.warn(`integration:${kind}`, message);
+    } catch {
+      // A diag logger that throws must not reach the integration's caller.
+    }
   }
 
   shutdown(): void {
