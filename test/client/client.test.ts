@@ -39,7 +39,7 @@ describe('instrumentOpenAI', () => {
   const metrics = createClientMetrics();
   let client: OpenAI;
   beforeAll(() => {
-    client = instrumentOpenAI(new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }), metrics);
+    client = instrumentOpenAI(metrics, new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }));
   });
 
   it('records a streamed chat completion: time to first chunk, per-chunk times, usage', async () => {
@@ -96,6 +96,16 @@ describe('instrumentOpenAI', () => {
     expect(m.duration!.count).toBe(0);
     // fetch reports a connection closed mid-body as a TypeError ('terminated').
     expect(m.errors('TypeError')).toBe(1);
+  });
+});
+
+describe('instrumentOpenAI(client, metrics), the older argument order', () => {
+  it('still records on the recorder (deprecated, told apart by shape)', async () => {
+    const metrics = createClientMetrics();
+    const client = new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 });
+    expect(instrumentOpenAI(client, metrics)).toBe(client);
+    await client.chat.completions.create({ model: 'm-old-order', messages: [{ role: 'user', content: 'hi' }] });
+    expect((await metricsOf(metrics, 'm-old-order', 'chat', 'openai')).duration!.count).toBe(1);
   });
 });
 
