@@ -99,7 +99,7 @@ class Operation implements ClientOperation {
   private readonly span: RequestSpan | undefined;
 
   constructor(
-    private readonly recorder: Recorder,
+    private readonly recorder: ClientRecorder,
     private readonly series: ClientSeries,
     private readonly parent: Context | undefined,
   ) {
@@ -158,7 +158,7 @@ class Operation implements ClientOperation {
   }
 }
 
-class Recorder implements ClientMetrics, MetricProducer {
+class ClientRecorder implements ClientMetrics, MetricProducer {
   readonly clock: () => number;
   readonly errorTypes = new ValueLimiter(32, 128);
   private readonly models: ValueLimiter;
@@ -218,5 +218,5 @@ class Recorder implements ClientMetrics, MetricProducer {
 
 /** Records calls to LLM APIs (gen_ai.client.* metrics); see @inferwatch/client for the OpenAI and AI SDK wrappers. */
 export function createClientMetrics(options: ClientMetricsOptions = {}): ClientMetrics {
-  return new Recorder(options);
+  return new ClientRecorder(options);
 }
