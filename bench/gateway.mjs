@@ -1,30 +1,18 @@
 // Through the gateway at saturation: streamed tokens/s with the SDK on ÷ off (same proxy code, same
 // fast upstream, same environment: the GPU poller off in both, nvidia-smi or not). And the most
 // concurrent streams the load generator keeps up with on one core.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { runBenchmark } from '@inferwatch/loadgen';
+import { freePort, startChild } from '../scripts/lib/processes.mjs';
 import { GATEWAY_ROUNDS } from './constants.mjs';
 import { median, round } from './measure.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function start(script, args, env = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [script, ...args.map((a) => (a === '$PORT' ? String(port) : a))], { env: { ...process.env, PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => /ready|gateway on/.test(d.toString()) && resolve());
-    child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
-  });
+  const argv = [script, ...args.map((a) => (a === '$PORT' ? String(port) : a))];
+  const { child } = await startChild(process.execPath, argv, { ready: /ready|gateway on/, env: { PORT: String(port), ...env } });
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
 }
 

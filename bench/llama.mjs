@@ -1,32 +1,19 @@
 // Real inference at saturation: streamed tokens/s from examples/llama-server (node-llama-cpp, the tiny
 // generated model, 4 sequences, 1 thread) with the SDK on ÷ off. More clients than sequences, so the
 // queue, the pool and every per-token record are on the path. `node bench/llama.mjs` runs it alone.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort, startChild } from '../scripts/lib/processes.mjs';
 import { median, round } from './measure.mjs';
 
 const SERVER = fileURLToPath(new URL('../examples/llama-server/server.mjs', import.meta.url));
 const SEQUENCES = 4;
 const CLIENTS = 8;
 
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function startServer(metrics) {
   const port = await freePort();
   const args = [SERVER, '--port', String(port), '--sequences', String(SEQUENCES), '--max-waiting', '64', '--metrics', metrics, '--log-interval-ms', '600000'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => /serving/.test(d.toString()) && resolve());
-    child.once('exit', (code) => reject(new Error(`the llama server exited ${code}`)));
-  });
+  const { child } = await startChild(process.execPath, args, { ready: 'serving' });
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGKILL') };
 }
 

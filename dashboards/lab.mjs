@@ -2,38 +2,18 @@
 // simulated engine, two gateway replicas in front of it (both bridging the engine's state and both
 // polling the same GPUs: the fake nvidia-smi on PATH), Prometheus (Debian's binary) scraping all
 // three every second, and load through both gateways.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBenchmark } from '@inferwatch/loadgen';
+import { freePort, startChild } from '../scripts/lib/processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const FAKE_NVIDIA_SMI = join(ROOT, 'test/fixtures/nvidia-smi/bin');
 
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function startProcess(command, args, ready, env) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d) => {
-      output += d.toString();
-      if (output.includes(ready)) resolve(child);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${command} exited (${code}):\n${output}`)));
-    setTimeout(() => reject(new Error(`${command} not ready in time:\n${output}`)), 20_000);
-  });
+async function startProcess(command, args, ready, env) {
+  return (await startChild(command, args, { ready, env })).child;
 }
 
 /** Starts everything; `stop()` ends it all and removes Prometheus's data. */

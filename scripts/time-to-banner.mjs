@@ -6,25 +6,15 @@
 // The demo runs with --rate 0 on free ports, so a demo already running on 8000 does not matter.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort } from './lib/processes.mjs';
 
 const { values: args } = parseArgs({ options: { fresh: { type: 'boolean' }, 'timeout-s': { type: 'string', default: '300' } } });
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const GOAL_S = args.fresh ? 90 : 10;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs `npm run demo` in `dir`; resolves with the seconds until the banner, after stopping the demo. */
 async function timeToBanner(dir) {

@@ -25,7 +25,7 @@ const PACKAGES: Record<string, string[]> = {
   sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'createRuntimeMetrics', 'trackStream', 'tapResponse', 'responseFormat', 'extractTraceContext', 'injectTraceContext'],
   gpu: ['createGpuCollector'],
   http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError'],
-  client: ['instrumentOpenAI', 'aiSdkMiddleware'],
+  client: ['instrumentOpenAI', 'aiSdkMiddleware', 'createClientMetrics'],
   'llama-cpp': ['instrumentContext', 'QueueFullError', 'finishReasonOf'],
 };
 

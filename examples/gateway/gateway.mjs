@@ -55,7 +55,7 @@ export async function startGateway(options) {
     ? createLlmMetrics({
         provider: 'inferwatch-gateway',
         attributes: attributes.declarations,
-        // Only what some upstream serves gets a series: any other name the clients send shares `other`.
+        // Only what some upstream serves gets a series: any other name the clients send shares `_OTHER`.
         models: (model) => catalog.has(model),
         log: options.logIntervalMs === 0 ? false : { intervalMs: options.logIntervalMs ?? 10_000, sink: (line) => console.log(`INFO gateway] ${line}`) },
         buckets: Object.fromEntries(

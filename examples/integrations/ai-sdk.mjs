@@ -1,8 +1,7 @@
 // The Vercel AI SDK: wrap any language model with the middleware.
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { streamText, wrapLanguageModel } from 'ai';
-import { createClientMetrics } from '@inferwatch/sdk';
-import { aiSdkMiddleware } from '@inferwatch/client';
+import { aiSdkMiddleware, createClientMetrics } from '@inferwatch/client';
 import { printClientMetrics } from './print-client-metrics.mjs';
 
 // In an app, export it with startMetrics({ metricProducers: [metrics.producer] }).

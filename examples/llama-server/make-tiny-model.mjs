@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seeded } from '@inferwatch/loadgen';
 
 // The version names the file: bump it whenever the bytes change (test/llama/tiny-model.test.ts notices).
 const VERSION = 2;
@@ -49,18 +50,6 @@ function vocabulary() {
     scores.push(piece.length);
   }
   return { tokens, types, scores };
-}
-
-/** mulberry32: a small seeded generator, so the weights (and the file) are the same every time. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class Writer {
@@ -130,7 +119,7 @@ function tensors(vocabSize, rand) {
 
 export function tinyModelBytes(seed = 42) {
   const { tokens, types, scores } = vocabulary();
-  const rand = random(seed);
+  const rand = seeded(seed);
   const list = tensors(tokens.length, rand);
   const { embedding, layers, heads, feedForward, context } = SHAPE;
   const kv = [

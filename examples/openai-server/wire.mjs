@@ -1,9 +1,9 @@
 // The OpenAI wire format: chunks, bodies, errors.
+import { HttpError } from '@inferwatch/http';
 
-export function errorBody(status, message, param = null) {
-  const type = status === 404 ? 'not_found_error' : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
-  return JSON.stringify({ error: { message, type, param, code: null } });
-}
+// The body is @inferwatch/http's; the engines name 404s and 429s by type, as the gateway does.
+const TYPES = { 404: 'not_found_error', 429: 'rate_limit_error' };
+export const errorBody = (status, message, param = null) => new HttpError(status, message, { param, type: TYPES[status] }).body();
 
 export function chunkOf({ id, model, created, chat }, text, finishReason, first) {
   const choice = chat

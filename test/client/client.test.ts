@@ -39,7 +39,7 @@ describe('instrumentOpenAI', () => {
   const metrics = createClientMetrics();
   let client: OpenAI;
   beforeAll(() => {
-    client = instrumentOpenAI(new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }), metrics);
+    client = instrumentOpenAI(metrics, new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }));
   });
 
   it('records a streamed chat completion: time to first chunk, per-chunk times, usage', async () => {
@@ -79,10 +79,11 @@ describe('instrumentOpenAI', () => {
     expect(m.firstChunk!.count).toBe(0);
   });
 
-  it('records an API error by its type and leaves the SDK’s error to the caller', async () => {
+  it('records an API error by its code (the GenAI rule: the provider’s error code first) and leaves the SDK’s error to the caller', async () => {
     await expect(client.chat.completions.create({ model: 'fail-500', messages: [{ role: 'user', content: 'hi' }] })).rejects.toThrow(/engine exploded/);
     const m = await metricsOf(metrics, 'fail-500', 'chat', 'openai');
-    expect(m.errors('server_error')).toBe(1);
+    // The upstream sent { type: 'server_error', code: 'engine_error' }.
+    expect(m.errors('engine_error')).toBe(1);
     expect(m.duration!.count).toBe(0);
   });
 
@@ -95,6 +96,16 @@ describe('instrumentOpenAI', () => {
     expect(m.duration!.count).toBe(0);
     // fetch reports a connection closed mid-body as a TypeError ('terminated').
     expect(m.errors('TypeError')).toBe(1);
+  });
+});
+
+describe('instrumentOpenAI(client, metrics), the older argument order', () => {
+  it('still records on the recorder (deprecated, told apart by shape)', async () => {
+    const metrics = createClientMetrics();
+    const client = new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 });
+    expect(instrumentOpenAI(client, metrics)).toBe(client);
+    await client.chat.completions.create({ model: 'm-old-order', messages: [{ role: 'user', content: 'hi' }] });
+    expect((await metricsOf(metrics, 'm-old-order', 'chat', 'openai')).duration!.count).toBe(1);
   });
 });
 

@@ -30,7 +30,7 @@ function lastTraceparent() {
 describe('client wrappers and trace context', () => {
   it('openai: each call is a CLIENT span whose context the upstream receives in traceparent', async () => {
     const { exporter, metrics } = traced();
-    const client = instrumentOpenAI(new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }), metrics);
+    const client = instrumentOpenAI(metrics, new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }));
     await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
     const [span] = exporter.getFinishedSpans();
     expect(span.kind).toBe(SpanKind.CLIENT);
@@ -45,7 +45,7 @@ describe('client wrappers and trace context', () => {
 
   it('openai: streamed calls send their span context too, and mark the first chunk', async () => {
     const { exporter, metrics } = traced();
-    const client = instrumentOpenAI(new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }), metrics);
+    const client = instrumentOpenAI(metrics, new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }));
     const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true });
     for await (const _ of stream);
     const [span] = exporter.getFinishedSpans();
@@ -70,7 +70,7 @@ describe('client wrappers and trace context', () => {
 
   it('without a span and without a caller trace, adds no header', async () => {
     const metrics = createClientMetrics({ tracerProvider: false });
-    const client = instrumentOpenAI(new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }), metrics);
+    const client = instrumentOpenAI(metrics, new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 }));
     const before = upstream.traceparents.length;
     await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
     expect(upstream.traceparents.length).toBe(before + 1);

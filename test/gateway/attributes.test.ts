@@ -65,7 +65,7 @@ describe('gateway request attributes from headers', () => {
     expect(sumOf(samples, FINISHED, tenantOf('acme'))).toBe(sent.acme);
     expect(sumOf(samples, FINISHED, tenantOf('beta'))).toBe(sent.beta);
     // The limit is 2: gamma and delta came after acme and beta took the slots.
-    expect(sumOf(samples, FINISHED, tenantOf('other'))).toBe(sent.gamma + sent.delta);
+    expect(sumOf(samples, FINISHED, tenantOf('_OTHER'))).toBe(sent.gamma + sent.delta);
     // Without the header (or the key), the attribute is absent: 2 successes and the 2 rejections.
     expect(sumOf(samples, FINISHED, (l) => l.tenant === undefined && l.finish_reason === 'length')).toBe(2);
     expect(sumOf(samples, FINISHED, (l) => l.tenant === undefined && l.finish_reason === 'error')).toBe(2);
@@ -97,7 +97,7 @@ describe('gateway request attributes from headers', () => {
       const samples = parseSamples(await (await fetch(`${cli.url}/metrics`)).text());
       // max=1: red came first and keeps its value; blue is past the limit.
       expect(sumOf(samples, FINISHED, (l) => l.team === 'red')).toBe(sent.red);
-      expect(sumOf(samples, FINISHED, (l) => l.team === 'other')).toBe(sent.blue);
+      expect(sumOf(samples, FINISHED, (l) => l.team === '_OTHER')).toBe(sent.blue);
     } finally {
       await cli.stop();
     }

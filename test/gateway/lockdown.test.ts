@@ -48,7 +48,7 @@ describe('labels belong to real models', () => {
     const state = await settled(gateway.url, 151);
     expect(state.errorTypes).toEqual({ '404': 76, '400': 74, ok: 1 });
     const text = await (await fetch(`${gateway.url}/metrics`)).text();
-    expect(modelLabels(text)).toEqual(new Set([MODEL, 'other', 'unknown']));
+    expect(modelLabels(text)).toEqual(new Set([MODEL, '_OTHER', 'unknown']));
     expect(text).not.toContain('junk');
   });
 

@@ -1,14 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (briefly bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../../scripts/lib/processes.mjs';
 
 /** Serves `handler` on 127.0.0.1 on an ephemeral port. */
 export async function serve(handler: RequestListener): Promise<{ server: Server; url: string; close: () => Promise<void> }> {

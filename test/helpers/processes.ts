@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './net.js';
+import { freePort, startChild } from '../../scripts/lib/processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -15,23 +15,12 @@ export interface Started {
 /** Starts a Node program from the repo and resolves once it prints `ready` (a substring of its output). */
 export async function startProcess(script: string, args: string[], ready: string, env: Record<string, string> = {}): Promise<Started> {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${ROOT}${script}`, '--port', String(port), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes(ready)) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${script} exited (${code}) before it was ready:\n${output}`)));
-    setTimeout(() => reject(new Error(`${script} was not ready in time:\n${output}`)), 15_000);
-  });
+  const { child, output } = await startChild(process.execPath, [`${ROOT}${script}`, '--port', String(port), ...args], { ready, env, timeoutMs: 15_000 });
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     child,
-    output: () => output,
+    output,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

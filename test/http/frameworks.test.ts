@@ -86,11 +86,12 @@ describe.each(Object.keys(APPS))('%s wrapper', (name) => {
     expect(await finished(llm, 'cut')).toEqual({ error: 1 });
   });
 
-  it('records an error event in the stream as a failure of that type', async () => {
+  it('records an error event in the stream as a failure of its error.type (the code first)', async () => {
     await (await request(app, 'error-event', true)).text();
     expect(await finished(llm, 'error-event')).toEqual({ error: 1 });
     const m = await collect(llm.producer);
-    expect(m.histogram('gen_ai.server.request.duration', { ...attrs('error-event'), 'error.type': 'server_error' })!.value.count).toBe(1);
+    // The event is { type: 'server_error', code: 'oom' }.
+    expect(m.histogram('gen_ai.server.request.duration', { ...attrs('error-event'), 'error.type': 'oom' })!.value.count).toBe(1);
     expect(m.point('inferwatch.tokens', { ...attrs('error-event'), 'gen_ai.token.type': 'output' })!.value).toBe(2);
   });
 

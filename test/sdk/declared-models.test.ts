@@ -14,14 +14,14 @@ async function countsByModel(llm: ReturnType<typeof createLlmMetrics>): Promise<
 }
 
 describe('declared models', () => {
-  it('an allow-list: undeclared names share `other` and take no slot, so junk never evicts a declared model', async () => {
+  it('an allow-list: undeclared names share `_OTHER` and take no slot, so junk never evicts a declared model', async () => {
     const llm = createLlmMetrics({ log: false, maxModels: 3, models: ['llama', 'qwen'] });
     for (let i = 0; i < 50; i++) llm.startRequest({ model: `junk-${i}` }).end();
     llm.startRequest({ model: 'llama' }).end();
     llm.startRequest({ model: 'qwen' }).end();
     llm.startRequest({ model: 'qwen' }).end();
     llm.startRequest({ model: '' }).end();
-    expect(await countsByModel(llm)).toEqual({ other: 50, llama: 1, qwen: 2, unknown: 1 });
+    expect(await countsByModel(llm)).toEqual({ _OTHER: 50, llama: 1, qwen: 2, unknown: 1 });
   });
 
   it('a test read at each new name: a model declared later gets its own series from then on', async () => {
@@ -31,7 +31,7 @@ describe('declared models', () => {
     llm.startRequest({ model: 'b' }).end();
     served.add('b');
     llm.startRequest({ model: 'b' }).end();
-    expect(await countsByModel(llm)).toEqual({ a: 1, b: 1, other: 1 });
+    expect(await countsByModel(llm)).toEqual({ a: 1, b: 1, _OTHER: 1 });
   });
 
   it('a test that throws counts as undeclared and as misuse, never as an error to the caller', async () => {
@@ -43,7 +43,7 @@ describe('declared models', () => {
     });
     expect(() => llm.startRequest({ model: 'x' }).end()).not.toThrow();
     const m = await collect(llm.producer);
-    expect(await countsByModel(llm)).toEqual({ other: 1 });
+    expect(await countsByModel(llm)).toEqual({ _OTHER: 1 });
     expect(m.point('inferwatch.sdk.misuse', { reason: 'invalid_argument' })!.value).toBe(1);
   });
 });

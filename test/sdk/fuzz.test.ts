@@ -206,6 +206,16 @@ async function runRecorder(calls: Call[]): Promise<void> {
     if (spec.kind === 'back') return base - spec.by;
     return spec.value;
   };
+  /**
+   * What fail()/abort() read as their timestamp when handed a bare value: an object's `at` (a hostile
+   * object or revoked proxy reads as none, as end()'s options do), else the value itself (a proxy of a
+   * function is a function).
+   */
+  const outcomeAt = (at: unknown): unknown => {
+    if (at instanceof Hostile) return at.kind === 'proxy' ? at : undefined;
+    if (typeof at !== 'object' || at === null || Array.isArray(at)) return at;
+    return (at as { at?: unknown }).at;
+  };
   /** The timestamp rule; a valid time becomes the request's last event. */
   const timeOk = (m: Model, at: unknown): boolean => {
     const t = at === undefined ? now : at;
@@ -303,15 +313,16 @@ async function runRecorder(calls: Call[]): Promise<void> {
         if (m.state !== 'swapped') wrongState();
         else if (timeOk(m, at)) m.state = 'running';
         break;
+      // Every other outcome passes the options form `{ at }`; the rest the older bare `at`.
       case 'abort':
-        h.abort(atArg);
+        h.abort(operations % 2 === 0 ? { at: atArg } : atArg);
         if (m.state === 'ended') wrongState();
-        else close(m, at, 'abort');
+        else close(m, operations % 2 === 0 ? at : outcomeAt(at), 'abort');
         break;
       case 'fail':
-        h.fail(real(c.error), atArg);
+        h.fail(real(c.error), operations % 2 === 0 ? { at: atArg } : atArg);
         if (m.state === 'ended') wrongState();
-        else close(m, at, 'error');
+        else close(m, operations % 2 === 0 ? at : outcomeAt(at), 'error');
         break;
       case 'end': {
         // `at` travels inside the options, as the API takes it.
@@ -324,19 +335,22 @@ async function runRecorder(calls: Call[]): Promise<void> {
           break;
         }
         const o = (readable ? opts : {}) as { finishReason?: unknown; outputTokens?: unknown; promptTokens?: unknown; at?: unknown };
-        const reason = o.finishReason === undefined ? 'stop' : REASONS.includes(o.finishReason as never) ? (o.finishReason as string) : 'other';
-        if (reason !== 'abort' && reason !== 'error') {
-          if (o.outputTokens !== undefined) {
-            if (isCount(o.outputTokens)) {
-              if (o.outputTokens > m.output) outputTokens += o.outputTokens - m.output;
-            } else misuse++;
-          }
-          if (o.promptTokens !== undefined) {
-            if (isCount(o.promptTokens)) m.prompt = o.promptTokens;
-            else misuse++;
-          }
-          countPrompt(m);
+        let reason = o.finishReason === undefined ? 'stop' : REASONS.includes(o.finishReason as never) ? (o.finishReason as string) : 'other';
+        // `abort` and `error` are reserved for abort() and fail(): misuse, and the request ends as `other`.
+        if (reason === 'abort' || reason === 'error') {
+          misuse++;
+          reason = 'other';
         }
+        if (o.outputTokens !== undefined) {
+          if (isCount(o.outputTokens)) {
+            if (o.outputTokens > m.output) outputTokens += o.outputTokens - m.output;
+          } else misuse++;
+        }
+        if (o.promptTokens !== undefined) {
+          if (isCount(o.promptTokens)) m.prompt = o.promptTokens;
+          else misuse++;
+        }
+        countPrompt(m);
         close(m, o.at, reason);
         break;
       }
@@ -396,7 +410,7 @@ type SseEvent =
   | { kind: 'noise'; line: string };
 const sseEvent: fc.Arbitrary<SseEvent> = fc.oneof(
   { weight: 16, arbitrary: fc.string({ maxLength: 12, unit: 'binary' }).map((text): SseEvent => ({ kind: 'content', text })) },
-  { weight: 2, arbitrary: fc.constantFrom('stop', 'length', 'tool_calls', 'odd', HUGE.slice(0, 150_000)).map((reason): SseEvent => ({ kind: 'finish', reason })) },
+  { weight: 2, arbitrary: fc.constantFrom('stop', 'length', 'tool_calls', 'abort', 'error', 'odd', HUGE.slice(0, 150_000)).map((reason): SseEvent => ({ kind: 'finish', reason })) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('usage' as const), prompt: fc.nat(5000), completion: fc.nat(60) }) },
   { weight: 1, arbitrary: fc.constantFrom('server_error', 'rate_limit').map((type): SseEvent => ({ kind: 'error', type })) },
   { weight: 1, arbitrary: fc.constant<SseEvent>({ kind: 'done' }) },
@@ -468,6 +482,8 @@ async function runTaps(streams: { events: SseEvent[]; cuts: number[]; asString: 
     let outcome: string;
     if (failed) outcome = 'error';
     else if (!done && reason === undefined) outcome = 'error';
+    // An upstream's `abort` or `error` finish reason is that outcome: its usage is not a success's.
+    else if (reason === 'abort' || reason === 'error') outcome = reason;
     else {
       outcome = reason === undefined ? 'stop' : REASONS.includes(reason as never) ? reason : 'other';
       if (usage !== undefined) {

@@ -182,7 +182,7 @@ describe('attributes', () => {
       ['0-model-', 1],
       ['1-model-', 1],
       ['2-model-', 1],
-      ['other', 7],
+      ['_OTHER', 7],
     ]);
   });
 

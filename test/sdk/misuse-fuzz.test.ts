@@ -2,16 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { diag } from '@opentelemetry/api';
 import { createLlmMetrics, type RequestHandle } from '@inferwatch/sdk';
 import { collect } from '../helpers/collect.js';
-
-/** Deterministic PRNG (mulberry32), so a failure replays. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded as prng } from '../../packages/loadgen/src/random.js';
 
 type State = 'waiting' | 'running' | 'swapped' | 'ended';
 interface Model {
@@ -109,8 +100,13 @@ describe('misuse fuzz', () => {
             break;
           }
           const o = (typeof options === 'object' && options !== null ? options : {}) as { finishReason?: string; at?: number; outputTokens?: number };
-          const reason = o.finishReason === undefined ? 'stop' : REASONS.includes(o.finishReason) ? o.finishReason : 'other';
-          if (reason !== 'abort' && reason !== 'error' && o.outputTokens !== undefined) bad('invalid_number');
+          let reason = o.finishReason === undefined ? 'stop' : REASONS.includes(o.finishReason) ? o.finishReason : 'other';
+          // Reserved for abort() and fail(): misuse, and the request ends as `other`.
+          if (reason === 'abort' || reason === 'error') {
+            bad('invalid_argument');
+            reason = 'other';
+          }
+          if (o.outputTokens !== undefined) bad('invalid_number');
           close(m, o.at, reason);
           break;
         }

@@ -223,4 +223,4 @@ describe('declared request attributes', () => {
   });
 });
 
-const OTHER = 'other';
+const OTHER = '_OTHER';

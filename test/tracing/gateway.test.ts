@@ -25,7 +25,7 @@ describe('gateway request spans', () => {
     lab = await startTracedGateway(['streamed', 'whole', 'cut', 'propagated']);
     ({ receiver, upstream, gateway } = lab);
     const metrics = createClientMetrics({ provider: 'inferwatch-gateway', tracerProvider: clientProvider });
-    client = instrumentOpenAI(new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'none', maxRetries: 0 }), metrics);
+    client = instrumentOpenAI(metrics, new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'none', maxRetries: 0 }));
   });
   afterAll(() => lab?.stop());
 

@@ -286,6 +286,42 @@ export function openExchange(llm: LlmMetrics | undefined, req: IncomingMessage, 
   return new HttpExchange(llm, req, res, options);
 }
 
+/** Whether a body parser (or the app) read the body before the middleware saw it: no data will come. */
+function bodyAlreadyRead(req: IncomingMessage): boolean {
+  return (req as { body?: unknown }).body !== undefined || req.readableEnded;
+}
+
+/**
+ * A body parser ran first: the model comes from what it parsed (`req.body`), and the host hears once
+ * that the arrival time is the parser's end, not the request's.
+ */
+function observeParsed(llm: LlmMetrics, req: IncomingMessage, exchange: HttpExchange, maxBody: number): void {
+  const model = modelOfParsed((req as { body?: unknown }).body, maxBody);
+  if (model !== undefined) exchange.setModel(model);
+  try {
+    llm.warnOnce(
+      'http-body-read-first',
+      'the request body was read before the inferwatch middleware (a body parser such as express.json() mounted first): the model comes from req.body, and arrival and queue times start after the body was parsed. Mount the middleware before the body parser.',
+    );
+  } catch {
+    // A recorder without warnOnce (a hand-made LlmMetrics) still records.
+  }
+  exchange.handle();
+}
+
+/** `model` of a parsed body: an object's, or read from a string or bytes as the raw body would be. */
+function modelOfParsed(body: unknown, maxBody: number): string | undefined {
+  try {
+    if (typeof body === 'string') return body.length <= maxBody ? modelIn(body) : undefined;
+    if (body instanceof Uint8Array) return body.length <= maxBody ? modelIn(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) : undefined;
+    const model = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined;
+    return typeof model === 'string' ? model : undefined;
+  } catch {
+    // A body with a getter that throws names no model.
+    return undefined;
+  }
+}
+
 /**
  * Records one node:http exchange on `llm` passively, for a handler that reads the body itself: the
  * arrival now, the model from the JSON body as the handler reads it (observed, never consumed), the
@@ -304,6 +340,7 @@ export function observeExchange(llm: LlmMetrics, req: IncomingMessage, res: Serv
   const exchange = new HttpExchange(llm, req, res, { attributes: options.attributes });
   exchange.fallbackModel = () => options.model?.(req);
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  if (bodyAlreadyRead(req)) return observeParsed(llm, req, exchange, maxBody);
   const body: Buffer[] = [];
   let bodyBytes = 0;
 

@@ -2,7 +2,10 @@
 // so a hostile body costs a linear scan and never reaches JSON.parse.
 import type { IncomingMessage } from 'node:http';
 
-/** An error that becomes an OpenAI-style error response: `{ error: { message, type, param, code } }`. */
+/**
+ * An error that becomes an OpenAI-style error response: `{ error: { message, type, param, code } }`;
+ * `body()` is the one place the examples' servers write that body.
+ */
 export class HttpError extends Error {
   readonly status: number;
   readonly type: string;

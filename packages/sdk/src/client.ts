@@ -1,18 +1,19 @@
 import { context as otelContext, SpanKind, ValueType, type Attributes, type Context, type HrTime, type SpanContext, type TracerProvider } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { emptyResource } from '@opentelemetry/resources';
 import type { CollectionResult, DataPoint, Histogram as OtelHistogram, MetricProducer } from '@opentelemetry/sdk-metrics';
 import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, ATTR_TOKEN_TYPE, CLIENT_HISTOGRAMS } from './catalog.js';
 import { Histogram } from './histogram.js';
 import { ValueLimiter } from './limiter.js';
-import { histogramData, histogramPoint } from './producer.js';
+import { errorType, isCount } from './read-values.js';
+import { collection, histogramData } from './metric-data.js';
+import { histogramPoint } from './producer.js';
 import { SPAN_ATTRIBUTES, SPAN_EVENTS, SpanSource, tracerProviderOption, type RequestSpan } from './spans.js';
 import { VERSION } from './version.js';
 
 export interface ClientMetricsOptions {
   /** Default `gen_ai.provider.name` (e.g. `openai`). Default `unknown`. */
   provider?: string;
-  /** Distinct model names kept; later ones become `other`. Default 100. */
+  /** Distinct model names kept; later ones become `_OTHER`. Default 100. */
   maxModels?: number;
   /** Milliseconds on a monotonic clock. Default `performance.now`. */
   clock?: () => number;
@@ -65,21 +66,6 @@ class ClientSeries {
   constructor(readonly attributes: Attributes) {}
 }
 
-const isCount = (n: unknown): n is number => typeof n === 'number' && n >= 0 && Number.isSafeInteger(n);
-
-function errorType(error: unknown): unknown {
-  if (typeof error !== 'object' || error === null) return typeof error === 'string' ? error : undefined;
-  try {
-    const { type, code, status, statusCode, name } = error as Record<string, unknown>;
-    for (const candidate of [type, code, status, statusCode, name]) {
-      if (typeof candidate === 'string' || typeof candidate === 'number') return String(candidate);
-    }
-  } catch {
-    // A getter that throws: the failure still counts, as _OTHER.
-  }
-  return undefined;
-}
-
 /** Reads `keys` of an argument once, as plain values; not an object, or a getter that throws, gives none. */
 function fields<K extends string>(value: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
   const out: Partial<Record<K, unknown>> = {};
@@ -113,7 +99,7 @@ class Operation implements ClientOperation {
   private readonly span: RequestSpan | undefined;
 
   constructor(
-    private readonly recorder: Recorder,
+    private readonly recorder: ClientRecorder,
     private readonly series: ClientSeries,
     private readonly parent: Context | undefined,
   ) {
@@ -172,7 +158,7 @@ class Operation implements ClientOperation {
   }
 }
 
-class Recorder implements ClientMetrics, MetricProducer {
+class ClientRecorder implements ClientMetrics, MetricProducer {
   readonly clock: () => number;
   readonly errorTypes = new ValueLimiter(32, 128);
   private readonly models: ValueLimiter;
@@ -226,14 +212,11 @@ class Recorder implements ClientMetrics, MetricProducer {
       histogramData(CLIENT_HISTOGRAMS.timeToFirstChunk, ValueType.DOUBLE, all.map((s) => histogramPoint(s.firstChunk, s.attributes, s.startTime, now))),
       histogramData(CLIENT_HISTOGRAMS.timePerOutputChunk, ValueType.DOUBLE, all.map((s) => histogramPoint(s.perChunk, s.attributes, s.startTime, now))),
     ];
-    return {
-      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: { name: '@inferwatch/sdk/client', version: VERSION }, metrics }] },
-      errors: [],
-    };
+    return collection({ name: '@inferwatch/sdk/client', version: VERSION }, metrics);
   }
 }
 
 /** Records calls to LLM APIs (gen_ai.client.* metrics); see @inferwatch/client for the OpenAI and AI SDK wrappers. */
 export function createClientMetrics(options: ClientMetricsOptions = {}): ClientMetrics {
-  return new Recorder(options);
+  return new ClientRecorder(options);
 }

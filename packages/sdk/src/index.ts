@@ -4,7 +4,7 @@ export { extractTraceContext, injectTraceContext } from './propagation.js';
 export type { HeaderCarrier } from './propagation.js';
 export type { TracingOptions } from './tracing.js';
 export type { Exemplar } from './histogram.js';
-export type { RequestHandle, EndOptions } from './lifecycle.js';
+export type { RequestHandle, EndOptions, OutcomeOptions } from './lifecycle.js';
 export type { EngineState, EngineStateCallback } from './engine-state.js';
 export type { LogLineOptions } from './log-line.js';
 export { startMetrics } from './start.js';

@@ -4,6 +4,7 @@ import { describe, processNotices, type MisuseLog, type MisuseReason } from './m
 import type { Series } from './series.js';
 import { SPAN_EVENTS, type RequestSpan, type RequestTimes } from './spans.js';
 import type { ValueLimiter } from './limiter.js';
+import { errorType, isCount } from './read-values.js';
 
 /** What a request handle needs from the recorder that created it. */
 export interface HandleContext {
@@ -15,12 +16,22 @@ export interface HandleContext {
 }
 
 export interface EndOptions {
-  /** Why generation stopped: `stop` (default), `length`, `tool_calls`, `content_filter`; anything else counts as `other`. */
+  /**
+   * Why generation stopped: `stop` (default), `length`, `tool_calls`, `content_filter`; anything else
+   * counts as `other`. `abort` and `error` are reserved for `abort()` and `fail()`: given here they are
+   * misuse (counted as `invalid_argument`, said once) and the request ends as `other`.
+   */
   finishReason?: string;
   /** Prompt tokens, when only known at the end (e.g. from the response's `usage`). */
   promptTokens?: number;
   /** Output tokens as the engine counted them; wins over the tokens counted through `tokens()`. */
   outputTokens?: number;
+  /** Explicit timestamp in milliseconds on the recorder's clock. */
+  at?: number;
+}
+
+/** Options of `fail()` and `abort()`: the outcomes take their timestamp as `end()` does. */
+export interface OutcomeOptions {
   /** Explicit timestamp in milliseconds on the recorder's clock. */
   at?: number;
 }
@@ -39,10 +50,13 @@ export interface RequestHandle {
   resumed(at?: number): void;
   /** The request completed. */
   end(options?: EndOptions): void;
-  /** The request failed; `error.type` comes from the error's `code` or `name`. */
-  fail(error?: unknown, at?: number): void;
-  /** The client went away or the request was cancelled. */
-  abort(at?: number): void;
+  /**
+   * The request failed; `error.type` comes from the error (docs/metrics.md: its `code`, `type`,
+   * `status`, `statusCode` or `name`). `fail(error, at)` with a number still works (deprecated).
+   */
+  fail(error?: unknown, options?: OutcomeOptions | number): void;
+  /** The client went away or the request was cancelled. `abort(at)` with a number still works (deprecated). */
+  abort(options?: OutcomeOptions | number): void;
   /** The request span's context; undefined when no TracerProvider is registered. */
   spanContext(): SpanContext | undefined;
   /** The context to propagate downstream (`propagation.inject(handle.traceContext(), headers)`): the request span in its parent. */
@@ -55,10 +69,6 @@ const SWAPPED = 2;
 const ENDED = 3;
 
 const CANCELLED = 'cancelled';
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && n >= 0 && Number.isSafeInteger(n);
-}
 
 export class Request implements RequestHandle, RequestTimes {
   private state = WAITING;
@@ -145,9 +155,12 @@ export class Request implements RequestHandle, RequestTimes {
     if (this.state === ENDED) return this.reject('after_end', 'end() on a request that already ended');
     const opts = readEndOptions(options);
     const t = this.endTime(opts.at);
-    const reason = finishReasonIndex(opts.finishReason);
-    if (reason === FINISH_ABORT) return this.close(t, reason, CANCELLED);
-    if (reason === FINISH_ERROR) return this.close(t, reason, 'error');
+    let reason = finishReasonIndex(opts.finishReason);
+    if (reason === FINISH_ABORT || reason === FINISH_ERROR) {
+      // A success that names a failure is ambiguous: it ends as a success, `other`, and says so.
+      this.reject('invalid_argument', `end({ finishReason: '${FINISH_REASONS[reason]}' }) is reserved: call ${reason === FINISH_ABORT ? 'abort()' : 'fail()'}; counted as other`);
+      reason = FINISH_OTHER;
+    }
 
     const series = this.series;
     let outputTokens = this.outputTokens;
@@ -179,15 +192,15 @@ export class Request implements RequestHandle, RequestTimes {
     this.close(t, reason, undefined, outputTokens);
   }
 
-  fail(error?: unknown, at?: number): void {
+  fail(error?: unknown, options?: OutcomeOptions | number): void {
     if (this.state === ENDED) return this.reject('after_end', 'fail() on a request that already ended');
-    const t = this.endTime(at);
+    const t = this.endTime(atOf(options));
     this.close(t, FINISH_ERROR, this.ctx.errorTypes.admit(errorType(error), '_OTHER'));
   }
 
-  abort(at?: number): void {
+  abort(options?: OutcomeOptions | number): void {
     if (this.state === ENDED) return this.reject('after_end', 'abort() on a request that already ended');
-    const t = this.endTime(at);
+    const t = this.endTime(atOf(options));
     this.close(t, FINISH_ABORT, CANCELLED);
   }
 
@@ -310,21 +323,24 @@ function readEndOptions(options: unknown): EndOptions {
   }
 }
 
+const FINISH_OTHER = FINISH_REASONS.indexOf('other');
+
 function finishReasonIndex(reason: unknown): number {
   if (reason === undefined) return 0;
   const index = FINISH_REASONS.indexOf(reason as (typeof FINISH_REASONS)[number]);
-  return index === -1 ? FINISH_REASONS.indexOf('other') : index;
+  return index === -1 ? FINISH_OTHER : index;
 }
 
-function errorType(error: unknown): unknown {
-  if (typeof error === 'string') return error;
-  if (typeof error !== 'object' || error === null) return undefined;
+/**
+ * The timestamp of `fail()`/`abort()`: an options object's `at` (one whose getter throws counts as no
+ * options, as in `end()`), else the argument itself, the older bare-number form, which `time()` checks.
+ */
+function atOf(options: unknown): number | undefined {
+  if (typeof options !== 'object' || options === null) return options as number | undefined;
   try {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === 'string' || typeof code === 'number') return String(code);
-    return name;
+    if (Array.isArray(options)) return options as never;
+    return (options as OutcomeOptions).at;
   } catch {
-    // A hostile error (a getter that throws) still fails the request, as _OTHER.
     return undefined;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Keeps an attribute's value set bounded: the first `maxValues` distinct values pass (truncated to
- * `maxLength`), every later one becomes `other`.
+ * `maxLength`), every later one becomes `_OTHER`: the one catch-all of the SDK, the GenAI conventions'
+ * value for an error.type that names none, and a name no real model or attribute value is likely to
+ * have (unlike `other`, which is also a finish reason).
  */
-export const OVERFLOW_VALUE = 'other';
+export const OVERFLOW_VALUE = '_OTHER';
 
 export class ValueLimiter {
   private readonly seen = new Set<string>();

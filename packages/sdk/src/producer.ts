@@ -1,9 +1,6 @@
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { hrTime, millisToHrTime } from '@opentelemetry/core';
-import { emptyResource } from '@opentelemetry/resources';
 import {
-  AggregationTemporality,
-  DataPointType,
   type CollectionResult,
   type DataPoint,
   type Histogram as OtelHistogram,
@@ -21,10 +18,10 @@ import {
   HISTOGRAMS,
   type GaugeKey,
   type HistogramSpec,
-  type ScalarSpec,
 } from './catalog.js';
 import type { EngineStates } from './engine-state.js';
 import { currentGauges } from './gauges.js';
+import { collection, counterData, gaugeData, histogramData } from './metric-data.js';
 import type { Histogram } from './histogram.js';
 import { MISUSE_REASONS, type MisuseLog } from './misuse.js';
 import type { Series } from './series.js';
@@ -68,10 +65,7 @@ export class LlmMetricProducer implements MetricProducer {
   constructor(readonly source: ProducerSource) {}
 
   async collect(): Promise<CollectionResult> {
-    return {
-      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics: this.metrics() }] },
-      errors: [],
-    };
+    return collection(SCOPE, this.metrics());
   }
 
   private metrics(): MetricData[] {
@@ -171,32 +165,4 @@ export function histogramPoint(
 
 function point(value: number, attributes: Attributes, startTime: HrTime, endTime: HrTime): DataPoint<number> {
   return { startTime, endTime, attributes, value };
-}
-
-export function histogramData(spec: HistogramSpec, valueType: ValueType, dataPoints: DataPoint<OtelHistogram>[]): MetricData {
-  return {
-    descriptor: { name: spec.name, description: spec.description, unit: spec.unit, valueType },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.HISTOGRAM,
-    dataPoints,
-  };
-}
-
-function counterData(spec: ScalarSpec, dataPoints: DataPoint<number>[]): MetricData {
-  return {
-    descriptor: { name: spec.name, description: spec.description, unit: spec.unit, valueType: ValueType.INT },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.SUM,
-    isMonotonic: true,
-    dataPoints,
-  };
-}
-
-function gaugeData(spec: ScalarSpec, dataPoints: DataPoint<number>[]): MetricData {
-  return {
-    descriptor: { name: spec.name, description: spec.description, unit: spec.unit, valueType: ValueType.DOUBLE },
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPointType: DataPointType.GAUGE,
-    dataPoints,
-  };
 }

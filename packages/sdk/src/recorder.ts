@@ -18,18 +18,18 @@ export interface LlmMetricsOptions {
   provider?: string;
   /** Default `gen_ai.operation.name`. Default `chat`. */
   operation?: string;
-  /** Distinct model names kept as attribute values; later ones become `other`. Default 100. */
+  /** Distinct model names kept as attribute values; later ones become `_OTHER`. Default 100. */
   maxModels?: number;
   /**
    * The models you serve: a list, or a test read at each new name. Only declared models get their
-   * own series; any other name shares `other` and never takes one of the `maxModels` slots. Default: every name.
+   * own series; any other name shares `_OTHER` and never takes one of the `maxModels` slots. Default: every name.
    */
   models?: readonly string[] | ((model: string) => boolean);
   /** Longest attribute value kept; longer ones are truncated. Default 128. */
   maxAttributeLength?: number;
   /**
    * Your own per-request attributes (tenant, route, priority...), each with its cardinality limit:
-   * `{ tenant: { maxValues: 50 }, priority: {} }` (default 16 values; later ones become `other`). Requests
+   * `{ tenant: { maxValues: 50 }, priority: {} }` (default 16 values; later ones become `_OTHER`). Requests
    * give values through `startRequest({ attributes })`, and every metric and the span of that request carry them.
    * Keys become valid label names (`user.tier` → `user_tier`); the SDK's own keys (`gen_ai.*`, `error.type`,
    * `finish_reason`...) are refused with a warning. At most 8. Default: none.
@@ -81,6 +81,11 @@ export interface LlmMetrics {
   observeEngineState(callback: EngineStateCallback): () => void;
   /** The recorder's clock, for explicit timestamps. */
   now(): number;
+  /**
+   * Says a problem of an integration built on this recorder once per `kind` (a fixed name), as the
+   * recorder says its own: through the OTel diag logger, and on stderr when the app set none (unless `log: false`).
+   */
+  warnOnce(kind: string, message: string): void;
   /** An OpenTelemetry `MetricProducer`: give it to any `MetricReader` (`metricProducers: [llm.producer]`). */
   readonly producer: MetricProducer;
   /** Stops the periodic log line. Recorded data stays readable. */
@@ -179,6 +184,15 @@ class Recorder implements LlmMetrics, HandleContext {
 
   now(): number {
     return this.clock();
+  }
+
+  warnOnce(kind: string, message: string): void {
+    if (typeof kind !== 'string' || typeof message !== 'string') return;
+    try {
+      this.misuse.notices.warn(`integration:${kind}`, message);
+    } catch {
+      // A diag logger that throws must not reach the integration's caller.
+    }
   }
 
   shutdown(): void {

@@ -8,7 +8,7 @@ import { ValueLimiter } from './limiter.js';
 import type { MisuseLog, Notices } from './misuse.js';
 
 export interface RequestAttributeOptions {
-  /** Distinct values kept as they are; every later value is recorded as `other`. Default 16. */
+  /** Distinct values kept as they are; every later value is recorded as `_OTHER`. Default 16. */
   maxValues?: number;
 }
 

@@ -1,8 +1,8 @@
-import { ValueType, type HrTime } from '@opentelemetry/api';
+import type { HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { emptyResource } from '@opentelemetry/resources';
-import { AggregationTemporality, DataPointType, type CollectionResult, type MetricData, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
 import { createHistogram, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { collection, gaugeData } from './metric-data.js';
 import { VERSION } from './version.js';
 
 export interface RuntimeMetricsOptions {
@@ -56,12 +56,8 @@ export function createRuntimeMetrics(options: RuntimeMetricsOptions = {}): Runti
     utilizationBase = current;
     windowStart = endTime;
 
-    const gauge = (name: string, unit: string, description: string, value: number): MetricData => ({
-      descriptor: { name, unit, description, valueType: ValueType.DOUBLE },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.GAUGE,
-      dataPoints: [{ startTime, endTime, attributes: {}, value }],
-    });
+    const gauge = (name: string, unit: string, description: string, value: number): MetricData =>
+      gaugeData({ name, unit, description }, [{ startTime, endTime, attributes: {}, value }]);
     const out: MetricData[] = [];
     if (Number.isFinite(utilization)) out.push(gauge('nodejs.eventloop.utilization', '1', 'Event loop utilization since the previous collection.', utilization));
     if (delays.count > 0) {
@@ -85,7 +81,7 @@ export function createRuntimeMetrics(options: RuntimeMetricsOptions = {}): Runti
   return {
     producer: {
       async collect(): Promise<CollectionResult> {
-        return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics: metrics() }] }, errors: [] };
+        return collection(SCOPE, metrics());
       },
     },
     shutdown: () => clearInterval(timer),

@@ -1,5 +1,6 @@
 import { rejectOn, usableHandle, type RequestHandle } from './lifecycle.js';
 import { describe } from './misuse.js';
+import { errorType } from './read-values.js';
 import { scanEvent } from './sse-scan.js';
 
 /**
@@ -42,10 +43,10 @@ interface ErrorBody {
   code?: unknown;
 }
 
-function errorType(body: ErrorBody): string {
+/** An error event's or body's `error.type`, read as the recorders read errors; `upstream_error` when it names none. */
+function bodyErrorType(body: ErrorBody): string {
   const source = typeof body.error === 'object' && body.error !== null ? body.error : body;
-  const type = source.type ?? source.code;
-  return typeof type === 'string' || typeof type === 'number' ? String(type) : 'upstream_error';
+  return errorType(source) ?? 'upstream_error';
 }
 
 const isError = (body: ErrorBody | null | undefined) => body?.error !== undefined || body?.object === 'error';
@@ -187,11 +188,7 @@ class Tap implements ResponseTap {
     this.done = true;
     // An OpenAI-style stream that stops before [DONE] and before any finish_reason was cut short.
     if (!this.sawDone && this.finishReason === undefined) return this.handle.fail({ code: 'incomplete_stream' });
-    this.handle.end({
-      finishReason: this.finishReason,
-      promptTokens: count(this.usage?.prompt_tokens),
-      outputTokens: count(this.usage?.completion_tokens),
-    });
+    this.endWith(this.finishReason, this.usage);
   }
 
   fail(error?: unknown): void {
@@ -268,7 +265,7 @@ class Tap implements ResponseTap {
     }
     if (isError(event)) {
       this.flushTokens();
-      return this.fail({ code: errorType(event) });
+      return this.fail({ code: bodyErrorType(event) });
     }
     if (typeof event.usage === 'object' && event.usage !== null) this.usage = event.usage;
   }
@@ -281,13 +278,16 @@ class Tap implements ResponseTap {
     } catch {
       return this.handle.fail({ code: 'invalid_response' });
     }
-    if (isError(body)) return this.handle.fail({ code: errorType(body) });
+    if (isError(body)) return this.handle.fail({ code: bodyErrorType(body) });
     const reason = body?.choices?.[0]?.finish_reason;
-    this.handle.end({
-      finishReason: typeof reason === 'string' ? reason : undefined,
-      promptTokens: count(body?.usage?.prompt_tokens),
-      outputTokens: count(body?.usage?.completion_tokens),
-    });
+    this.endWith(typeof reason === 'string' ? reason : undefined, body?.usage);
+  }
+
+  /** An upstream's `abort` or `error` finish reason (vLLM sends both) is that outcome, not a success. */
+  private endWith(finishReason: string | undefined, usage: Usage | undefined): void {
+    if (finishReason === 'abort') return this.handle.abort();
+    if (finishReason === 'error') return this.handle.fail('error');
+    this.handle.end({ finishReason, promptTokens: count(usage?.prompt_tokens), outputTokens: count(usage?.completion_tokens) });
   }
 }
 

@@ -190,6 +190,15 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   const meterProvider = new MeterProvider({ resource, readers });
   const dashboardHandler = createDashboardHandler(producers, resource, options.dashboard);
   const registered = options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
+  if (options.registerGlobal !== false && !registered) {
+    // Another MeterProvider (a NodeSDK started first) keeps the global slot: instruments the app creates
+    // through the OTel API land there and never reach these readers. A reader's producers cannot be
+    // added to a MeterProvider once built (sdk-metrics 2.x), so the fix is on the app's side.
+    notices.warn(
+      'global_meter_provider',
+      "startMetrics(): a global MeterProvider is already registered (an OpenTelemetry NodeSDK started first?), so the app's own instruments go there and are not on this /metrics or OTLP export. To export everything through one pipeline, skip startMetrics and add `metricProducers: [llm.producer]` to your NodeSDK's metric reader, or start startMetrics before the NodeSDK.",
+    );
+  }
   const tracing = options.tracing === false ? undefined : startTracing(copy(options.tracing) || undefined, resource, options.registerGlobal !== false);
   if (tracing) for (const recorder of recorders) adoptTracerProvider(recorder, tracing.tracerProvider);
   const timeoutMs =
