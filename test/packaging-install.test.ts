@@ -163,7 +163,7 @@ afterAll(() => {
 
 describe('the packed tarballs', () => {
   it('are every publishable package, with LICENSE, README and no workspace: ranges', () => {
-    expect(Object.keys(tarballs).sort()).toEqual(['client', 'gpu', 'http', 'loadgen', 'sdk']);
+    expect(Object.keys(tarballs).sort()).toEqual(['client', 'gpu', 'http', 'llama', 'loadgen', 'sdk']);
     const license = readFileSync(join(ROOT, 'LICENSE'));
     for (const [name, file] of Object.entries(tarballs)) {
       const files = untar(file);
