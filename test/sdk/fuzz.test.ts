@@ -372,8 +372,8 @@ async function runRecorder(calls: Call[]): Promise<void> {
   for (const state of ['waiting', 'running', 'swapped'] as const) {
     expect(total(`inferwatch.scheduler.${state}`), state).toBe(requests.filter((r) => r.state === state).length);
   }
-  // At most TENANT_LIMIT values of their own, the rest `other`; no request attribute but the declared one.
-  const tenants = new Set(got.metric('inferwatch.requests.finished')!.dataPoints.map((p) => p.attributes.tenant).filter((t) => t !== undefined && t !== 'other'));
+  // At most TENANT_LIMIT values of their own, the rest `_OTHER`; no request attribute but the declared one.
+  const tenants = new Set(got.metric('inferwatch.requests.finished')!.dataPoints.map((p) => p.attributes.tenant).filter((t) => t !== undefined && t !== '_OTHER'));
   expect(tenants.size).toBeLessThanOrEqual(TENANT_LIMIT);
   for (const t of tenants) expect(['x', 'y', 'z', 'w', HUGE.slice(0, 128)]).toContain(t);
 }
