@@ -41,6 +41,8 @@ export function createRuntimeMetrics(options: RuntimeMetricsOptions = {}): Runti
   }, resolutionMs).unref();
   let utilizationBase: EventLoopUtilization = performance.eventLoopUtilization();
   let windowStart: HrTime = hrTime();
+  // Seconds, per statistic, of the last window that held a tick of the probe.
+  let lastDelays: Record<(typeof DELAY_STATS)[number], number> | undefined;
 
   function metrics(): MetricData[] {
     const now = performance.now();
@@ -60,18 +62,23 @@ export function createRuntimeMetrics(options: RuntimeMetricsOptions = {}): Runti
       gaugeData({ name, unit, description }, [{ startTime, endTime, attributes: {}, value }]);
     const out: MetricData[] = [];
     if (Number.isFinite(utilization)) out.push(gauge('nodejs.eventloop.utilization', '1', 'Event loop utilization since the previous collection.', utilization));
+    // A collection that comes right after another (several readers, a bridge scraping this process) can
+    // find no tick of the probe in its short window: it repeats the last window's figures rather than
+    // leave the series out, which a scraper would read as the series going away.
     if (delays.count > 0) {
-      const seconds: Record<(typeof DELAY_STATS)[number], number> = {
-        min: delays.min,
-        max: delays.max,
-        mean: delays.mean,
-        stddev: delays.stddev,
-        p50: delays.percentile(50),
-        p90: delays.percentile(90),
-        p99: delays.percentile(99),
+      lastDelays = {
+        min: delays.min / 1e9,
+        max: delays.max / 1e9,
+        mean: delays.mean / 1e9,
+        stddev: delays.stddev / 1e9,
+        p50: delays.percentile(50) / 1e9,
+        p90: delays.percentile(90) / 1e9,
+        p99: delays.percentile(99) / 1e9,
       };
+    }
+    if (lastDelays !== undefined) {
       for (const stat of DELAY_STATS) {
-        out.push(gauge(`nodejs.eventloop.delay.${stat}`, 's', `Event loop delay since the previous collection: ${stat}.`, seconds[stat] / 1e9));
+        out.push(gauge(`nodejs.eventloop.delay.${stat}`, 's', `Event loop delay since the previous collection: ${stat}.`, lastDelays[stat]));
       }
     }
     delays.reset();
