@@ -7,6 +7,8 @@ const chunk = (i) => `data: {"id":"chatcmpl-b","object":"chat.completion.chunk",
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const server = createServer(async (req, res) => {
+  // The gateway learns what its upstreams serve from /v1/models.
+  if (req.method === 'GET') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"m","object":"model","created":0,"owned_by":"bench"}]}');
   let raw = '';
   for await (const c of req) raw += c;
   const n = JSON.parse(raw).max_tokens ?? 100;

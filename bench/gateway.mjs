@@ -26,6 +26,8 @@ async function saturate(url, concurrency, ms) {
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
         const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        // Anything but a stream (a 404 for a model the gateway does not serve, a 429) would count as no tokens, silently.
+        if (res.status !== 200) throw new Error(`the gateway answered ${res.status}: ${await res.text()}`);
         for await (const chunk of res.body) {
           // Count events without parsing them: the client must not be the bottleneck.
           for (let i = chunk.indexOf(100); i !== -1; i = chunk.indexOf(100, i + 1)) if (chunk[i + 1] === 97 && chunk[i + 2] === 116) tokens++;
