@@ -14,9 +14,10 @@ async function delays(collect: () => Promise<{ resourceMetrics: { scopeMetrics: 
 
 describe('event-loop delay between two collections in a row', () => {
   it('keeps every delay series (the last window’s figures) when the probe has not ticked in between', async () => {
-    const runtime = createRuntimeMetrics();
+    // A slow probe (500 ms), so the second collection surely comes before its next tick.
+    const runtime = createRuntimeMetrics({ resolutionMs: 500 });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 600));
       const first = await delays(() => runtime.producer.collect());
       const second = await delays(() => runtime.producer.collect());
       expect([...first.keys()].sort()).toEqual(['max', 'mean', 'min', 'p50', 'p90', 'p99', 'stddev'].map((s) => `nodejs.eventloop.delay.${s}`));
