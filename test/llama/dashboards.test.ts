@@ -10,6 +10,7 @@ interface Lab {
   queryRange: (expr: string, start: number, end: number, step: number) => Promise<{ values: [number, string][] }[]>;
   load: (rate: number, seconds: number) => Promise<void>;
   abort: (rate: number, count: number, afterMs: number) => Promise<number>;
+  hold: (count: number, maxTokens: number) => () => void;
   stop: () => Promise<void>;
 }
 
@@ -29,6 +30,10 @@ describe.skipIf(prometheus === undefined)('the dashboards, unchanged, on the nod
     lab = await startLab({ prometheusBinary: prometheus, engine: 'llama' });
     start = Date.now() / 1000;
     await lab.load(1.5, 10);
+    // More long requests than the engine's one sequence, held across a few scrapes: requests surely wait.
+    const release = lab.hold(4, 1500);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    release();
     // Some clients leave mid-stream, so the failures-and-aborts panel has something to show: in two
     // batches a few scrapes apart, since rate() sees no increase in a series' first sample.
     expect(await lab.abort(2, 3, 100)).toBeGreaterThan(0);
