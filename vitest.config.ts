@@ -1,6 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// Files that compare wall-clock figures with each other (server against client, a blocked loop against
+// a quiet one) run first and alone: on two cores a neighbour's burst would land inside their windows.
+const ALONE = [
+  'test/truth/ttft.test.ts',
+  'test/truth/event-loop.test.ts',
+  'test/truth/runtime-windows.test.ts',
+  'test/faults/json-attack.test.ts',
+  'test/llama/server.test.ts',
+  'test/sdk/spans.test.ts',
+  'test/sdk/tracing-setup.test.ts',
+  'test/examples.test.ts',
+];
+
 export default defineConfig({
   resolve: {
     // Tests exercise the sources (the GPU poller's worker excepted: it runs built);
@@ -14,13 +27,15 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // One file at a time: many tests time real streams and run servers, and two cores shared by
-    // parallel files would make those timings (and so the tests) depend on the neighbours.
-    fileParallelism: false,
     reporters: ['default', './test/summary-reporter.ts'],
+    projects: [
+      { extends: true, test: { name: 'alone', include: ALONE, fileParallelism: false, sequence: { groupOrder: 0 } } },
+      // The rest wait on sockets, timers and child processes far more than they compute, and assert counts
+      // and values, not speed: several files at once.
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: 4, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

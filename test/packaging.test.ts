@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -46,5 +46,13 @@ describe('the built packages', () => {
     expect(cjs).toBe(esm);
     expect(existsSync(`${dir(name)}dist/index.d.ts`)).toBe(true);
     expect(existsSync(`${dir(name)}dist/index.d.cts`)).toBe(true);
+  });
+
+  // An app with only the SDK type-checks with skipLibCheck off (test/packaging-install.test.ts): its
+  // declarations must not name the optional @inferwatch/gpu, which such an app has not installed.
+  it('@inferwatch/sdk’s declarations never import the optional @inferwatch/gpu', () => {
+    for (const file of ['index.d.ts', 'index.d.cts']) {
+      expect(readFileSync(`${dir('sdk')}dist/${file}`, 'utf8')).not.toMatch(/(from\s*|import\(\s*)['"]@inferwatch\/gpu['"]/);
+    }
   });
 });

@@ -127,14 +127,14 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  it('draws every panel, GPUs included, with values that move between refreshes, at under 5 % of a CPU', async () => {
+  it('draws every panel, GPUs included, with values that move between refreshes', async () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Performance.enable');
-    await page.goto(`http://127.0.0.1:${port}/dashboard`);
-    await waitForRefreshes(page, 8, 40_000);
+    // Polled every 500 ms (`?refresh=`, as Grafana's address takes it): the same page, sooner.
+    await page.goto(`http://127.0.0.1:${port}/dashboard?refresh=500ms`);
+    await waitForRefreshes(page, 8);
+    expect(await page.locator('#status').textContent()).toContain('every 0.5 s');
 
     const before = await panelState(page);
     expect(before.length).toBe(16);
@@ -148,22 +148,7 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     for (const value of statsBefore) expect(value).not.toBe('–');
     expect(await page.locator('#model option').allTextContents()).toContain(MODEL);
 
-    // CPU over ten refreshes: the renderer process's CPU time (all its threads: script, layout, paint,
-    // raster) over wall time; CPU time, not task wall time, so a busy machine does not inflate it.
-    const metric = async () => {
-      const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
-      return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
-    };
-    const m0 = await metric();
-    const n0 = await refreshes(page);
-    await waitForRefreshes(page, n0 + 10, 40_000);
-    const m1 = await metric();
-    const wall = m1.Timestamp - m0.Timestamp;
-    const cpu = (m1.ProcessTime - m0.ProcessTime) / wall;
-    const share = (name: string) => `${(((m1[name] - m0[name]) / wall) * 100).toFixed(2)} %`;
-    console.log(`page CPU at 2 s refresh over ${wall.toFixed(1)} s: renderer process ${share('ProcessTime')}, main thread ${share('ThreadTime')}, tasks ${share('TaskDuration')}, script ${share('ScriptDuration')}`);
-    expect(cpu).toBeLessThan(0.05);
-
+    await waitForRefreshes(page, (await refreshes(page)) + 10);
     const after = await panelState(page);
     const moved = after.filter((p, i) => p.last !== '' && p.last !== before[i].last).map((p) => p.id);
     // Under load every rate and percentile panel moves; the GPU gauges come from a fixed capture.
@@ -171,11 +156,6 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     for (const [i, p] of after.entries()) expect(p.points, p.id).toBeGreaterThanOrEqual(before[i].points);
     expect(await stats()).not.toEqual(statsBefore);
 
-    const screenshot = process.env.INFERWATCH_PAGE_SCREENSHOT;
-    if (screenshot) {
-      mkdirSync(dirname(resolve(ROOT, screenshot)), { recursive: true });
-      await page.screenshot({ path: resolve(ROOT, screenshot), fullPage: true });
-    }
     // One model's view, redrawn from the history the page holds: the demo serves one model, so the
     // same lines as "All models".
     const all = await panelState(page);
@@ -187,11 +167,41 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     await page.close();
   }, 120_000);
 
+  it('stays under 5 % of a CPU at its default 2 s refresh', async () => {
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    await waitForRefreshes(page, 2);
+    expect(await page.locator('#status').textContent()).toContain('every 2 s');
+    // The renderer process's CPU time (all its threads: script, layout, paint, raster) over wall time,
+    // across five refreshes; CPU time, not task wall time, so a busy machine does not inflate it.
+    const metric = async () => {
+      const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
+      return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
+    };
+    const m0 = await metric();
+    await waitForRefreshes(page, (await refreshes(page)) + 5);
+    const m1 = await metric();
+    const wall = m1.Timestamp - m0.Timestamp;
+    const cpu = (m1.ProcessTime - m0.ProcessTime) / wall;
+    const share = (name: string) => `${(((m1[name] - m0[name]) / wall) * 100).toFixed(2)} %`;
+    console.log(`page CPU at 2 s refresh over ${wall.toFixed(1)} s: renderer process ${share('ProcessTime')}, main thread ${share('ThreadTime')}, tasks ${share('TaskDuration')}, script ${share('ScriptDuration')}`);
+    expect(cpu).toBeLessThan(0.05);
+
+    const screenshot = process.env.INFERWATCH_PAGE_SCREENSHOT;
+    if (screenshot) {
+      mkdirSync(dirname(resolve(ROOT, screenshot)), { recursive: true });
+      await page.screenshot({ path: resolve(ROOT, screenshot), fullPage: true });
+    }
+    await page.close();
+  }, 60_000);
+
   it('keeps going when the server restarts, with no negative rate from the counters starting over', async () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    await page.goto(`http://127.0.0.1:${port}/dashboard?refresh=500ms`);
     await waitForRefreshes(page, 3);
 
     await gateway.stop();
@@ -229,7 +239,7 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
       expect(refused!.status()).toBe(401);
       expect(await page.content()).not.toContain('uplot');
 
-      const ok = await page.goto(`${protectedGateway.url}/dashboard?token=page-token-123`);
+      const ok = await page.goto(`${protectedGateway.url}/dashboard?token=page-token-123&refresh=500ms`);
       expect(ok!.status()).toBe(200);
       await waitForRefreshes(page, 2);
       expect(await page.locator('#status').getAttribute('class')).toBe('status');

@@ -4,9 +4,7 @@ import 'uplot/dist/uPlot.min.css';
 import type { Snapshot } from '../src/snapshot.js';
 import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
 
-const REFRESH_MS = 2000;
 const RANGE_MS = 15_000;
-const KEEP = 150; // 5 minutes of 2 s refreshes
 const SHADES = 8;
 const QS = [0.5, 0.9, 0.99];
 const COLORS = ['#73bf69', '#f2cc0c', '#5794f2', '#ff780a', '#b877d9', '#f2495c', '#8ab8ff', '#ffb357'];
@@ -84,6 +82,13 @@ function format(v: number | null | undefined, unit: Unit): string {
   return Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(v < 10 && unit === 'rate' ? 2 : 0);
 }
 
+function refreshFrom(value: string | null): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(value ?? '');
+  if (!m) return 2000;
+  const ms = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+  return Math.min(60_000, Math.max(250, ms));
+}
+
 // The token comes once in the address (?token=…), then lives in this tab's session storage only.
 const params = new URLSearchParams(location.search);
 const token = params.get('token') ?? sessionStorage.getItem('inferwatch-token');
@@ -92,6 +97,9 @@ if (params.has('token')) {
   params.delete('token');
   history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}`);
 }
+// How often to poll: `?refresh=5s` or `?refresh=500ms`, as Grafana's address takes it; 2 s by default.
+const refreshMs = refreshFrom(params.get('refresh'));
+const KEEP = Math.ceil(300_000 / refreshMs); // 5 minutes of history
 const snapshotUrl = `${location.pathname.replace(/\/+$/, '')}/snapshot`;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -233,7 +241,7 @@ function drawHeat(panel: Panel): void {
     // One path per shade: a few fills per redraw instead of one per cell.
     const shades = Array.from({ length: SHADES }, () => new Path2D());
     panel.heat!.forEach((column) => {
-      const x0 = u.valToPos((column.t - REFRESH_MS) / 1000, 'x', true);
+      const x0 = u.valToPos((column.t - refreshMs) / 1000, 'x', true);
       const x1 = u.valToPos(column.t / 1000, 'x', true);
       les.forEach((le, j) => {
         const n = column.counts.get(le) ?? 0;
@@ -336,14 +344,14 @@ async function poll(): Promise<void> {
     // A background tab keeps its history but draws nothing until it is looked at.
     if (!document.hidden) render();
     statusEl.className = 'status';
-    statusEl.textContent = `updated ${new Date(snapshot.t).toLocaleTimeString()} · every ${REFRESH_MS / 1000} s · rates and quantiles over ${RANGE_MS / 1000} s`;
+    statusEl.textContent = `updated ${new Date(snapshot.t).toLocaleTimeString()} · every ${refreshMs / 1000} s · rates and quantiles over ${RANGE_MS / 1000} s`;
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes ?? 0) + 1);
   } catch (error) {
     // A restart or a network blip: keep the snapshots and keep polling.
     statusEl.className = 'status bad';
     statusEl.textContent = `no data: ${error instanceof Error ? error.message : String(error)}; retrying`;
   } finally {
-    setTimeout(poll, REFRESH_MS);
+    setTimeout(poll, refreshMs);
   }
 }
 
