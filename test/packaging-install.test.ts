@@ -102,8 +102,8 @@ const EVERYTHING: Record<string, string> = {
   'app.ts': `import { createServer } from 'node:http';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { createClientMetrics, createLlmMetrics } from '@inferwatch/sdk';
-import { instrumentHandler } from '@inferwatch/http';
-import { aiSdkMiddleware, instrumentOpenAI } from '@inferwatch/client';
+import { instrumentNodeHttp } from '@inferwatch/http';
+import { instrumentAiSdk, instrumentOpenAI } from '@inferwatch/client';
 import { createGpuCollector } from '@inferwatch/gpu';
 import { formatReport, runBenchmark } from '@inferwatch/loadgen';
 
@@ -113,8 +113,8 @@ const gpu = createGpuCollector({ intervalMs: 5000 });
 // The app's own MeterProvider reads the SDK's producers.
 const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), metricProducers: [llm.producer, client.producer, gpu.producer] });
 new MeterProvider({ readers: [reader] });
-createServer(instrumentHandler(llm, (_req, res) => res.end('ok')));
-void aiSdkMiddleware(client);
+createServer(instrumentNodeHttp(llm, (_req, res) => res.end('ok')));
+void instrumentAiSdk(client);
 void instrumentOpenAI;
 void runBenchmark({ baseUrl: 'http://127.0.0.1:1', model: 'm', numPrompts: 1 }).then((r) => formatReport(r));
 `,
