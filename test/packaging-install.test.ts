@@ -101,7 +101,7 @@ createLlmMetrics({ log: false }).startRequest({ model: 'm' }).end({ finishReason
 const EVERYTHING: Record<string, string> = {
   'app.ts': `import { createServer } from 'node:http';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { createClientMetrics, createLlmMetrics } from '@inferwatch/sdk';
+import { createClientMetrics, createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 import { instrumentNodeHttp } from '@inferwatch/http';
 import { instrumentAiSdk, instrumentOpenAI } from '@inferwatch/client';
 import { createGpuCollector } from '@inferwatch/gpu';
@@ -113,6 +113,9 @@ const gpu = createGpuCollector({ intervalMs: 5000 });
 // The app's own MeterProvider reads the SDK's producers.
 const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), metricProducers: [llm.producer, client.producer, gpu.producer] });
 new MeterProvider({ readers: [reader] });
+// Or startMetrics' readers, handed to the app's own MeterProvider.
+const running = startMetrics({ llm, meterProvider: false, prometheus: false, registerGlobal: false });
+new MeterProvider({ readers: [...running.metricReaders] });
 createServer(instrumentNodeHttp(llm, (_req, res) => res.end('ok')));
 void instrumentAiSdk(client);
 void instrumentOpenAI;
