@@ -101,9 +101,9 @@ createLlmMetrics({ log: false }).startRequest({ model: 'm' }).end({ finishReason
 const EVERYTHING: Record<string, string> = {
   'app.ts': `import { createServer } from 'node:http';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { createClientMetrics, createLlmMetrics } from '@inferwatch/sdk';
-import { instrumentHandler } from '@inferwatch/http';
-import { aiSdkMiddleware, instrumentOpenAI } from '@inferwatch/client';
+import { createClientMetrics, createLlmMetrics, startMetrics } from '@inferwatch/sdk';
+import { instrumentNodeHttp } from '@inferwatch/http';
+import { instrumentAiSdk, instrumentOpenAI } from '@inferwatch/client';
 import { createGpuCollector } from '@inferwatch/gpu';
 import { formatReport, runBenchmark } from '@inferwatch/loadgen';
 
@@ -113,8 +113,11 @@ const gpu = createGpuCollector({ intervalMs: 5000 });
 // The app's own MeterProvider reads the SDK's producers.
 const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), metricProducers: [llm.producer, client.producer, gpu.producer] });
 new MeterProvider({ readers: [reader] });
-createServer(instrumentHandler(llm, (_req, res) => res.end('ok')));
-void aiSdkMiddleware(client);
+// Or startMetrics' readers, handed to the app's own MeterProvider.
+const running = startMetrics({ llm, meterProvider: false, prometheus: false, registerGlobal: false });
+new MeterProvider({ readers: [...running.metricReaders] });
+createServer(instrumentNodeHttp(llm, (_req, res) => res.end('ok')));
+void instrumentAiSdk(client);
 void instrumentOpenAI;
 void runBenchmark({ baseUrl: 'http://127.0.0.1:1', model: 'm', numPrompts: 1 }).then((r) => formatReport(r));
 `,

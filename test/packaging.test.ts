@@ -24,8 +24,9 @@ const sdkSnippet = `
 const PACKAGES: Record<string, string[]> = {
   sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'createRuntimeMetrics', 'trackStream', 'tapResponse', 'responseFormat', 'extractTraceContext', 'injectTraceContext'],
   gpu: ['createGpuCollector'],
-  http: ['instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError'],
-  client: ['instrumentOpenAI', 'aiSdkMiddleware', 'createClientMetrics'],
+  // The deprecated aliases (instrumentHandler, ...) stay exported until a major release.
+  http: ['instrumentNodeHttp', 'instrumentExpress', 'instrumentFastify', 'instrumentHono', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError', 'instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware'],
+  client: ['instrumentOpenAI', 'instrumentAiSdk', 'createClientMetrics', 'aiSdkMiddleware'],
   'llama-cpp': ['instrumentContext', 'QueueFullError', 'finishReasonOf'],
 };
 

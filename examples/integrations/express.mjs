@@ -1,7 +1,7 @@
 // Express: mount the middleware before the body parser.
 import express from 'express';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
-import { expressMiddleware } from '@inferwatch/http';
+import { instrumentExpress } from '@inferwatch/http';
 import { completionEvents, port } from './fake-llm.mjs';
 
 const llm = createLlmMetrics();
@@ -9,7 +9,7 @@ const { metricsHandler } = startMetrics({ serviceName: 'express-example', llm })
 
 const app = express();
 app.get('/metrics', metricsHandler);
-app.use(expressMiddleware(llm));
+app.use(instrumentExpress(llm));
 app.use(express.json());
 app.post('/v1/chat/completions', async (req, res) => {
   res.setHeader('content-type', 'text/event-stream');

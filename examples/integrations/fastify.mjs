@@ -2,14 +2,14 @@
 import { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
-import { fastifyPlugin } from '@inferwatch/http';
+import { instrumentFastify } from '@inferwatch/http';
 import { completionEvents, port } from './fake-llm.mjs';
 
 const llm = createLlmMetrics();
 const { metricsHandler } = startMetrics({ serviceName: 'fastify-example', llm });
 
 const app = Fastify();
-await app.register(fastifyPlugin(llm));
+await app.register(instrumentFastify(llm));
 app.get('/metrics', (request, reply) => {
   reply.hijack();
   metricsHandler(request.raw, reply.raw);

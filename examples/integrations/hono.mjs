@@ -2,7 +2,7 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
-import { honoMiddleware } from '@inferwatch/http';
+import { instrumentHono } from '@inferwatch/http';
 import { completionEvents, port } from './fake-llm.mjs';
 
 const llm = createLlmMetrics();
@@ -10,7 +10,7 @@ const llm = createLlmMetrics();
 startMetrics({ serviceName: 'hono-example', llm, prometheus: { port: Number(process.env.METRICS_PORT ?? 9464) } });
 
 const app = new Hono();
-app.use(honoMiddleware(llm));
+app.use(instrumentHono(llm));
 app.post('/v1/chat/completions', async (c) => {
   const { model } = await c.req.json();
   const body = ReadableStream.from(completionEvents(model)).pipeThrough(new TextEncoderStream());

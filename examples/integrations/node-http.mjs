@@ -1,7 +1,7 @@
 // node:http: wrap the handler; the model comes from the body, tokens from the SSE you write.
 import { createServer } from 'node:http';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
-import { instrumentHandler } from '@inferwatch/http';
+import { instrumentNodeHttp } from '@inferwatch/http';
 import { completionEvents, port } from './fake-llm.mjs';
 
 const llm = createLlmMetrics();
@@ -17,4 +17,4 @@ async function handler(req, res) {
   res.end();
 }
 
-createServer(instrumentHandler(llm, handler)).listen(port, () => console.log(`listening on http://127.0.0.1:${port}`));
+createServer(instrumentNodeHttp(llm, handler)).listen(port, () => console.log(`listening on http://127.0.0.1:${port}`));

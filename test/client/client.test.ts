@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { createClientMetrics, type ClientMetrics } from '@inferwatch/sdk';
-import { aiSdkMiddleware, instrumentOpenAI } from '@inferwatch/client';
+import { instrumentAiSdk, instrumentOpenAI } from '@inferwatch/client';
 import { collect } from '../helpers/collect.js';
 import { FIRST_DELAY_MS, GAP_MS, PROMPT_TOKENS, TOKENS, scriptedUpstream } from '../helpers/upstream.js';
 
@@ -109,10 +109,10 @@ describe('instrumentOpenAI(client, metrics), the older argument order', () => {
   });
 });
 
-describe('aiSdkMiddleware', () => {
+describe('instrumentAiSdk', () => {
   const metrics = createClientMetrics();
   const provider = () => createOpenAICompatible({ name: 'scripted', baseURL: `${upstream.url}/v1`, includeUsage: true });
-  const model = (id: string) => wrapLanguageModel({ model: provider()(id), middleware: aiSdkMiddleware(metrics) });
+  const model = (id: string) => wrapLanguageModel({ model: provider()(id), middleware: instrumentAiSdk(metrics) });
 
   it('records streamText: time to first chunk, usage', async () => {
     const started = performance.now();

@@ -5,7 +5,7 @@ import { generateText, streamText, wrapLanguageModel } from 'ai';
 import { SpanKind } from '@opentelemetry/api';
 import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createClientMetrics } from '@inferwatch/sdk';
-import { aiSdkMiddleware, instrumentOpenAI } from '@inferwatch/client';
+import { instrumentAiSdk, instrumentOpenAI } from '@inferwatch/client';
 import { scriptedUpstream } from '../helpers/upstream.js';
 
 let upstream: Awaited<ReturnType<typeof scriptedUpstream>>;
@@ -56,7 +56,7 @@ describe('client wrappers and trace context', () => {
   it('AI SDK middleware: generate and stream calls send their CLIENT span context upstream', async () => {
     const { exporter, metrics } = traced();
     const provider = createOpenAICompatible({ name: 'local', baseURL: `${upstream.url}/v1`, apiKey: 'test' });
-    const model = wrapLanguageModel({ model: provider.chatModel('m'), middleware: aiSdkMiddleware(metrics) });
+    const model = wrapLanguageModel({ model: provider.chatModel('m'), middleware: instrumentAiSdk(metrics) });
     await generateText({ model, prompt: 'hi', maxRetries: 0 });
     const generated = exporter.getFinishedSpans()[0];
     expect(generated.kind).toBe(SpanKind.CLIENT);

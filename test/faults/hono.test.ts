@@ -7,7 +7,7 @@ import { serve as serveHono } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, type LlmMetrics } from '@inferwatch/sdk';
-import { honoMiddleware } from '@inferwatch/http';
+import { instrumentHono } from '@inferwatch/http';
 import { collect } from '../helpers/collect.js';
 import { MODEL, eventually, rawRequest, rawSocket, scriptedUpstream } from './harness.js';
 
@@ -61,7 +61,7 @@ async function setup(transport: keyof typeof TRANSPORTS, upstreamOptions: Parame
   const app = new Hono();
   if (build) build(app, llm, upstream.url);
   else {
-    app.use(honoMiddleware(llm));
+    app.use(instrumentHono(llm));
     routes(app, upstream.url);
   }
   const server = await new Promise<Server>((resolve) => {
@@ -267,9 +267,9 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
   it('a middleware mounted on an app and on its sub-app: each request counted once', async () => {
     const { llm, url, seen } = await setup(transport, { tokens: 3, gapMs: 1 }, (app, llm, upstream) => {
       const sub = new Hono();
-      sub.use(honoMiddleware(llm));
+      sub.use(instrumentHono(llm));
       routes(sub, upstream);
-      app.use(honoMiddleware(llm));
+      app.use(instrumentHono(llm));
       app.route('/', sub);
     });
     const N = 4;

@@ -6,7 +6,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import type { LlmMetrics } from '@inferwatch/sdk';
-import { expressMiddleware, fastifyPlugin, honoMiddleware, instrumentHandler } from '@inferwatch/http';
+import { instrumentExpress, instrumentFastify, instrumentHono, instrumentNodeHttp } from '@inferwatch/http';
 
 export interface App {
   url: string;
@@ -42,12 +42,12 @@ async function pipeResponse(upstream: Response, res: ServerResponse): Promise<vo
 export const APPS: Record<string, (llm: LlmMetrics | undefined, upstream: string) => Promise<App>> = {
   'node:http': (llm, upstream) => {
     const handler = async (req: IncomingMessage, res: ServerResponse) => pipeResponse(await forward(upstream, req.url!, await readAll(req)), res);
-    return listen(createServer(llm ? instrumentHandler(llm, handler) : handler));
+    return listen(createServer(llm ? instrumentNodeHttp(llm, handler) : handler));
   },
 
   express: (llm, upstream) => {
     const app = express();
-    if (llm) app.use(expressMiddleware(llm));
+    if (llm) app.use(instrumentExpress(llm));
     app.use(express.json());
     app.post('/v1/*path', async (req, res) => pipeResponse(await forward(upstream, req.url, JSON.stringify(req.body)), res));
     return listen(createServer(app));
@@ -55,7 +55,7 @@ export const APPS: Record<string, (llm: LlmMetrics | undefined, upstream: string
 
   fastify: async (llm, upstream) => {
     const app = Fastify({ forceCloseConnections: true });
-    if (llm) await app.register(fastifyPlugin(llm));
+    if (llm) await app.register(instrumentFastify(llm));
     app.post('/v1/*', async (request, reply) => {
       const response = await forward(upstream, request.url, JSON.stringify(request.body));
       reply.code(response.status).header('content-type', response.headers.get('content-type'));
@@ -73,7 +73,7 @@ export const APPS: Record<string, (llm: LlmMetrics | undefined, upstream: string
 
 async function honoApp(llm: LlmMetrics | undefined, upstream: string, fetchOf: (app: Hono) => (request: Request) => Response | Promise<Response>): Promise<App> {
   const app = new Hono();
-  if (llm) app.use(honoMiddleware(llm));
+  if (llm) app.use(instrumentHono(llm));
   app.post('/v1/*', async (c) => {
     const response = await forward(upstream, c.req.path, await c.req.text());
     return new Response(response.body, { status: response.status, headers: { 'content-type': response.headers.get('content-type') ?? '' } });

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLlmMetrics } from '@inferwatch/sdk';
-import { honoMiddleware, instrumentHandler, openExchange } from '@inferwatch/http';
+import { instrumentHono, instrumentNodeHttp, openExchange } from '@inferwatch/http';
 import { collect } from '../helpers/collect.js';
 import { serve } from '../helpers/net.js';
 
@@ -32,9 +32,9 @@ const post = (url: string, tenant?: string) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(tenant ? { 'x-tenant': tenant } : {}) }, body: '{"model":"m"}' }).then((r) => r.arrayBuffer());
 
 describe('the attributes option', () => {
-  it('instrumentHandler: each request counted under the tenant its header named', async () => {
+  it('instrumentNodeHttp: each request counted under the tenant its header named', async () => {
     const llm = createLlmMetrics({ log: false, attributes: { tenant: {} } });
-    const app = await serve(instrumentHandler(llm, answer, { attributes: (req) => ({ tenant: req.headers['x-tenant'] }) }));
+    const app = await serve(instrumentNodeHttp(llm, answer, { attributes: (req) => ({ tenant: req.headers['x-tenant'] }) }));
     closers.push(app.close);
     for (const tenant of ['acme', 'acme', 'beta', undefined]) await post(app.url, tenant);
     expect(await finishedByTenant(llm)).toEqual({ acme: 2, beta: 1, '(none)': 1 });
@@ -62,10 +62,10 @@ describe('the attributes option', () => {
     expect(calls).toBe(2);
   });
 
-  it('honoMiddleware: from the fetch Request', async () => {
+  it('instrumentHono: from the fetch Request', async () => {
     const llm = createLlmMetrics({ log: false, attributes: { tenant: {} } });
     const hono = new Hono();
-    hono.use(honoMiddleware(llm, { attributes: (req) => ({ tenant: req.headers.get('x-tenant') ?? undefined }) }));
+    hono.use(instrumentHono(llm, { attributes: (req) => ({ tenant: req.headers.get('x-tenant') ?? undefined }) }));
     hono.post('/v1/chat/completions', (c) => c.json({ choices: [] }));
     for (const tenant of ['acme', 'beta', 'beta']) {
       // The request ends when its (tracked) body has been read.

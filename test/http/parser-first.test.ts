@@ -1,4 +1,4 @@
-// expressMiddleware mounted after express.json(): the body is gone by the time the middleware runs.
+// instrumentExpress mounted after express.json(): the body is gone by the time the middleware runs.
 // The model must still be the one the client sent (from req.body), and the host hears about it once.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -6,7 +6,7 @@ import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { createLlmMetrics, type LlmMetrics } from '@inferwatch/sdk';
-import { expressMiddleware } from '@inferwatch/http';
+import { instrumentExpress } from '@inferwatch/http';
 import { collect } from '../helpers/collect.js';
 
 let warnings: string[];
@@ -27,7 +27,7 @@ async function listen(app: express.Express): Promise<{ url: string; close: () =>
 function appWith(llm: LlmMetrics, parser: express.RequestHandler) {
   const app = express();
   app.use(parser);
-  app.use(expressMiddleware(llm));
+  app.use(instrumentExpress(llm));
   app.post('/v1/chat/completions', (_req, res) => {
     res.json({ choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 1 } });
   });
@@ -40,7 +40,7 @@ async function requestsByModel(llm: LlmMetrics): Promise<Record<string, number>>
   return Object.fromEntries(points.filter((p) => p.value.count > 0).map((p) => [p.attributes['gen_ai.request.model'], p.value.count]));
 }
 
-describe('a body parser mounted before expressMiddleware', () => {
+describe('a body parser mounted before instrumentExpress', () => {
   it.each([
     ['express.json()', express.json()],
     ['express.text({ type: "*/*" })', express.text({ type: '*/*' })],
@@ -68,7 +68,7 @@ describe('a body parser mounted before expressMiddleware', () => {
   it('mounted first (the documented order): the model from the raw body, and no warning', async () => {
     const llm = createLlmMetrics({ log: false });
     const app = express();
-    app.use(expressMiddleware(llm));
+    app.use(instrumentExpress(llm));
     app.use(express.json());
     app.post('/v1/chat/completions', (_req, res) => void res.json({ choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] }));
     const server = await listen(app);

@@ -144,7 +144,7 @@ afterEach(async () => {
 
 async function served(llm: LlmMetrics) {
   running = startMetrics({ serviceName: 'expo', llm, registerGlobal: false, otlp: false, runtime: false }); // event-loop figures change between two scrapes
-  userInstruments(running.meterProvider);
+  userInstruments(running.meterProvider!);
   const app = await serve((req, res) => running!.metricsHandler(req, res));
   closers.push(app.close);
   return `${app.url}/metrics`;
@@ -244,7 +244,7 @@ describe.skipIf(systemBinary('prometheus', 'a real Prometheus scraping OpenMetri
     ttft.exemplars[bucket] = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', value: 0.042, timeMs: Date.now() };
     const accepts: string[] = [];
     running = startMetrics({ serviceName: 'om', llm, registerGlobal: false, otlp: false });
-    userInstruments(running.meterProvider);
+    userInstruments(running.meterProvider!);
     const app = await serve((req, res) => {
       accepts.push(String(req.headers.accept));
       running!.metricsHandler(req, res);

@@ -9,7 +9,7 @@ import {
   trackStream,
   type RequestHandle,
 } from '@inferwatch/sdk';
-import { aiSdkMiddleware, instrumentOpenAI } from '@inferwatch/client';
+import { instrumentAiSdk, instrumentOpenAI } from '@inferwatch/client';
 import { collect } from '../helpers/collect.js';
 
 /**
@@ -655,7 +655,7 @@ async function runClient(ops: { info: unknown; steps: ('chunk' | 'end' | 'fail')
     () => {},
     () => {},
   );
-  const middleware = aiSdkMiddleware(metrics);
+  const middleware = instrumentAiSdk(metrics);
   for (const model of [null, hostileObject(), { modelId: 'x', provider: 'p.chat' }]) {
     operations += 2;
     ended += 2;

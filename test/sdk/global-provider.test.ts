@@ -41,6 +41,9 @@ describe('startMetrics and the app’s own MeterProvider', () => {
     expect(text).toContain('gen_ai_server_request_duration');
     expect(text).not.toContain('app_jobs');
     expect(notice()).toHaveLength(1);
+    // It names the way out: startMetrics' readers handed to the app's provider.
+    expect(notice()[0]).toContain('meterProvider: false');
+    expect(notice()[0]).toContain('metricReaders');
     await theirs.shutdown();
   });
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLlmMetrics, tapResponse, trackStream, type LlmMetrics, type RequestHandle } from '@inferwatch/sdk';
-import { instrumentHandler } from '@inferwatch/http';
+import { instrumentNodeHttp } from '@inferwatch/http';
 import { collect } from '../helpers/collect.js';
 
 /**
@@ -45,7 +45,7 @@ describe('no SDK call throws into the host', () => {
   it('the same body through the node:http wrapper: the host’s own res.write() succeeds and the client gets it all', async () => {
     const llm = recorder();
     const server = createServer(
-      instrumentHandler(llm, (req, res) => {
+      instrumentNodeHttp(llm, (req, res) => {
         req.resume();
         req.on('end', () => {
           res.writeHead(200, { 'content-type': 'text/event-stream' });

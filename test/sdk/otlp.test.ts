@@ -1,29 +1,13 @@
-import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, startMetrics, type RunningMetrics } from '@inferwatch/sdk';
-import { serve } from '../helpers/net.js';
+import { recordingServer, serve } from '../helpers/net.js';
 import { decodeMetricsRequest } from '../helpers/otlp-protobuf.js';
 
-interface Received {
-  url: string | undefined;
-  contentType: string | undefined;
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-}
-
-/** A local OTLP/HTTP receiver that keeps every request it gets. */
+/** A local OTLP/HTTP receiver that keeps every request it gets, closed after each test. */
 async function receiver() {
-  const received: Received[] = [];
-  const app = await serve((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ url: req.url, contentType: req.headers['content-type'], headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/json' }).end(req.headers['content-type']?.includes('json') ? '{}' : '');
-    });
-  });
+  const app = await recordingServer();
   opened.push(app);
-  return { ...app, received };
+  return app;
 }
 const opened: { close: () => Promise<void> }[] = [];
 

@@ -41,7 +41,7 @@ function start(metrics: ClientMetrics, model: ModelLike, params: ParamsLike | un
  * A language-model middleware for the Vercel AI SDK (`wrapLanguageModel({ model, middleware })`)
  * recording each generate and stream call on `metrics` as gen_ai.client.* metrics.
  */
-export function aiSdkMiddleware(metrics: ClientMetrics) {
+export function instrumentAiSdk(metrics: ClientMetrics) {
   return {
     specificationVersion: 'v3' as const,
 
@@ -115,3 +115,6 @@ export function aiSdkMiddleware(metrics: ClientMetrics) {
     },
   };
 }
+
+/** @deprecated use `instrumentAiSdk` (same function). */
+export const aiSdkMiddleware = instrumentAiSdk;

@@ -3,9 +3,12 @@ import type { LlmMetrics } from '@inferwatch/sdk';
 import { observeExchange, type HttpInstrumentationOptions } from './exchange.js';
 
 /** Express middleware (mount it before the body parser) recording every LLM request on `llm`. */
-export function expressMiddleware(llm: LlmMetrics, options?: HttpInstrumentationOptions) {
+export function instrumentExpress(llm: LlmMetrics, options?: HttpInstrumentationOptions) {
   return function inferwatch(req: IncomingMessage, res: ServerResponse, next: () => void): void {
     observeExchange(llm, req, res, options);
     next();
   };
 }
+
+/** @deprecated use `instrumentExpress` (same function). */
+export const expressMiddleware = instrumentExpress;

@@ -98,8 +98,8 @@ function observedBody(body: ReadableStream<Uint8Array>, outcome: Outcome, status
   );
 }
 
-/** Hono middleware (`app.use(honoMiddleware(llm))`) recording every LLM request on `llm`. */
-export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOptions = {}) {
+/** Hono middleware (`app.use(instrumentHono(llm))`) recording every LLM request on `llm`. */
+export function instrumentHono(llm: LlmMetrics, options: HonoInstrumentationOptions = {}) {
   const fallbackModel = (raw: Request) => {
     try {
       return options.model?.(raw);
@@ -154,3 +154,6 @@ export function honoMiddleware(llm: LlmMetrics, options: HonoInstrumentationOpti
     c.res = new Response(observedBody(res.body, outcome, res.status, res.headers.get('content-type')), res);
   };
 }
+
+/** @deprecated use `instrumentHono` (same function). */
+export const honoMiddleware = instrumentHono;

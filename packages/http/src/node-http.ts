@@ -3,7 +3,7 @@ import type { LlmMetrics } from '@inferwatch/sdk';
 import { observeExchange, type HttpInstrumentationOptions } from './exchange.js';
 
 /** Wraps a node:http request handler so every LLM request it serves is recorded on `llm`. */
-export function instrumentHandler<Req extends IncomingMessage, Res extends ServerResponse>(
+export function instrumentNodeHttp<Req extends IncomingMessage, Res extends ServerResponse>(
   llm: LlmMetrics,
   handler: (req: Req, res: Res) => unknown,
   options?: HttpInstrumentationOptions,
@@ -13,3 +13,6 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     return handler(req, res);
   };
 }
+
+/** @deprecated use `instrumentNodeHttp` (same function). */
+export const instrumentHandler = instrumentNodeHttp;

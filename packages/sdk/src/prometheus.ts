@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
 import { diag } from '@opentelemetry/api';
-import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import type { Resource } from '@opentelemetry/resources';
+import { MetricReader, type CollectionResult, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { CONTENT_TYPES, ExpositionWriter, type ExpositionFormat } from './exposition.js';
 import { writeRecorders } from './exposition-recorder.js';
 import type { ProducerSource } from './producer.js';
@@ -32,6 +33,12 @@ const gzipAsync = promisify(gzip);
 /** Pull-only: collects on each scrape, and closes the dedicated port on shutdown. */
 class ScrapeReader extends MetricReader {
   onClose: (() => Promise<void>) | undefined;
+  /** Whether a MeterProvider holds this reader: one of the app's gets it only when the app builds it. */
+  bound = false;
+  override setMetricProducer(producer: Parameters<MetricReader['setMetricProducer']>[0]): void {
+    super.setMetricProducer(producer);
+    this.bound = true;
+  }
   protected override async onShutdown(): Promise<void> {
     await this.onClose?.();
   }
@@ -70,8 +77,17 @@ export function acceptsGzip(acceptEncoding: string | string[] | undefined): bool
   return false;
 }
 
-export function createPrometheus(options: PrometheusOptions, recorders: readonly ProducerSource[], producers: MetricProducer[]): PrometheusSetup {
+/**
+ * `resource` is the target_info until a MeterProvider holds the reader (then that provider's resource):
+ * an app that builds its provider after startMetrics still has /metrics served in the meantime.
+ */
+export function createPrometheus(options: PrometheusOptions, recorders: readonly ProducerSource[], producers: MetricProducer[], resource: Resource): PrometheusSetup {
   const reader = new ScrapeReader({ metricProducers: producers });
+  const collect = async (): Promise<CollectionResult> => {
+    if (reader.bound) return reader.collect();
+    const results = await Promise.all(producers.map((producer) => producer.collect()));
+    return { resourceMetrics: { resource, scopeMetrics: results.flatMap((r) => r.resourceMetrics.scopeMetrics) }, errors: results.flatMap((r) => r.errors) };
+  };
   let lastSize = 0;
 
   async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -79,7 +95,7 @@ export function createPrometheus(options: PrometheusOptions, recorders: readonly
     const compress = acceptsGzip(req.headers['accept-encoding']);
     let body: Buffer;
     try {
-      const { resourceMetrics, errors } = await reader.collect();
+      const { resourceMetrics, errors } = await collect();
       if (errors.length > 0) diag.error('inferwatch: metrics collection errors', ...errors);
       const writer = new ExpositionWriter(format, lastSize + (lastSize >> 3));
       writer.targetInfo(resourceMetrics.resource.attributes);

@@ -36,6 +36,13 @@ export interface StartMetricsOptions {
    * NodeSDK wins). Default on when `OTEL_TRACES_EXPORTER` names `otlp` or `console` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set.
    */
   tracing?: TracingOptions | false;
+  /**
+   * `false`: build no MeterProvider (and register none); hand `metricReaders` to yours instead,
+   * `new NodeSDK({ metricReaders })` or `new MeterProvider({ readers: metricReaders })`, so your own
+   * instruments are on `/metrics` and the OTLP export next to the recorders'. The metrics then carry
+   * your provider's resource. Default: a MeterProvider of its own.
+   */
+  meterProvider?: false;
   /** Make the MeterProvider (and the TracerProvider, with the W3C propagator) the global ones. Default true. */
   registerGlobal?: boolean;
   /** Longest `shutdown()` waits for the final OTLP push and the GPU poller, in ms. Default 2000. */
@@ -48,7 +55,10 @@ export interface StartMetricsOptions {
 export type ReadyResult = { ok: true } | { ok: false; error: Error };
 
 export interface RunningMetrics {
-  readonly meterProvider: MeterProvider;
+  /** The MeterProvider `startMetrics` built; undefined with `meterProvider: false`. */
+  readonly meterProvider: MeterProvider | undefined;
+  /** The Prometheus and OTLP readers (those that are on), to hand to your own provider with `meterProvider: false`. */
+  readonly metricReaders: readonly MetricReader[];
   /** The TracerProvider `startMetrics` created; undefined when tracing is off or another provider was registered. */
   readonly tracerProvider: TracerProvider | undefined;
   /** Serves the Prometheus exposition from your own HTTP server (`GET /metrics`). 404 when Prometheus is off. */
@@ -59,7 +69,10 @@ export interface RunningMetrics {
   readonly ready: Promise<ReadyResult>;
   /** Pushes pending OTLP data (metrics and spans) now, waiting at most `shutdownTimeoutMs`. Never rejects. */
   forceFlush(): Promise<void>;
-  /** Flushes, closes the Prometheus port, stops the recorders' log lines and the GPU poller, within `shutdownTimeoutMs`. Never rejects. */
+  /**
+   * Flushes, closes the Prometheus port, stops the recorders' log lines and the GPU poller, within `shutdownTimeoutMs`.
+   * Never rejects. With `meterProvider: false` it stops the readers themselves; your provider's own shutdown afterwards finds them stopped.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -110,6 +123,16 @@ function resourceAttributes(raw: unknown, defaults: Attributes): Attributes {
     out[name] = value as Attributes[string];
   }
   return out;
+}
+
+/**
+ * A reader handed to the app's provider is stopped twice, by `shutdown()` and then by that provider:
+ * the second call gets the first's promise, where sdk-metrics would log an error.
+ */
+function stopOnce(reader: MetricReader): void {
+  const shutdown = reader.shutdown.bind(reader);
+  let stopping: Promise<void> | undefined;
+  reader.shutdown = (options) => (stopping ??= shutdown(options));
 }
 
 const notFound: MetricsHandler = (_req, res) => {
@@ -170,7 +193,7 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
     // Recorders are written straight from their storage; anything else goes through OTel collection.
     const sources = recorders.flatMap((r) => (r.producer instanceof LlmMetricProducer ? [r.producer.source] : []));
     const collected = recorders.flatMap((r) => (r.producer instanceof LlmMetricProducer ? [] : [r.producer]));
-    const prometheus = createPrometheus(prometheusOptions || {}, sources, [...collected, ...otherProducers]);
+    const prometheus = createPrometheus(prometheusOptions || {}, sources, [...collected, ...otherProducers], resource);
     readers.push(prometheus.reader);
     metricsHandler = prometheus.handler;
     // Handled here, so a busy or forbidden port is a result and a line on stderr, never an unhandled rejection.
@@ -187,16 +210,24 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   const otlp = otlpOn ? createOtlpReader(otlpOptions || {}, producers, notices) : undefined;
   if (otlp) readers.push(otlp);
 
-  const meterProvider = new MeterProvider({ resource, readers });
+  // sdk-metrics 2.x adds no reader to a built MeterProvider, so the app's own provider gets these readers
+  // at its construction (as OTel's PrometheusExporter is handed to one) rather than this one taking theirs.
+  if (options.meterProvider !== undefined && options.meterProvider !== false) {
+    notices.warn(
+      'invalid_meter_provider',
+      'startMetrics(): meterProvider takes only false (build none); a provider of your own is given the readers instead: new MeterProvider({ readers: running.metricReaders }). startMetrics builds its own',
+    );
+  }
+  const meterProvider = options.meterProvider === false ? undefined : new MeterProvider({ resource, readers });
+  if (!meterProvider) for (const reader of readers) stopOnce(reader);
   const dashboardHandler = createDashboardHandler(producers, resource, options.dashboard);
-  const registered = options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
-  if (options.registerGlobal !== false && !registered) {
+  const registered = meterProvider !== undefined && options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
+  if (meterProvider !== undefined && options.registerGlobal !== false && !registered) {
     // Another MeterProvider (a NodeSDK started first) keeps the global slot: instruments the app creates
-    // through the OTel API land there and never reach these readers. A reader's producers cannot be
-    // added to a MeterProvider once built (sdk-metrics 2.x), so the fix is on the app's side.
+    // through the OTel API land there and never reach these readers.
     notices.warn(
       'global_meter_provider',
-      "startMetrics(): a global MeterProvider is already registered (an OpenTelemetry NodeSDK started first?), so the app's own instruments go there and are not on this /metrics or OTLP export. To export everything through one pipeline, skip startMetrics and add `metricProducers: [llm.producer]` to your NodeSDK's metric reader, or start startMetrics before the NodeSDK.",
+      "startMetrics(): a global MeterProvider is already registered (an OpenTelemetry NodeSDK started first?), so the app's own instruments go there and are not on this /metrics or OTLP export. To export both, start startMetrics({ meterProvider: false, ... }) first and build your provider with its readers: new NodeSDK({ metricReaders: running.metricReaders }) or new MeterProvider({ readers: running.metricReaders }).",
     );
   }
   const tracing = options.tracing === false ? undefined : startTracing(copy(options.tracing) || undefined, resource, options.registerGlobal !== false);
@@ -204,14 +235,19 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   const timeoutMs =
     typeof options.shutdownTimeoutMs === 'number' && options.shutdownTimeoutMs > 0 ? options.shutdownTimeoutMs : DEFAULT_SHUTDOWN_TIMEOUT_MS;
 
+  const flushMetrics = () =>
+    meterProvider ? [meterProvider.forceFlush({ timeoutMillis: timeoutMs })] : readers.map((reader) => reader.forceFlush({ timeoutMillis: timeoutMs }));
+  const stopMetrics = () =>
+    meterProvider ? [meterProvider.shutdown({ timeoutMillis: timeoutMs })] : readers.map((reader) => reader.shutdown({ timeoutMillis: timeoutMs }));
   let stopped: Promise<void> | undefined;
   return {
     meterProvider,
+    metricReaders: Object.freeze([...readers]),
     tracerProvider: tracing?.tracerProvider,
     metricsHandler,
     dashboardHandler,
     ready,
-    forceFlush: () => bounded(Promise.allSettled([meterProvider.forceFlush({ timeoutMillis: timeoutMs }), tracing?.forceFlush()]), timeoutMs),
+    forceFlush: () => bounded(Promise.allSettled([...flushMetrics(), tracing?.forceFlush()]), timeoutMs),
     shutdown() {
       stopped ??= (async () => {
         for (const recorder of recorders) {
@@ -223,7 +259,7 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
         }
         runtime?.shutdown();
         // In parallel and bounded: a hung collector or a GPU poll cannot hold the host's own shutdown.
-        await bounded(Promise.allSettled([gpu?.shutdown(), meterProvider.shutdown({ timeoutMillis: timeoutMs }), tracing?.shutdown()]), timeoutMs);
+        await bounded(Promise.allSettled([gpu?.shutdown(), ...stopMetrics(), tracing?.shutdown()]), timeoutMs);
         if (registered) metrics.disable();
       })();
       return stopped;
