@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/sequencer.js';
 
 // Files that compare wall-clock figures with each other (server against client, a blocked loop against
-// a quiet one) run first and alone: on two cores a neighbour's burst would land inside their windows.
+// a quiet one) run last and alone: on two cores a neighbour's burst would land inside their windows.
 const ALONE = [
   'test/truth/ttft.test.ts',
   'test/truth/event-loop.test.ts',
@@ -11,7 +12,6 @@ const ALONE = [
   'test/llama/server.test.ts',
   'test/sdk/spans.test.ts',
   'test/sdk/tracing-setup.test.ts',
-  'test/examples.test.ts',
 ];
 
 export default defineConfig({
@@ -31,11 +31,12 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
+    sequence: { sequencer: LongestFirst },
     projects: [
-      { extends: true, test: { name: 'alone', include: ALONE, fileParallelism: false, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'alone', include: ALONE, fileParallelism: false, sequence: { groupOrder: 1 } } },
       // The rest wait on sockets, timers and child processes far more than they compute, and assert counts
       // and values, not speed: several files at once.
-      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: 4, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: 6, sequence: { groupOrder: 0 } } },
     ],
   },
 });

@@ -26,7 +26,7 @@ function sh(command: string, args: string[], cwd: string, timeout = 120_000, env
   }
 }
 
-/** As `sh`, without blocking: the two apps install and type-check side by side (mostly waiting on npm). */
+/** As `sh`, without blocking the test's own process while npm and tsc run. */
 async function shAsync(command: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
   try {
     const { stdout } = await promisify(execFile)(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false' } });
@@ -56,15 +56,16 @@ const TSCONFIG = {
   include: ['*.ts', '*.cts'],
 };
 
-/** An app in `dir` with `files`, its dependencies installed by npm from the tarballs and the registry. */
-async function app(dir: string, files: Record<string, string>, deps: string[]): Promise<string> {
+/** An app's sources in `dir`, type-checked with its own tsconfig; its dependencies are in the folder above. */
+function sources(dir: string, files: Record<string, string>): string {
   mkdirSync(dir);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(TSCONFIG));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  await shAsync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...deps], dir, INSTALL_TIMEOUT_MS);
   return dir;
 }
+
+/** `npm install deps` in `dir`, as a user adds packages to an app. */
+const install = (dir: string, deps: string[]) => shAsync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...deps], dir, INSTALL_TIMEOUT_MS);
 
 /** `tsc -p` in `dir`: its diagnostics, empty when it passes. Started early, awaited by the test. */
 const typecheck = (dir: string) => shAsync(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json')], dir).catch((error: Error) => error.message);
@@ -146,20 +147,30 @@ console.log(JSON.stringify({ app: require.resolve('@opentelemetry/sdk-metrics'),
 let tmp: string;
 let tarballs: Record<string, string>;
 const apps = { sdkOnly: '', everything: '' };
-const typechecks: Record<keyof typeof apps, Promise<string>> = { sdkOnly: Promise.resolve(''), everything: Promise.resolve('') };
+// Measured while only the SDK is installed, before the rest is added to the same app.
+const sdkOnly = { typecheck: '', esm: '', cjs: '' };
+let everythingTypecheck: Promise<string> = Promise.resolve('');
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'inferwatch-install-'));
   const packs = join(tmp, 'packs');
   await shAsync(process.execPath, [join(ROOT, 'scripts', 'pack.mjs'), '--out', packs], ROOT, 240_000);
   tarballs = Object.fromEntries(readdirSync(packs).map((f) => [/^inferwatch-(\w+)-/.exec(f)![1], join(packs, f)]));
-  [apps.sdkOnly, apps.everything] = await Promise.all([
-    app(join(tmp, 'sdk-only'), SDK_ONLY, [tarballs.sdk, ...USER_DEPS]),
-    // The app's own sdk-metrics: the newest 2.x, which may be newer than the one the workspace locks.
-    app(join(tmp, 'everything'), EVERYTHING, [...NAMES.map((n) => tarballs[n]), ...USER_DEPS, `@opentelemetry/sdk-metrics@^${DEV['@opentelemetry/sdk-metrics']}`]),
-  ]);
-  typechecks.sdkOnly = typecheck(apps.sdkOnly);
-  typechecks.everything = typecheck(apps.everything);
-}, 240_000 + INSTALL_TIMEOUT_MS);
+  // One app, grown as a user grows it: first the SDK alone (so nothing can resolve the optional
+  // @inferwatch/gpu), then every other package and the app's own sdk-metrics, added by a second
+  // `npm install` (which writes only what is new).
+  const root = join(tmp, 'app');
+  mkdirSync(root);
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  apps.sdkOnly = sources(join(root, 'sdk-only'), SDK_ONLY);
+  apps.everything = sources(join(root, 'everything'), EVERYTHING);
+  await install(root, [tarballs.sdk, ...USER_DEPS]);
+  sdkOnly.typecheck = await typecheck(apps.sdkOnly);
+  sdkOnly.esm = node(apps.sdkOnly, 'esm.mjs');
+  sdkOnly.cjs = node(apps.sdkOnly, 'cjs.cjs');
+  // The app's own sdk-metrics: the newest 2.x, which may be newer than the one the workspace locks.
+  await install(root, [...NAMES.map((n) => tarballs[n]), `@opentelemetry/sdk-metrics@^${DEV['@opentelemetry/sdk-metrics']}`]);
+  everythingTypecheck = typecheck(apps.everything);
+}, 240_000 + 2 * INSTALL_TIMEOUT_MS);
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
@@ -179,15 +190,13 @@ describe('the packed tarballs', () => {
 });
 
 describe('an app with @inferwatch/sdk and @opentelemetry/api only', () => {
-  const dir = () => apps.sdkOnly;
-
-  it('type-checks against the published declarations (ESM and CommonJS) with skipLibCheck off', async () => {
-    expect(await typechecks.sdkOnly).toBe('');
-  }, 120_000);
+  it('type-checks against the published declarations (ESM and CommonJS) with skipLibCheck off', () => {
+    expect(sdkOnly.typecheck).toBe('');
+  });
 
   it('records from ESM and from CommonJS', () => {
-    expect(node(dir(), 'esm.mjs')).toBe('3');
-    expect(node(dir(), 'cjs.cjs')).toBe('3');
+    expect(sdkOnly.esm).toBe('3');
+    expect(sdkOnly.cjs).toBe('3');
   });
 });
 
@@ -195,7 +204,7 @@ describe('an app with every package beside its own OpenTelemetry SDK', () => {
   const dir = () => apps.everything;
 
   it('type-checks against the published declarations with skipLibCheck off', async () => {
-    expect(await typechecks.everything).toBe('');
+    expect(await everythingTypecheck).toBe('');
   }, 120_000);
 
   it('loads every package from ESM and from CommonJS, with the exports the workspace builds', () => {

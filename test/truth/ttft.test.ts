@@ -71,8 +71,8 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
     ]);
     started.push(quiet, trickle, busy);
     runs.quiet = run(quiet, 150, 11);
-    runs.trickle = run(trickle, 100, 12, 200);
-    runs.busy = run(busy, 100, 13);
+    runs.trickle = run(trickle, 150, 12, 200);
+    runs.busy = run(busy, 150, 13);
     // Each test awaits its own run; a run that fails before its test is reached is not an unhandled rejection.
     for (const r of Object.values(runs)) r.catch(() => undefined);
   }, 30_000);

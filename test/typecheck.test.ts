@@ -1,0 +1,25 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+// The whole repository (packages, tests, the page) type-checks with the settings it ships; run here, among
+// the other files, rather than before them, so the compiler's CPU overlaps their waiting.
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const TSC = `${ROOT}node_modules/typescript/bin/tsc`;
+
+async function tsc(project: string): Promise<string> {
+  try {
+    await promisify(execFile)(process.execPath, [TSC, '-p', project], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 });
+    return '';
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    return `${e.stdout ?? ''}${e.stderr ?? ''}` || e.message;
+  }
+}
+
+describe('types', () => {
+  it.each(['tsconfig.json', 'packages/sdk/page/tsconfig.json'])('%s type-checks', async (project) => {
+    expect(await tsc(project)).toBe('');
+  }, 180_000);
+});
