@@ -1,24 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-const dir = (name: string) => fileURLToPath(new URL(`../packages/${name}/`, import.meta.url));
-
-/** Runs a snippet in a plain Node process from the package folder, as a consumer would load the built files. */
-function node(cwd: string, args: string[]): string {
-  return execFileSync(process.execPath, args, { cwd, encoding: 'utf8' }).trim();
-}
-
-const sdkSnippet = `
-  const llm = createLlmMetrics({ log: false });
-  const r = llm.startRequest({ model: 'm' });
-  r.firstToken(); r.tokens(2); r.end();
-  llm.producer.collect().then((c) => {
-    const tokens = c.resourceMetrics.scopeMetrics[0].metrics.find((m) => m.descriptor.name === 'inferwatch.tokens');
-    console.log(typeof startMetrics, tokens.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output').value);
-  });
-`;
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const dir = (name: string) => `${ROOT}packages/${name}/`;
 
 // Each package, its public exports, loaded both ways from its built files.
 const PACKAGES: Record<string, string[]> = {
@@ -30,21 +16,47 @@ const PACKAGES: Record<string, string[]> = {
   'llama-cpp': ['instrumentContext', 'QueueFullError', 'finishReasonOf'],
 };
 
-describe('the built packages', () => {
-  it('@inferwatch/sdk records through its ESM build', () => {
-    expect(node(dir('sdk'), ['--input-type=module', '-e', `import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';${sdkSnippet}`])).toBe('function 3');
+// One plain Node process per module system, loading every package the way a consumer does (through
+// the package's `exports`, to its built files): each package's functions, and the output tokens one
+// request recorded through the SDK (the first token and two more).
+const program = (load: (name: string) => string) => `
+  const found = {};
+  for (const name of ${JSON.stringify(Object.keys(PACKAGES))}) {
+    const m = ${load('`@inferwatch/${name}`')};
+    found[name] = Object.keys(m).filter((k) => typeof m[k] === 'function').sort();
+  }
+  const { createLlmMetrics } = ${load("'@inferwatch/sdk'")};
+  const llm = createLlmMetrics({ log: false });
+  const r = llm.startRequest({ model: 'm' });
+  r.firstToken(); r.tokens(2); r.end();
+  llm.producer.collect().then((c) => {
+    const tokens = c.resourceMetrics.scopeMetrics[0].metrics.find((m) => m.descriptor.name === 'inferwatch.tokens');
+    console.log(JSON.stringify({ exports: found, output: tokens.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output').value }));
   });
+`;
 
-  it('@inferwatch/sdk records through its CommonJS build', () => {
-    expect(node(dir('sdk'), ['-e', `const { createLlmMetrics, startMetrics } = require('@inferwatch/sdk');${sdkSnippet}`])).toBe('function 3');
+interface Loaded {
+  exports: Record<string, string[]>;
+  output: number;
+}
+const run = (args: string[]): Loaded => JSON.parse(execFileSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' }));
+
+let esm: Loaded;
+let cjs: Loaded;
+beforeAll(() => {
+  esm = run(['--input-type=module', '-e', `(async () => {${program((name) => `await import(${name})`)}})()`]);
+  cjs = run(['-e', program((name) => `require(${name})`)]);
+});
+
+describe('the built packages', () => {
+  it('@inferwatch/sdk records through its ESM build and its CommonJS build', () => {
+    expect(esm.output).toBe(3);
+    expect(cjs.output).toBe(3);
   });
 
   it.each(Object.entries(PACKAGES))('@inferwatch/%s exports the same functions from ESM and CJS, with types for both', (name, exports) => {
-    const list = `Object.keys(m).filter((k) => typeof m[k] === 'function').sort().join(',')`;
-    const esm = node(dir(name), ['--input-type=module', '-e', `import * as m from '@inferwatch/${name}'; console.log(${list})`]);
-    const cjs = node(dir(name), ['-e', `const m = require('@inferwatch/${name}'); console.log(${list})`]);
-    expect(esm).toBe([...exports].sort().join(','));
-    expect(cjs).toBe(esm);
+    expect(esm.exports[name]).toEqual([...exports].sort());
+    expect(cjs.exports[name]).toEqual(esm.exports[name]);
     expect(existsSync(`${dir(name)}dist/index.d.ts`)).toBe(true);
     expect(existsSync(`${dir(name)}dist/index.d.cts`)).toBe(true);
   });
