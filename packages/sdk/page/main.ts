@@ -1,4 +1,4 @@
-// The live page: polls <mount>/snapshot every 2 s and draws the real-time dashboard's panels with uPlot.
+// The live page: polls <mount>/snapshot (every 2 s, or as `?refresh=` says) and draws the real-time dashboard's panels with uPlot.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Snapshot } from '../src/snapshot.js';
