@@ -29,7 +29,7 @@ describe.skipIf(prometheus === undefined)('the dashboards, unchanged, on the nod
   beforeAll(async () => {
     lab = await startLab({ prometheusBinary: prometheus, engine: 'llama' });
     start = Date.now() / 1000;
-    await lab.load(1.5, 10);
+    await lab.load(1.5, 6);
     // More long requests than the engine's one sequence, held across a few scrapes: requests surely wait.
     const release = lab.hold(4, 1500);
     await new Promise((resolve) => setTimeout(resolve, 3000));
