@@ -10,8 +10,6 @@ const ALONE = [
   'test/truth/runtime-windows.test.ts',
   'test/faults/json-attack.test.ts',
   'test/llama/server.test.ts',
-  'test/sdk/spans.test.ts',
-  'test/sdk/tracing-setup.test.ts',
 ];
 
 export default defineConfig({

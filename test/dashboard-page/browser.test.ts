@@ -114,7 +114,7 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
       args: ARGS,
       viewport: { width: 1400, height: 1000 },
     });
-    startLoad(120, 1);
+    startLoad(80, 1);
   }, 60_000);
 
   afterAll(async () => {

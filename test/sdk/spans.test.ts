@@ -115,13 +115,16 @@ describe('request spans', () => {
   it('start at arrival and end at the end on the OTel time line, with the default and with a user clock', () => {
     const { provider, spans } = tracing();
     const llm = createLlmMetrics({ log: false, tracerProvider: provider });
-    const wall = Date.now();
+    const wallBefore = Date.now();
     const arrival = llm.now();
+    const wallAfter = Date.now();
     const h = llm.startRequest({ model: 'm', at: arrival - 40 });
     h.end({ at: arrival + 123.25 });
     const [span] = spans();
-    // Epoch time of a performance.now() reading: the wall clock minus the time since (Date.now() has 1 ms steps).
-    expect(Math.abs(hrTimeToMilliseconds(span.startTime) - (wall - 40))).toBeLessThanOrEqual(2);
+    // Epoch time of a performance.now() reading: between the wall clock read just before and just after it
+    // (bracketed, so a pause between the reads widens the window instead of failing; Date.now() has 1 ms steps).
+    expect(hrTimeToMilliseconds(span.startTime)).toBeGreaterThanOrEqual(wallBefore - 40 - 2);
+    expect(hrTimeToMilliseconds(span.startTime)).toBeLessThanOrEqual(wallAfter - 40 + 2);
     expect(hrTimeToMilliseconds(span.duration)).toBeCloseTo(163.25, 6);
 
     let fake = 5_000_000;
