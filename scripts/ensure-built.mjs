@@ -46,7 +46,7 @@ export function fingerprints() {
   }
   const install = hash(manifests);
   // What the builds read: each package's sources (the sdk's live page too) and build configuration, and the docs the sdk ships.
-  const sources = [join(ROOT, 'tsconfig.base.json'), join(ROOT, 'docs', 'metrics.md')];
+  const sources = [join(ROOT, 'tsconfig.base.json'), join(ROOT, 'tsup.shared.ts'), join(ROOT, 'docs', 'metrics.md')];
   for (const dir of children('packages')) sources.push(...files(join(dir, 'src')), ...files(join(dir, 'page')), join(dir, 'tsup.config.ts'), join(dir, 'tsconfig.json'));
   return { install, build: hash([...manifests, ...sources.filter(existsSync)]) };
 }

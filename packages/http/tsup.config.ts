@@ -1,13 +1,4 @@
 import { defineConfig } from 'tsup';
+import { library } from '../../tsup.shared.js';
 
-// INFERWATCH_JS_ONLY=1 (the demo's build, scripts/ensure-built.mjs) skips the declarations, most of the
-// build's time: the demo runs JavaScript only.
-
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: !process.env.INFERWATCH_JS_ONLY,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default defineConfig(library());
