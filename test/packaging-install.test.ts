@@ -116,7 +116,7 @@ const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricE
 new MeterProvider({ readers: [reader] });
 // Or startMetrics' readers, handed to the app's own MeterProvider.
 const running = startMetrics({ llm, meterProvider: false, prometheus: false, registerGlobal: false });
-new MeterProvider({ readers: [...running.metricReaders] });
+new MeterProvider({ readers: running.metricReaders });
 createServer(instrumentNodeHttp(llm, (_req, res) => res.end('ok')));
 void instrumentAiSdk(client);
 void instrumentOpenAI;

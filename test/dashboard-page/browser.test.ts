@@ -222,12 +222,17 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     await page.close();
   }, 90_000);
 
-  it('is served by the simulated engine too', async () => {
+  it('is served by the simulated engine too, at the refresh its address asks for, within 250 ms to 1 minute', async () => {
     const page = await context.newPage();
     const response = await page.goto(`${engine.url}/dashboard`);
     expect(response!.status()).toBe(200);
     await waitForRefreshes(page, 1);
     expect(await page.locator('#service').textContent()).toBe('inferwatch-engine-sim');
+    for (const [refresh, every] of [['10ms', '0.25 s'], ['1m', '60 s'], ['90s', '60 s'], ['soon', '2 s'], ['1.5s', '1.5 s']]) {
+      await page.goto(`${engine.url}/dashboard?refresh=${refresh}`);
+      await waitForRefreshes(page, 1);
+      expect(await page.locator('#status').textContent(), refresh).toContain(`every ${every}`);
+    }
     await page.close();
   });
 

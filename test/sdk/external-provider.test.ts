@@ -28,7 +28,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   metrics.disable();
   diag.disable();
-  process.env = { ...savedEnv };
+  for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+  Object.assign(process.env, savedEnv);
 });
 
 /** `count` requests of model `m` that end normally, each with one output token. */
@@ -58,8 +59,9 @@ const within = <T>(work: Promise<T>, ms: number) =>
   Promise.race([work.then(() => 'done' as const), new Promise<'late'>((resolve) => setTimeout(resolve, ms, 'late'))]);
 
 describe('startMetrics({ meterProvider: false }) with the app’s NodeSDK', () => {
-  it('puts the app’s counter and histogram and the recorders’ requests on /metrics and the OTLP push, each once, and stops cleanly', async (ctx) => {
-    const promtool = requireBinary(ctx, 'promtool', 'promtool check metrics on an exposition with an external MeterProvider');
+  // The first test's exposition, linted by the second where promtool is installed.
+  let exposition = '';
+  it('puts the app’s counter and histogram and the recorders’ requests on /metrics and the OTLP push, each once, and stops cleanly', async () => {
     const rx = await recordingServer();
     cleanups.push(rx.close);
     const port = await freePort();
@@ -101,8 +103,7 @@ describe('startMetrics({ meterProvider: false }) with the app’s NodeSDK', () =
     const targets = samples.filter((s) => s.name === 'target_info');
     expect(targets).toHaveLength(1);
     expect(targets[0].labels.service_name).toBe('their-app');
-    const lint = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    expect(lint.stdout + lint.stderr).toBe('');
+    exposition = text;
     // The dedicated port serves the same.
     expect(sumOf(parseSamples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 'app_jobs_total')).toBe(7);
 
@@ -126,6 +127,41 @@ describe('startMetrics({ meterProvider: false }) with the app’s NodeSDK', () =
     expect(await within(sdk.shutdown(), 5000)).toBe('done');
     // sdk-metrics logs an error for a reader stopped twice; the readers startMetrics hands out stop once.
     expect(errors).toEqual([]);
+  });
+
+  it('serves an exposition promtool passes, target_info and the recorders beside the app’s instruments', (ctx) => {
+    const promtool = requireBinary(ctx, 'promtool', 'promtool check metrics on an exposition with an external MeterProvider');
+    expect(exposition).toContain('app_jobs_total');
+    const lint = spawnSync(promtool, ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+    expect(lint.stdout + lint.stderr).toBe('');
+  });
+
+  it('with no provider ever holding the readers: says once that OTLP pushes nothing, logs no error, and still closes its port', async () => {
+    const rx = await recordingServer();
+    cleanups.push(rx.close);
+    const port = await freePort();
+    const running = startMetrics({
+      meterProvider: false,
+      llm: recorderWith(1),
+      runtime: false,
+      tracing: false,
+      prometheus: { port, host: '127.0.0.1' },
+      otlp: { url: `${rx.url}/v1/metrics`, intervalMs: 3_600_000 },
+    });
+    expect(await running.ready).toEqual({ ok: true });
+    await running.forceFlush();
+    expect(await within(running.shutdown(), 5000)).toBe('done');
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+    expect(rx.received).toHaveLength(0);
+    expect(warnings.filter((m) => m.includes('no MeterProvider holds its readers'))).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('hands out no readers when its own provider holds them (a second provider could not take them)', async () => {
+    const running = startMetrics({ llm: recorderWith(1), runtime: false, tracing: false, otlp: false, registerGlobal: false });
+    cleanups.push(() => running.shutdown());
+    expect(running.meterProvider).toBeDefined();
+    expect(running.metricReaders).toEqual([]);
   });
 
   it('before the app builds its provider, /metrics still serves the recorders, under startMetrics’ own resource', async () => {

@@ -47,16 +47,18 @@ async function shutdownTime(url: string, shutdownTimeoutMs?: number): Promise<nu
   return performance.now() - started;
 }
 
+// Bounds with room for a busy machine (other test files run beside this one) that still tell the
+// defect apart: unbounded, a shutdown took 16 s; ignoring shutdownTimeoutMs it would take the default 2 s.
 describe('shutdown() with a bad OTLP endpoint', () => {
   it('an endpoint that accepts and never answers: at most the default 2 s', async () => {
-    expect(await shutdownTime(await blackHole())).toBeLessThan(3000);
+    expect(await shutdownTime(await blackHole())).toBeLessThan(6000);
   });
 
   it('a refused endpoint (retried by the exporter): at most the default 2 s', async () => {
-    expect(await shutdownTime(await refused())).toBeLessThan(3000);
+    expect(await shutdownTime(await refused())).toBeLessThan(6000);
   });
 
   it('honours a shorter shutdownTimeoutMs', async () => {
-    expect(await shutdownTime(await blackHole(), 200)).toBeLessThan(1200);
+    expect(await shutdownTime(await blackHole(), 200)).toBeLessThan(1500);
   });
 });

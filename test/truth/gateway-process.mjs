@@ -1,7 +1,7 @@
 // The example gateway in a process of its own, for tests that time it from outside. With --busy-ms,
 // this wrapper (not the gateway) holds the process's event loop for that long every --busy-every-ms,
-// as a CPU-heavy neighbour in the same process would.
-import { performance } from 'node:perf_hooks';
+// as a CPU-heavy neighbour in the same process would. It holds the loop with Atomics.wait, a synchronous
+// sleep: the loop is blocked all the same, but no core is taken from the test's other processes.
 import { parseArgs } from 'node:util';
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 
@@ -16,12 +16,8 @@ const { values: args } = parseArgs({
 const gateway = await startGateway({ upstreams: [args.upstream], port: Number(args.port), logIntervalMs: 0, bridgeIntervalMs: 0 });
 const busyMs = Number(args['busy-ms']);
 if (busyMs > 0) {
-  setInterval(() => {
-    const start = performance.now();
-    while (performance.now() - start < busyMs) {
-      // busy on purpose
-    }
-  }, Number(args['busy-every-ms'])).unref();
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  setInterval(() => Atomics.wait(cell, 0, 0, busyMs), Number(args['busy-every-ms'])).unref();
 }
 console.log(`test gateway on ${gateway.url}`);
 process.once('SIGTERM', async () => {

@@ -83,9 +83,9 @@ function format(v: number | null | undefined, unit: Unit): string {
 }
 
 function refreshFrom(value: string | null): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(value ?? '');
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value ?? '');
   if (!m) return 2000;
-  const ms = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
   return Math.min(60_000, Math.max(250, ms));
 }
 
@@ -97,7 +97,7 @@ if (params.has('token')) {
   params.delete('token');
   history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}`);
 }
-// How often to poll: `?refresh=5s` or `?refresh=500ms`, as Grafana's address takes it; 2 s by default.
+// How often to poll: `?refresh=5s`, `500ms` or `1m`, as Grafana's address takes it, within 250 ms to 1 minute; 2 s by default.
 const refreshMs = refreshFrom(params.get('refresh'));
 const KEEP = Math.ceil(300_000 / refreshMs); // 5 minutes of history
 const snapshotUrl = `${location.pathname.replace(/\/+$/, '')}/snapshot`;

@@ -57,8 +57,11 @@ export type ReadyResult = { ok: true } | { ok: false; error: Error };
 export interface RunningMetrics {
   /** The MeterProvider `startMetrics` built; undefined with `meterProvider: false`. */
   readonly meterProvider: MeterProvider | undefined;
-  /** The Prometheus and OTLP readers (those that are on), to hand to your own provider with `meterProvider: false`. */
-  readonly metricReaders: readonly MetricReader[];
+  /**
+   * With `meterProvider: false`, the Prometheus and OTLP readers (those that are on), to give your own provider
+   * (`new NodeSDK({ metricReaders })`); empty otherwise, since startMetrics' own provider holds them.
+   */
+  readonly metricReaders: MetricReader[];
   /** The TracerProvider `startMetrics` created; undefined when tracing is off or another provider was registered. */
   readonly tracerProvider: TracerProvider | undefined;
   /** Serves the Prometheus exposition from your own HTTP server (`GET /metrics`). 404 when Prometheus is off. */
@@ -126,13 +129,21 @@ function resourceAttributes(raw: unknown, defaults: Attributes): Attributes {
 }
 
 /**
- * A reader handed to the app's provider is stopped twice, by `shutdown()` and then by that provider:
- * the second call gets the first's promise, where sdk-metrics would log an error.
+ * A reader handed to the app's provider: whether that provider has taken it yet, and a shutdown that
+ * runs once (it is stopped twice, by `shutdown()` and then by that provider, where sdk-metrics would log
+ * an error for the second).
  */
-function stopOnce(reader: MetricReader): void {
+function handedOut(reader: MetricReader): { bound: () => boolean } {
+  let bound = false;
+  const bind = reader.setMetricProducer.bind(reader);
+  reader.setMetricProducer = (producer) => {
+    bind(producer);
+    bound = true;
+  };
   const shutdown = reader.shutdown.bind(reader);
   let stopping: Promise<void> | undefined;
   reader.shutdown = (options) => (stopping ??= shutdown(options));
+  return { bound: () => bound };
 }
 
 const notFound: MetricsHandler = (_req, res) => {
@@ -186,6 +197,7 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   const fromEnv = exportersFromEnv();
 
   const readers: MetricReader[] = [];
+  let prometheusReader: MetricReader | undefined;
   let metricsHandler = notFound;
   let ready: Promise<ReadyResult> = Promise.resolve({ ok: true });
   const prometheusOn = prometheusOptions !== undefined ? prometheusOptions !== false : (fromEnv?.has('prometheus') ?? true);
@@ -195,6 +207,7 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
     const collected = recorders.flatMap((r) => (r.producer instanceof LlmMetricProducer ? [] : [r.producer]));
     const prometheus = createPrometheus(prometheusOptions || {}, sources, [...collected, ...otherProducers], resource);
     readers.push(prometheus.reader);
+    prometheusReader = prometheus.reader;
     metricsHandler = prometheus.handler;
     // Handled here, so a busy or forbidden port is a result and a line on stderr, never an unhandled rejection.
     ready = prometheus.listening.then(
@@ -219,7 +232,7 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
     );
   }
   const meterProvider = options.meterProvider === false ? undefined : new MeterProvider({ resource, readers });
-  if (!meterProvider) for (const reader of readers) stopOnce(reader);
+  const handed = meterProvider ? [] : readers.map((reader) => ({ reader, ...handedOut(reader) }));
   const dashboardHandler = createDashboardHandler(producers, resource, options.dashboard);
   const registered = meterProvider !== undefined && options.registerGlobal !== false && metrics.setGlobalMeterProvider(meterProvider);
   if (meterProvider !== undefined && options.registerGlobal !== false && !registered) {
@@ -235,14 +248,24 @@ function start(options: StartMetricsOptions, notices: Notices): RunningMetrics {
   const timeoutMs =
     typeof options.shutdownTimeoutMs === 'number' && options.shutdownTimeoutMs > 0 ? options.shutdownTimeoutMs : DEFAULT_SHUTDOWN_TIMEOUT_MS;
 
-  const flushMetrics = () =>
-    meterProvider ? [meterProvider.forceFlush({ timeoutMillis: timeoutMs })] : readers.map((reader) => reader.forceFlush({ timeoutMillis: timeoutMs }));
+  // Readers no provider took were never started: nothing to flush, and the OTLP one pushed nothing (said once).
+  const heldReaders = () => {
+    const unbound = handed.filter((h) => !h.bound());
+    if (unbound.some((h) => h.reader === otlp)) {
+      notices.warn('metric_readers_unbound', 'startMetrics({ meterProvider: false }): no MeterProvider holds its readers, so nothing is pushed over OTLP; give running.metricReaders to yours (new NodeSDK({ metricReaders: running.metricReaders }))');
+    }
+    return handed.filter((h) => h.bound()).map((h) => h.reader);
+  };
+  const flushMetrics = () => (meterProvider ? [meterProvider.forceFlush({ timeoutMillis: timeoutMs })] : heldReaders().map((reader) => reader.forceFlush({ timeoutMillis: timeoutMs })));
+  // The Prometheus reader stops even when no provider took it: stopping it closes its port.
   const stopMetrics = () =>
-    meterProvider ? [meterProvider.shutdown({ timeoutMillis: timeoutMs })] : readers.map((reader) => reader.shutdown({ timeoutMillis: timeoutMs }));
+    meterProvider
+      ? [meterProvider.shutdown({ timeoutMillis: timeoutMs })]
+      : [...new Set([...heldReaders(), ...(prometheusReader ? [prometheusReader] : [])])].map((reader) => reader.shutdown({ timeoutMillis: timeoutMs }));
   let stopped: Promise<void> | undefined;
   return {
     meterProvider,
-    metricReaders: Object.freeze([...readers]),
+    metricReaders: meterProvider ? [] : [...readers],
     tracerProvider: tracing?.tracerProvider,
     metricsHandler,
     dashboardHandler,
