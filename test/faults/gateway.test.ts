@@ -47,7 +47,7 @@ describe('exactly once, whatever the client does', () => {
         else socket.end();
       }),
     );
-    expect(await eventually(() => seen() === N, 5000)).toBe(true);
+    expect(await eventually(() => seen() === N, 15_000)).toBe(true);
     const state = await settled(gateway.url, N);
     expect(state).toMatchObject({ finished: N, e2e: N, ...IDLE });
   });
@@ -62,7 +62,7 @@ describe('exactly once, whatever the client does', () => {
         socket.write(head);
         socket.write(body.subarray(0, 500));
         // Every request's headers reached the gateway (its request event) before the clients leave.
-        await eventually(() => seen() === N, 5000);
+        await eventually(() => seen() === N, 15_000);
         await sleep(20);
         socket.resetAndDestroy();
       }),
@@ -83,7 +83,7 @@ describe('exactly once, whatever the client does', () => {
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString()));
     socket.write(body.subarray(5));
-    expect(await eventually(() => text.includes('"finish_reason"'), 5000)).toBe(true);
+    expect(await eventually(() => text.includes('"finish_reason"'), 15_000)).toBe(true);
     const clientSeconds = (performance.now() - t0) / 1000;
     socket.destroy();
     await settled(gateway.url, 1);
@@ -100,7 +100,7 @@ describe('exactly once, whatever the client does', () => {
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString()));
     const t0 = performance.now();
-    expect(await eventually(() => socket.readableEnded || socket.destroyed, 5000)).toBe(true);
+    expect(await eventually(() => socket.readableEnded || socket.destroyed, 15_000)).toBe(true);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
     expect(text.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
     expect(seen()).toBe(0);
@@ -118,7 +118,7 @@ describe('exactly once, whatever the client does', () => {
         socket.write(body.subarray(0, 100));
         let text = '';
         socket.on('data', (d: Buffer) => (text += d.toString()));
-        await eventually(() => text.includes('\r\n\r\n') || socket.destroyed, 5000);
+        await eventually(() => text.includes('\r\n\r\n') || socket.destroyed, 15_000);
         socket.destroy();
         return text.split('\r\n')[0];
       }),
@@ -161,7 +161,7 @@ describe('exactly once, whatever the client does', () => {
     const state = await settled(gateway.url, 6, 15_000);
     for (const socket of sockets) socket.destroy();
     expect(state).toMatchObject({ finished: 6, e2e: 6, reasons: { abort: 4, error: 2 }, errorTypes: { timeout: 2 }, ...IDLE });
-    expect(await eventually(() => upstream.stats.open === 0, 5000)).toBe(true);
+    expect(await eventually(() => upstream.stats.open === 0, 15_000)).toBe(true);
   });
 
   it('a burst of cancels at random points of their streams', async () => {

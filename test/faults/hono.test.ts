@@ -146,7 +146,7 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
         socket.on('data', (d: Buffer) => (text += d.toString()));
         socket.write(head);
         socket.write(body);
-        await eventually(() => text.includes('data: '), 5000);
+        await eventually(() => text.includes('data: '), 15_000);
         return socket;
       }),
     );
@@ -218,7 +218,7 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
         socket.write(head);
         socket.write(body.subarray(0, 500));
         // Every request's headers reached the server before the clients leave.
-        await eventually(() => seen() === N, 5000);
+        await eventually(() => seen() === N, 15_000);
         await sleep(20);
         socket.resetAndDestroy();
       }),
@@ -235,7 +235,7 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
       Array.from({ length: N }, async () => {
         const controller = new AbortController();
         const answer = post(url, '/v1/completions', { model: 'leaver', prompt: 'a' }, controller.signal).catch(() => undefined);
-        await eventually(() => seen() === N, 5000);
+        await eventually(() => seen() === N, 15_000);
         await sleep(50);
         controller.abort();
         await answer;
@@ -259,7 +259,7 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
         else socket.destroy();
       }),
     );
-    expect(await eventually(() => seen() === N, 5000)).toBe(true);
+    expect(await eventually(() => seen() === N, 15_000)).toBe(true);
     const state = await settled(llm, N);
     expect(state).toMatchObject({ finished: N, e2e: N, ...IDLE });
   });

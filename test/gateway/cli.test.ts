@@ -68,7 +68,7 @@ describe('command lines', () => {
     const { code, stderr } = await run(GATEWAY, ['--host', '127.0.0.1', '--port', String(port), '--engine-port', String(enginePort), '--log-interval-ms', '0']);
     expect(code).toBe(1);
     expect(stderr).toContain(`port ${port} is already in use`);
-    expect(await eventually(async () => !(await listening(enginePort)), 5000)).toBe(true);
+    expect(await eventually(async () => !(await listening(enginePort)), 15_000)).toBe(true);
   });
 
   it('a busy engine port: the gateway says which and does not start', async () => {
