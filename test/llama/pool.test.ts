@@ -73,7 +73,9 @@ describe('instrumentContext on a real node-llama-cpp context (2 sequences)', () 
     const third = results[2]!;
     expect(third.after).toBeGreaterThanOrEqual(firstFreedAt);
     expect(queueMs).toBeGreaterThanOrEqual(firstFreedAt - third.before - 0.001);
-    expect(queueMs).toBeLessThanOrEqual(firstFreedAt - third.before + (results[0]!.after - results[0]!.before) + (results[1]!.after - results[1]!.before) + 1);
+    // Each request's wait lies inside its own acquire() (the sequence is granted within the first one's
+    // end(), which a busy machine can stretch past the reading taken just before it).
+    expect(queueMs).toBeLessThanOrEqual(results.reduce((sum, r) => sum + (r.after - r.before), 0) + 1);
     expect(queueMs).toBeGreaterThan(0);
 
     expect(Math.max(...kvWhileRunning)).toBeGreaterThan(0);
