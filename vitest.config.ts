@@ -7,7 +7,6 @@ import LongestFirst from './test/sequencer.js';
 const ALONE = [
   'test/truth/ttft.test.ts',
   'test/truth/event-loop.test.ts',
-  'test/truth/runtime-windows.test.ts',
   'test/faults/json-attack.test.ts',
   'test/llama/server.test.ts',
 ];

@@ -8,10 +8,10 @@ import { timedCompletion, type Timed } from './independent-client.js';
 // The gateway's TTFT against a client that times itself (plain node:http, not the load generator), at
 // 5 req/s. Prompts from 100 to 2000 tokens (log-uniform, seeded) spread TTFT over 25–500 ms of prefill (plus queueing),
 // so a few milliseconds of transport stay well inside 10 %. Server quantiles come from the gateway's
-// own fine buckets, estimated as histogram_quantile does. At p99 that estimate interpolates among the few
-// requests in the top bucket, and the gateway's buckets are 1.2× apart: there the server is held to the
+// own fine buckets, estimated as histogram_quantile does. In the tail that estimate interpolates among the
+// few requests of a bucket, and the gateway's buckets are 1.2× apart: at p90 and p99 the server is held to the
 // client's own times counted in the same buckets and read the same way (what measuring exactly what the
-// client saw would give), and to one bucket's width of the client's exact p99.
+// client saw would give), and to one bucket's width of the client's exact percentile.
 const RATE = 5;
 const TTFT = 'gen_ai_server_time_to_first_token';
 const QUANTILES = [0.5, 0.9, 0.99];
@@ -85,8 +85,8 @@ function ratios(label: string, r: Run): Ratios {
 
 describe('gateway TTFT against an independent client at 5 req/s', () => {
   // Each case loads replicas of its gateway, each in front of its own engine and each at 5 req/s, and
-  // takes their histograms together: 75 requests per replica in 15 s. Three replicas for the quiet case,
-  // for its p99 (225 requests, so the top buckets hold enough of them to interpolate in);
+  // takes their histograms together: 50 requests per replica in 10 s. Three replicas for the quiet case,
+  // for its p99 (150 requests, so the top buckets hold enough of them to interpolate in);
   // two for the others. The four cases run at the same time (45 req/s of light work for two cores):
   // quiet, clients trickling their bodies, a busy loop, and its control (the same fast engines, no blocks).
   const started: Started[] = [];
@@ -101,10 +101,10 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
     const gateways = await Promise.all(
       engines.map((engine, i) => start(startProcess('test/truth/gateway-process.mjs', ['--upstream', engine.url, ...(i === 5 || i === 6 ? busy : [])], 'test gateway on'))),
     );
-    runs.quiet = run(gateways.slice(0, 3), 75, 11);
-    runs.trickle = run(gateways.slice(3, 5), 75, 12, 200);
-    runs.busy = run(gateways.slice(5, 7), 75, 13);
-    runs.control = run(gateways.slice(7, 9), 75, 13);
+    runs.quiet = run(gateways.slice(0, 3), 50, 11);
+    runs.trickle = run(gateways.slice(3, 5), 50, 12, 200);
+    runs.busy = run(gateways.slice(5, 7), 50, 13);
+    runs.control = run(gateways.slice(7, 9), 50, 13);
     // Each test awaits its own run; a run that fails before its test is reached is not an unhandled rejection.
     for (const r of Object.values(runs)) r.catch(() => undefined);
   }, 60_000);
@@ -124,7 +124,9 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
 
   it('holds a slow-body client’s TTFT within 10 % too: the body read is inside the gateway’s window', async () => {
     const r = ratios('body trickled over 200 ms', await runs.trickle);
-    for (const q of [0.5, 0.9]) expect(Math.abs(r.exact[q] - 1), `p${q * 100}`).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(r.exact[0.5] - 1), 'p50').toBeLessThanOrEqual(0.1);
+    expect(Math.abs(r.binned[0.9] - 1), 'p90, the client binned as the gateway bins').toBeLessThanOrEqual(0.1);
+    expect(Math.abs(r.exact[0.9] - 1), 'p90, within a bucket of the client’s exact one').toBeLessThanOrEqual(0.2);
   }, 120_000);
 
   it('runs low at the tail when the loop is busy, by no more than the event-loop delay it now exports', async () => {
@@ -135,7 +137,8 @@ describe('gateway TTFT against an independent client at 5 req/s', () => {
     // Requests that arrive during a block wait, unseen by the gateway's timer, before the handler runs:
     // on average the blocked share of the time times half a block (20 ms here). The gateway's mean (its
     // histogram's sum over count, exact) runs short of the client's by about that much more than the
-    // control's does; half of it, with 150 requests in each, is 4 standard errors in.
+    // control's does (same engines, prompts and arrival times); half of it, with 100 requests in each, is
+    // over 3 standard errors in.
     const expectedWait = (BUSY_MS / BUSY_EVERY_MS) * (BUSY_MS / 2);
     const meanGap = (r: Run) => r.client.reduce((a, t) => a + t.ttft, 0) / r.client.length - r.serverMean;
     console.log(`TTFT mean gap, client − server: busy ${meanGap(result).toFixed(1)} ms, control ${meanGap(control).toFixed(1)} ms; expected from the blocks ${expectedWait} ms`);
