@@ -11,7 +11,6 @@ const LONGEST = [
   'test/dashboard-page/prometheus.test.ts',
   'test/faults/gateway.test.ts',
   'test/llama/dashboards.test.ts',
-  'test/typecheck.test.ts',
   'test/gateway/failures.test.ts',
   'test/http/frameworks.test.ts',
   'test/gateway/gateway.test.ts',

@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-// The whole repository (packages, tests, the page) type-checks with the settings it ships; run here, among
-// the other files, rather than before them, so the compiler's CPU overlaps their waiting.
+// The whole repository (packages, tests, the page) type-checks with the settings it ships; run as a test
+// file beside the TTFT truth test (vitest.config.ts) rather than before the suite, so the compiler's CPU
+// overlaps that test's waiting.
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TSC = `${ROOT}node_modules/typescript/bin/tsc`;
 
