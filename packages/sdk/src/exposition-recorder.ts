@@ -128,9 +128,9 @@ interface Snapshot {
 
 const header = (w: ExpositionWriter, f: Family) => w.family(f.name, f.kind, f.spec.description, f.spec.unit);
 
-function histograms(w: ExpositionWriter, f: HistogramFamily, snapshots: readonly Snapshot[], pick: (s: Series) => Histogram): void {
+function histograms(w: ExpositionWriter, f: HistogramFamily, series: readonly Series[], pick: (s: Series) => Histogram): void {
   header(w, f);
-  for (const { series } of snapshots) for (const s of series) w.histogram(f.samples, labelsOf(s).base, pick(s));
+  for (const s of series) w.histogram(f.samples, labelsOf(s).base, pick(s));
 }
 
 /** Writes every family of the given recorders, one family at a time across all of them. */
@@ -140,42 +140,36 @@ export function writeRecorders(w: ExpositionWriter, sources: readonly ProducerSo
     const series = [...source.series.values()];
     return { series, gauges: currentGauges(series, source.engine), misuse: source.misuse.counts };
   });
+  // Every recorder's series, in recorder order: the families below are written across all of them.
+  const series = snapshots.flatMap((snapshot) => snapshot.series);
 
   header(w, REQUEST_DURATION);
-  for (const { series } of snapshots) {
-    for (const s of series) {
-      const labels = labelsOf(s);
-      w.histogram(REQUEST_DURATION.samples, labels.base, s.requestDuration);
-      for (const [errorType, h] of s.errorDurations) w.histogram(REQUEST_DURATION.samples, errorLabels(labels, errorType), h);
-    }
+  for (const s of series) {
+    const labels = labelsOf(s);
+    w.histogram(REQUEST_DURATION.samples, labels.base, s.requestDuration);
+    for (const [errorType, h] of s.errorDurations) w.histogram(REQUEST_DURATION.samples, errorLabels(labels, errorType), h);
   }
-  for (const [f, key] of SERIES_HISTOGRAMS) histograms(w, f, snapshots, (s) => s[key]);
+  for (const [f, key] of SERIES_HISTOGRAMS) histograms(w, f, series, (s) => s[key]);
 
   header(w, TOKEN_USAGE);
-  for (const { series } of snapshots) {
-    for (const s of series) {
-      const labels = labelsOf(s);
-      w.histogram(TOKEN_USAGE.samples, labels.input, s.inputTokenUsage);
-      w.histogram(TOKEN_USAGE.samples, labels.output, s.outputTokenUsage);
-    }
+  for (const s of series) {
+    const labels = labelsOf(s);
+    w.histogram(TOKEN_USAGE.samples, labels.input, s.inputTokenUsage);
+    w.histogram(TOKEN_USAGE.samples, labels.output, s.outputTokenUsage);
   }
   header(w, TOKENS);
-  for (const { series } of snapshots) {
-    for (const s of series) {
-      const labels = labelsOf(s);
-      w.sample(TOKENS.samples, labels.input, s.promptTokens);
-      w.sample(TOKENS.samples, labels.output, s.outputTokens);
-    }
+  for (const s of series) {
+    const labels = labelsOf(s);
+    w.sample(TOKENS.samples, labels.input, s.promptTokens);
+    w.sample(TOKENS.samples, labels.output, s.outputTokens);
   }
   header(w, FINISHED);
-  for (const { series } of snapshots) {
-    for (const s of series) {
-      const labels = labelsOf(s).finished;
-      for (let i = 0; i < labels.length; i++) w.sample(FINISHED.samples, labels[i], s.finished[i]);
-    }
+  for (const s of series) {
+    const labels = labelsOf(s).finished;
+    for (let i = 0; i < labels.length; i++) w.sample(FINISHED.samples, labels[i], s.finished[i]);
   }
   header(w, PREEMPTIONS);
-  for (const { series } of snapshots) for (const s of series) w.sample(PREEMPTIONS.samples, labelsOf(s).base, s.preemptions);
+  for (const s of series) w.sample(PREEMPTIONS.samples, labelsOf(s).base, s.preemptions);
 
   header(w, MISUSE);
   for (const { misuse } of snapshots) for (let i = 0; i < MISUSE_LABELS.length; i++) w.sample(MISUSE.samples, MISUSE_LABELS[i], misuse[i]);
