@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain JavaScript example
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { freePort } from '../helpers/net.js';
-import { IDLE, MODEL, eventually, rawRequest, rawSocket, scriptedUpstream, settled, total } from './harness.js';
+import { IDLE, MODEL, eventually, rawRequest, rawSocket, resetMidBody, scriptedUpstream, settled, total } from './harness.js';
 
 type Gateway = { url: string; server: import('node:http').Server; close: (drainMs?: number) => Promise<void> };
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -55,18 +55,7 @@ describe('exactly once, whatever the client does', () => {
   it('clients that reset mid-body', async () => {
     const { gateway, port, seen } = await setup();
     const N = 30;
-    await Promise.all(
-      Array.from({ length: N }, async () => {
-        const socket = await rawSocket(port);
-        const { head, body } = rawRequest(port, { model: MODEL, prompt: 'a'.repeat(2000), stream: true });
-        socket.write(head);
-        socket.write(body.subarray(0, 500));
-        // Every request's headers reached the gateway (its request event) before the clients leave.
-        await eventually(() => seen() === N, 15_000);
-        await sleep(20);
-        socket.resetAndDestroy();
-      }),
-    );
+    await resetMidBody(port, MODEL, N, seen);
     expect(seen()).toBe(N);
     const state = await settled(gateway.url, N);
     expect(state).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });

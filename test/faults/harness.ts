@@ -94,6 +94,25 @@ export async function eventually(check: () => Promise<boolean> | boolean, ms = 1
   }
 }
 
+/**
+ * `count` clients that each send a request's headers and the first 500 bytes of its 2000-byte body, wait
+ * until the server has seen every request (`seen`, its request event), then reset their connections.
+ */
+export async function resetMidBody(port: number, model: string, count: number, seen: () => number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: count }, async () => {
+      const socket = await rawSocket(port);
+      const { head, body } = rawRequest(port, { model, prompt: 'a'.repeat(2000), stream: true });
+      socket.write(head);
+      socket.write(body.subarray(0, 500));
+      await eventually(() => seen() === count, 15_000);
+      await sleep(20);
+      socket.resetAndDestroy();
+    }),
+  );
+}
+
+
 /** Sums every sample of one metric family (any labels), optionally only those whose labels contain `filter`. */
 export function total(text: string, name: string, filter = ''): number {
   let sum = 0;

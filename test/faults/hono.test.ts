@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, type LlmMetrics } from '@inferwatch/sdk';
 import { instrumentHono } from '@inferwatch/http';
 import { collect } from '../helpers/collect.js';
-import { MODEL, eventually, rawRequest, rawSocket, scriptedUpstream } from './harness.js';
+import { MODEL, eventually, rawRequest, rawSocket, resetMidBody, scriptedUpstream } from './harness.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -211,18 +211,7 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
   it('clients that leave before their body is read: one abort each', async () => {
     const { llm, port, seen } = await setup(transport);
     const N = 10;
-    await Promise.all(
-      Array.from({ length: N }, async () => {
-        const socket = await rawSocket(port);
-        const { head, body } = rawRequest(port, { model: 'early', prompt: 'a'.repeat(2000), stream: true });
-        socket.write(head);
-        socket.write(body.subarray(0, 500));
-        // Every request's headers reached the server before the clients leave.
-        await eventually(() => seen() === N, 15_000);
-        await sleep(20);
-        socket.resetAndDestroy();
-      }),
-    );
+    await resetMidBody(port, 'early', N, seen);
     expect(seen()).toBe(N);
     expect(await settled(llm, N)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
   });

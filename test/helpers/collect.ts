@@ -52,3 +52,18 @@ export function nonZeroBuckets(point: DataPoint<Histogram> | undefined): Record<
   });
   return out;
 }
+
+/**
+ * One series' outcome as the tests compare it: the finish reasons seen (those above 0), the tokens each
+ * way and how many first tokens were timed.
+ */
+export function requestSummary(m: Collected, attributes: Attributes) {
+  const finished: Record<string, number> = {};
+  for (const p of m.metric('inferwatch.requests.finished')!.dataPoints) if ((p.value as number) > 0) finished[String(p.attributes.finish_reason)] = p.value as number;
+  return {
+    finished,
+    output: m.point('inferwatch.tokens', { ...attributes, 'gen_ai.token.type': 'output' })!.value,
+    input: m.point('inferwatch.tokens', { ...attributes, 'gen_ai.token.type': 'input' })!.value,
+    ttftCount: m.histogram('gen_ai.server.time_to_first_token', attributes)!.value.count,
+  };
+}

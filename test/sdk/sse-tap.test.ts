@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLlmMetrics, tapResponse } from '@inferwatch/sdk';
 import { Shape } from '../../packages/sdk/src/sse-tap.js';
-import { collect } from '../helpers/collect.js';
+import { collect, requestSummary } from '../helpers/collect.js';
 
 const ATTRS = { 'gen_ai.request.model': 'm', 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'unknown' };
 const enc = new TextEncoder();
@@ -73,15 +73,7 @@ async function outcome(bytes: Uint8Array, cuts: number[]) {
   }
   tap.finish();
   const m = await collect(llm.producer);
-  const finished: Record<string, number> = {};
-  for (const p of m.metric('inferwatch.requests.finished')!.dataPoints) if ((p.value as number) > 0) finished[String(p.attributes.finish_reason)] = p.value as number;
-  return {
-    finished,
-    output: m.point('inferwatch.tokens', { ...ATTRS, 'gen_ai.token.type': 'output' })!.value,
-    input: m.point('inferwatch.tokens', { ...ATTRS, 'gen_ai.token.type': 'input' })!.value,
-    itlCount: m.histogram('inferwatch.request.inter_token_latency', ATTRS)!.value.count,
-    ttftCount: m.histogram('gen_ai.server.time_to_first_token', ATTRS)!.value.count,
-  };
+  return { ...requestSummary(m, ATTRS), itlCount: m.histogram('inferwatch.request.inter_token_latency', ATTRS)!.value.count };
 }
 
 describe('the SSE tap fast path', () => {

@@ -1,21 +1,11 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLlmMetrics, tapResponse, trackStream, type LlmMetrics } from '@inferwatch/sdk';
-import { collect } from '../helpers/collect.js';
+import { collect, requestSummary } from '../helpers/collect.js';
 
 const ATTRS = { 'gen_ai.request.model': 'm', 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'unknown' };
 
-async function summary(llm: LlmMetrics) {
-  const m = await collect(llm.producer);
-  const finished: Record<string, number> = {};
-  for (const p of m.metric('inferwatch.requests.finished')!.dataPoints) if ((p.value as number) > 0) finished[String(p.attributes.finish_reason)] = p.value as number;
-  return {
-    finished,
-    output: m.point('inferwatch.tokens', { ...ATTRS, 'gen_ai.token.type': 'output' })!.value,
-    input: m.point('inferwatch.tokens', { ...ATTRS, 'gen_ai.token.type': 'input' })!.value,
-    ttftCount: m.histogram('gen_ai.server.time_to_first_token', ATTRS)!.value.count,
-  };
-}
+const summary = async (llm: LlmMetrics) => requestSummary(await collect(llm.producer), ATTRS);
 
 function setup() {
   let now = 0;
