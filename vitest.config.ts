@@ -15,6 +15,7 @@ export default defineConfig({
     // Tests exercise the sources (the GPU poller's worker excepted: it runs built);
     // test/packaging.test.ts loads the built ESM and CJS files.
     alias: {
+      '@inferwatch/sdk/internal': fileURLToPath(new URL('./packages/sdk/src/internal.ts', import.meta.url)),
       '@inferwatch/sdk': fileURLToPath(new URL('./packages/sdk/src/index.ts', import.meta.url)),
       '@inferwatch/http': fileURLToPath(new URL('./packages/http/src/index.ts', import.meta.url)),
       '@inferwatch/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),

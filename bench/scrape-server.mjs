@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startMetrics } from '@inferwatch/sdk';
 import { fiftyModels } from './scrape-data.mjs';
 
-const telemetry = startMetrics({ llm: fiftyModels(), registerGlobal: false, otlp: false });
+const telemetry = startMetrics({ llm: fiftyModels(), meterProvider: 'private', otlp: false });
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 const blocks = [];

@@ -43,7 +43,7 @@ async function otlpExport() {
   await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const telemetry = startMetrics({
     llm: fiftyModels(),
-    registerGlobal: false,
+    meterProvider: 'private',
     prometheus: false,
     otlp: { url: `http://127.0.0.1:${receiver.address().port}/v1/metrics`, protocol: 'http/protobuf', intervalMs: 3_600_000 },
   });

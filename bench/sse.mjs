@@ -1,7 +1,8 @@
 // Per-chunk cost of the OpenAI-style SSE tap: vLLM-shaped chat chunks, one event per network chunk,
 // as bytes, the token recorded on a live request handle. Every stream ends as engines end them (a
 // finish_reason chunk, then [DONE]), and the benchmark checks that each ended as a success.
-import { createLlmMetrics, tapResponse } from '@inferwatch/sdk';
+import { createLlmMetrics } from '@inferwatch/sdk';
+import { tapResponse } from '@inferwatch/sdk/internal';
 import { finishedByReason } from './collect.mjs';
 import { compare, round } from './measure.mjs';
 

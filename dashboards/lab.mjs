@@ -123,7 +123,7 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
  * Prometheus scraping `jobs` ({ job: ['host:port', …] }) every `scrapeIntervalS`, with its data in a
  * temporary folder. Returns its URL, `query(expr, time)`, its process and `remove()` for the folder.
  */
-export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', scrapeIntervalS = 1 } = {}) {
+export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', scrapeIntervalS = 1, nativeHistograms = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'inferwatch-prometheus-'));
   const config = join(dir, 'prometheus.yaml');
   writeFileSync(
@@ -142,7 +142,14 @@ export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', s
   try {
     child = await startProcess(
       prometheusBinary,
-      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=info'],
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=info',
+        // Prometheus 2.x asks for the protobuf format, and keeps native histograms, only with this flag (3.9+: scrape_native_histograms).
+        ...(nativeHistograms ? ['--enable-feature=native-histograms'] : []),
+      ],
       'Server is ready to receive web requests',
       {},
     );

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GPU_GAUGES, POLL_ERRORS } from '../packages/gpu/src/catalog.js';
-import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/catalog.js';
-import { DEFAULT_MAX_VALUES, MAX_REQUEST_ATTRIBUTES } from '../packages/sdk/src/request-attributes.js';
-import { SPAN_ATTRIBUTES, SPAN_EVENTS } from '../packages/sdk/src/spans.js';
+import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/record/catalog.js';
+import { DEFAULT_MAX_VALUES, MAX_REQUEST_ATTRIBUTES } from '../packages/sdk/src/record/request-attributes.js';
+import { SPAN_ATTRIBUTES, SPAN_EVENTS } from '../packages/sdk/src/trace/spans.js';
 
 const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
 const prometheusName = (name: string, counter: boolean) => name.replace(/\./g, '_') + (counter ? '_total' : '');

@@ -1,4 +1,6 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
@@ -17,19 +19,32 @@ const INSTALL_TIMEOUT_MS = 150_000;
 const DEV = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies as Record<string, string>;
 const USER_DEPS = [`@opentelemetry/api@^${DEV['@opentelemetry/api']}`, `@types/node@${DEV['@types/node']}`];
 
+/** The environment without the NODE_PATH pnpm's bin shims set: an installed app resolves from its own node_modules only. */
+function userEnv(): NodeJS.ProcessEnv {
+  const { NODE_PATH: _, ...env } = process.env;
+  return env;
+}
+
 function sh(command: string, args: string[], cwd: string, timeout = 120_000, env: Record<string, string> = {}): string {
   try {
-    return execFileSync(command, args, { cwd, encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false', ...env } }).trim();
+    return execFileSync(command, args, { cwd, encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'], env: { ...userEnv(), npm_config_update_notifier: 'false', ...env } }).trim();
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
   }
 }
 
+/** A node script's stdout and stderr, both kept (it is expected to succeed). */
+function shWithStderr(command: string, args: string[], cwd: string, env: Record<string, string>): { stdout: string; stderr: string } {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 60_000, env: { ...userEnv(), ...env } });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${result.stdout}${result.stderr}`);
+  return { stdout: result.stdout.trim(), stderr: result.stderr };
+}
+
 /** As `sh`, without blocking the test's own process while npm and tsc run. */
-async function shAsync(command: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
+async function shAsync(command: string, args: string[], cwd: string, timeout = 120_000, env: Record<string, string> = {}): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const { stdout } = await promisify(execFile)(command, args, { cwd, encoding: 'utf8', timeout, env: { ...userEnv(), npm_config_update_notifier: 'false', ...env } });
     return stdout.trim();
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -87,7 +102,7 @@ const list = (load: string) => `${load}\nconsole.log(JSON.stringify(Object.fromE
 const SDK_ONLY: Record<string, string> = {
   'app.ts': `import { metrics } from '@opentelemetry/api';
 import { createLlmMetrics, startMetrics, type StartMetricsOptions } from '@inferwatch/sdk';
-const options: StartMetricsOptions = { serviceName: 'app', llm: createLlmMetrics({ log: false }), prometheus: false, registerGlobal: false, gpu: { intervalMs: 5000 } };
+const options: StartMetricsOptions = { serviceName: 'app', llm: createLlmMetrics({ log: false }), prometheus: false, meterProvider: 'private', gpu: { intervalMs: 5000 } };
 const telemetry = startMetrics(options);
 metrics.getMeter('app').createCounter('app.requests').add(1);
 void telemetry.shutdown();
@@ -97,6 +112,16 @@ createLlmMetrics({ log: false }).startRequest({ model: 'm' }).end({ finishReason
 `,
   'esm.mjs': `import { createLlmMetrics } from '@inferwatch/sdk';\n${RECORD}`,
   'cjs.cjs': `const { createLlmMetrics } = require('@inferwatch/sdk');\n(async () => {${RECORD}})();`,
+  // OTLP asked for by the environment, as an operator would: what ready says, then one export to the receiver.
+  'otlp.mjs': `import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
+const llm = createLlmMetrics();
+llm.startRequest({ model: 'm' }).end();
+const telemetry = startMetrics({ llm, prometheus: false, meterProvider: 'private' });
+const ready = await telemetry.ready;
+console.log(JSON.stringify({ otlp: ready.otlp.state, tracing: ready.tracing.state }));
+await telemetry.forceFlush();
+await telemetry.shutdown();
+`,
 };
 
 const EVERYTHING: Record<string, string> = {
@@ -115,7 +140,7 @@ const gpu = createGpuCollector({ intervalMs: 5000 });
 const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), metricProducers: [llm.producer, client.producer, gpu.producer] });
 new MeterProvider({ readers: [reader] });
 // Or startMetrics' readers, handed to the app's own MeterProvider.
-const running = startMetrics({ llm, meterProvider: false, prometheus: false, registerGlobal: false });
+const running = startMetrics({ llm, meterProvider: false, prometheus: false });
 new MeterProvider({ readers: running.metricReaders });
 createServer(instrumentNodeHttp(llm, (_req, res) => res.end('ok')));
 void instrumentAiSdk(client);
@@ -144,33 +169,74 @@ console.log(JSON.stringify({ app: require.resolve('@opentelemetry/sdk-metrics'),
 `,
 };
 
+/** Packages npm put in `dir`'s node_modules (nested ones included) and their size on disk, in MB. */
+function footprint(dir: string): { packages: number; mb: number } {
+  const parseable = sh('npm', ['ls', '--all', '--parseable'], dir).split('\n').filter((line) => line.includes('node_modules'));
+  const bytes = Number(sh('du', ['-sb', join(dir, 'node_modules')], dir).split(/\s/)[0]);
+  return { packages: new Set(parseable).size, mb: Math.round((bytes / 1e6) * 10) / 10 };
+}
+
+/** A local OTLP/HTTP receiver for the installed app to push to; counts what it got. */
+async function receiver(): Promise<{ url: string; received: () => number; close: () => Promise<void> }> {
+  let count = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.once('end', () => {
+      count++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, received: () => count, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+// The OTLP packages a user adds for push, at the versions the workspace builds against.
+const OTLP_PACKAGES = ['@opentelemetry/exporter-metrics-otlp-proto', '@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/sdk-trace-base'].map(
+  (name) => `${name}@^${(JSON.parse(readFileSync(join(ROOT, 'packages', 'sdk', 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies[name]}`,
+);
+
 let tmp: string;
 let tarballs: Record<string, string>;
 const apps = { sdkOnly: '', everything: '' };
 // Measured while only the SDK is installed, before the rest is added to the same app.
-const sdkOnly = { typecheck: '', esm: '', cjs: '' };
+const sdkOnly = { typecheck: '', esm: '', cjs: '', footprint: { packages: 0, mb: 0 }, otlpMissing: { stdout: '', stderr: '' } };
+const withOtlp = { footprint: { packages: 0, mb: 0 }, stdout: '', received: 0 };
 let everythingTypecheck: Promise<string> = Promise.resolve('');
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'inferwatch-install-'));
   const packs = join(tmp, 'packs');
   await shAsync(process.execPath, [join(ROOT, 'scripts', 'pack.mjs'), '--out', packs], ROOT, 240_000);
   tarballs = Object.fromEntries(readdirSync(packs).map((f) => [/^inferwatch-(\w+)-/.exec(f)![1], join(packs, f)]));
-  // One app, grown as a user grows it: first the SDK alone (so nothing can resolve the optional
-  // @inferwatch/gpu), then every other package and the app's own sdk-metrics, added by a second
-  // `npm install` (which writes only what is new).
+  // One app, grown as a user grows it: first the SDK alone with the OTel API, exactly what the README's
+  // install line installs (measured), then the app's own @types/node, then the OTLP exporters (measured
+  // again), then every other package and the app's own sdk-metrics: each `npm install` writes only what is new.
   const root = join(tmp, 'app');
   mkdirSync(root);
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   apps.sdkOnly = sources(join(root, 'sdk-only'), SDK_ONLY);
   apps.everything = sources(join(root, 'everything'), EVERYTHING);
-  await install(root, [tarballs.sdk, ...USER_DEPS]);
+  await install(root, [tarballs.sdk, USER_DEPS[0]]);
+  sdkOnly.footprint = footprint(root);
+  await install(root, [USER_DEPS[1]]);
   sdkOnly.typecheck = await typecheck(apps.sdkOnly);
   sdkOnly.esm = node(apps.sdkOnly, 'esm.mjs');
   sdkOnly.cjs = node(apps.sdkOnly, 'cjs.cjs');
+  const otlpEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_TRACES_EXPORTER: 'otlp' };
+  sdkOnly.otlpMissing = shWithStderr(process.execPath, ['otlp.mjs'], apps.sdkOnly, otlpEnv);
+  await install(root, OTLP_PACKAGES);
+  withOtlp.footprint = footprint(root);
+  const rx = await receiver();
+  try {
+    withOtlp.stdout = (await shAsync(process.execPath, ['otlp.mjs'], apps.sdkOnly, 60_000, { ...otlpEnv, OTEL_EXPORTER_OTLP_ENDPOINT: rx.url })).trim();
+    withOtlp.received = rx.received();
+  } finally {
+    await rx.close();
+  }
   // The app's own sdk-metrics: the newest 2.x, which may be newer than the one the workspace locks.
   await install(root, [...NAMES.map((n) => tarballs[n]), `@opentelemetry/sdk-metrics@^${DEV['@opentelemetry/sdk-metrics']}`]);
   everythingTypecheck = typecheck(apps.everything);
-}, 240_000 + 2 * INSTALL_TIMEOUT_MS);
+}, 240_000 + 4 * INSTALL_TIMEOUT_MS);
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
@@ -190,6 +256,24 @@ describe('the packed tarballs', () => {
 });
 
 describe('an app with @inferwatch/sdk and @opentelemetry/api only', () => {
+  it('installs what Prometheus pull and the recorder need, and nothing else: at most 8 packages and 22 MB', () => {
+    console.log(`install footprint: SDK alone ${JSON.stringify(sdkOnly.footprint)}; with the OTLP exporters ${JSON.stringify(withOtlp.footprint)}`);
+    expect(sdkOnly.footprint.packages).toBeLessThanOrEqual(8);
+    expect(sdkOnly.footprint.mb).toBeLessThanOrEqual(22);
+  });
+
+  it('with OTLP asked for and its exporters missing: ready says so, and the exact npm install line is printed once each', () => {
+    expect(JSON.parse(sdkOnly.otlpMissing.stdout)).toEqual({ otlp: 'failed', tracing: 'failed' });
+    const lines = sdkOnly.otlpMissing.stderr.split('\n');
+    expect(lines.filter((l) => l.includes('Run: npm install @opentelemetry/exporter-metrics-otlp-proto'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('Run: npm install @opentelemetry/sdk-trace-base @opentelemetry/exporter-trace-otlp-proto'))).toHaveLength(1);
+  });
+
+  it('with the OTLP exporters installed: pushes to the collector', () => {
+    expect(JSON.parse(withOtlp.stdout)).toEqual({ otlp: 'on', tracing: 'on' });
+    expect(withOtlp.received).toBeGreaterThanOrEqual(1);
+  });
+
   it('type-checks against the published declarations (ESM and CommonJS) with skipLibCheck off', () => {
     expect(sdkOnly.typecheck).toBe('');
   });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -8,11 +8,10 @@ const dir = (name: string) => `${ROOT}packages/${name}/`;
 
 // Each package, its public exports, loaded both ways from its built files.
 const PACKAGES: Record<string, string[]> = {
-  sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'createRuntimeMetrics', 'trackStream', 'tapResponse', 'responseFormat', 'extractTraceContext', 'injectTraceContext'],
+  sdk: ['createLlmMetrics', 'startMetrics', 'createClientMetrics', 'createRuntimeMetrics', 'trackStream', 'extractTraceContext', 'injectTraceContext'],
   gpu: ['createGpuCollector'],
-  // The deprecated aliases (instrumentHandler, ...) stay exported until a major release.
-  http: ['instrumentNodeHttp', 'instrumentExpress', 'instrumentFastify', 'instrumentHono', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError', 'instrumentHandler', 'expressMiddleware', 'fastifyPlugin', 'honoMiddleware'],
-  client: ['instrumentOpenAI', 'instrumentAiSdk', 'createClientMetrics', 'aiSdkMiddleware'],
+  http: ['instrumentNodeHttp', 'instrumentExpress', 'instrumentFastify', 'instrumentHono', 'isInferenceRoute', 'observeExchange', 'openExchange', 'requestHandle', 'HttpError'],
+  client: ['instrumentOpenAI', 'instrumentAiSdk'],
   'llama-cpp': ['instrumentContext', 'QueueFullError', 'finishReasonOf'],
 };
 
@@ -62,10 +61,32 @@ describe('the built packages', () => {
   });
 
   // An app with only the SDK type-checks with skipLibCheck off (test/packaging-install.test.ts): its
-  // declarations must not name the optional @inferwatch/gpu, which such an app has not installed.
-  it('@inferwatch/sdk’s declarations never import the optional @inferwatch/gpu', () => {
-    for (const file of ['index.d.ts', 'index.d.cts']) {
-      expect(readFileSync(`${dir('sdk')}dist/${file}`, 'utf8')).not.toMatch(/(from\s*|import\(\s*)['"]@inferwatch\/gpu['"]/);
+  // declarations must not name an optional peer (@inferwatch/gpu, the OTLP exporters, the trace SDK), which such an app has not installed.
+  it('@inferwatch/sdk’s declarations never import an optional peer', () => {
+    const optional = Object.keys((JSON.parse(readFileSync(`${dir('sdk')}package.json`, 'utf8')) as { peerDependenciesMeta: Record<string, unknown> }).peerDependenciesMeta);
+    expect(optional).toContain('@inferwatch/gpu');
+    for (const file of readdirSync(`${dir('sdk')}dist`).filter((f) => f.endsWith('.d.ts') || f.endsWith('.d.cts'))) {
+      const text = readFileSync(`${dir('sdk')}dist/${file}`, 'utf8');
+      for (const name of optional) expect(text, `${file} names ${name}`).not.toContain(`'${name}'`);
     }
+  });
+
+  // The sibling packages reach the SDK's insides through '@inferwatch/sdk/internal', which must share the main
+  // entry's classes in both builds: a recorder made through one is recognised by the other.
+  it.each([
+    ['ESM', ['--input-type=module', '-e'], (name: string) => `await import('${name}')`],
+    ['CommonJS', ['-e'], (name: string) => `require('${name}')`],
+  ])('@inferwatch/sdk/internal shares the main entry’s recorder in %s', (_, args, load) => {
+    const script = `(async () => {
+      const { diag, DiagLogLevel } = ${load('@opentelemetry/api')};
+      let said = 0;
+      diag.setLogger({ warn: () => said++, error() {}, info() {}, debug() {}, verbose() {} }, DiagLogLevel.WARN);
+      const { createLlmMetrics } = ${load('@inferwatch/sdk')};
+      const { noticeOnce } = ${load('@inferwatch/sdk/internal')};
+      // Said once per recorder when each recorder is recognised; once in all through the process otherwise.
+      for (const llm of [createLlmMetrics(), createLlmMetrics()]) noticeOnce(llm, 'k', 'message');
+      console.log(said);
+    })()`;
+    expect(execFileSync(process.execPath, [...args, script], { cwd: `${ROOT}packages/http`, encoding: 'utf8' }).trim()).toBe('2');
   });
 });

@@ -12,11 +12,6 @@ import { ModelCatalog } from './models.mjs';
 import { Upstreams } from './upstreams.mjs';
 import { validate } from './validate.mjs';
 
-// Finer than the GenAI advice (steps of about 20 %), so quantiles estimated from the histograms
-// land within a few percent of what clients measure: 1 ms to 348 s, as long generations at low
-// throughput take minutes and histogram_quantile cannot see past the last finite bound.
-const FINE_SECONDS = Array.from({ length: 71 }, (_, i) => Number((0.001 * 1.2 ** i).toPrecision(3)));
-
 function sendJson(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(typeof body === 'string' ? body : JSON.stringify(body));
 }
@@ -58,14 +53,11 @@ export async function startGateway(options) {
         // Only what some upstream serves gets a series: any other name the clients send shares `_OTHER`.
         models: (model) => catalog.has(model),
         log: options.logIntervalMs === 0 ? false : { intervalMs: options.logIntervalMs ?? 10_000, sink: (line) => console.log(`INFO gateway] ${line}`) },
-        buckets: Object.fromEntries(
-          ['gen_ai.server.request.duration', 'gen_ai.server.time_to_first_token', 'gen_ai.server.time_per_output_token', 'inferwatch.request.inter_token_latency'].map((n) => [n, FINE_SECONDS]),
-        ),
       })
     : undefined;
-  const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-gateway', llm, gpu: options.gpu ?? false, registerGlobal: false, dashboard: { token: options.metricsToken } }) : undefined;
-  if (telemetry) {
-    const meter = telemetry.meterProvider.getMeter('inferwatch-gateway');
+  const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-gateway', llm, gpu: options.gpu ?? false, meterProvider: 'private', dashboard: { token: options.metricsToken } }) : undefined;
+  const meter = telemetry?.meterProvider?.getMeter('inferwatch-gateway');
+  if (meter) {
     meter.createObservableGauge('inferwatch.gateway.queue.size', { unit: '{request}', description: 'Requests waiting for a slot in the gateway.' }).addCallback((r) => r.observe(limiter.queue.length));
     meter.createObservableGauge('inferwatch.gateway.active', { unit: '{request}', description: 'Requests holding a gateway slot (forwarded upstream).' }).addCallback((r) => r.observe(limiter.active));
   }

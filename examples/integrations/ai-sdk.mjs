@@ -1,7 +1,8 @@
 // The Vercel AI SDK: wrap any language model with the middleware.
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { streamText, wrapLanguageModel } from 'ai';
-import { instrumentAiSdk, createClientMetrics } from '@inferwatch/client';
+import { createClientMetrics } from '@inferwatch/sdk';
+import { instrumentAiSdk } from '@inferwatch/client';
 import { printClientMetrics } from './print-client-metrics.mjs';
 
 // In an app, export it with startMetrics({ metricProducers: [metrics.producer] }).

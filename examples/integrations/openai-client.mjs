@@ -1,6 +1,7 @@
 // The openai client, instrumented in place. BASE_URL: any OpenAI-compatible server (default: the demo gateway).
 import OpenAI from 'openai';
-import { createClientMetrics, instrumentOpenAI } from '@inferwatch/client';
+import { createClientMetrics } from '@inferwatch/sdk';
+import { instrumentOpenAI } from '@inferwatch/client';
 import { printClientMetrics } from './print-client-metrics.mjs';
 
 // In an app, export it with startMetrics({ metricProducers: [metrics.producer] }).

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 
 const port = Number(process.env.PORT ?? 8000);
-const llm = createLlmMetrics({ provider: 'synthetic' });
+const llm = createLlmMetrics({ provider: 'synthetic', log: true });
 // gpu: true polls nvidia-smi; without one it says so once and carries on.
 const telemetry = startMetrics({ serviceName: 'inferwatch-synthetic-demo', llm, gpu: true });
 const server = createServer((req, res) => {

@@ -99,16 +99,6 @@ describe('instrumentOpenAI', () => {
   });
 });
 
-describe('instrumentOpenAI(client, metrics), the older argument order', () => {
-  it('still records on the recorder (deprecated, told apart by shape)', async () => {
-    const metrics = createClientMetrics();
-    const client = new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'test', maxRetries: 0 });
-    expect(instrumentOpenAI(client, metrics)).toBe(client);
-    await client.chat.completions.create({ model: 'm-old-order', messages: [{ role: 'user', content: 'hi' }] });
-    expect((await metricsOf(metrics, 'm-old-order', 'chat', 'openai')).duration!.count).toBe(1);
-  });
-});
-
 describe('instrumentAiSdk', () => {
   const metrics = createClientMetrics();
   const provider = () => createOpenAICompatible({ name: 'scripted', baseURL: `${upstream.url}/v1`, includeUsage: true });

@@ -25,7 +25,7 @@ async function start(token?: string) {
   });
   const second = createLlmMetrics({ log: false });
   second.startRequest({ model: 'other', at: 0 }).end({ at: 1 });
-  running = startMetrics({ serviceName: 'page-test', llm: [llm, second], registerGlobal: false, otlp: false, dashboard: { token } });
+  running = startMetrics({ serviceName: 'page-test', llm: [llm, second], meterProvider: 'private', otlp: false, dashboard: { token } });
   app = await serve((req, res) => (req.url?.startsWith('/metrics') ? running!.metricsHandler(req, res) : running!.dashboardHandler(req, res)));
   return app.url;
 }
@@ -138,7 +138,7 @@ describe('the dashboard handler', () => {
         }
       }
     }
-    running = startMetrics({ serviceName: 'cost', llm, registerGlobal: false, otlp: false });
+    running = startMetrics({ serviceName: 'cost', llm, meterProvider: 'private', otlp: false });
     app = await serve((req, res) => (req.url === '/metrics' ? running!.metricsHandler(req, res) : running!.dashboardHandler(req, res)));
     const cost = async (path: string) => {
       const before = process.cpuUsage();

@@ -7,7 +7,7 @@ const sdkDir = fileURLToPath(new URL('../../packages/sdk/', import.meta.url));
 // The built handler finds the built page next to itself, from the ESM and the CJS file alike.
 const snippet = `
   const { createServer } = require('node:http');
-  const telemetry = startMetrics({ llm: createLlmMetrics({ log: false }), registerGlobal: false });
+  const telemetry = startMetrics({ llm: createLlmMetrics({ log: false }), meterProvider: 'private' });
   const server = createServer((req, res) => telemetry.dashboardHandler(req, res)).listen(0, '127.0.0.1', async () => {
     const base = 'http://127.0.0.1:' + server.address().port;
     const page = await fetch(base + '/dashboard');

@@ -7,12 +7,15 @@ import { createLlmMetrics, startMetrics, type LlmMetrics, type RunningMetrics, t
 import { indexSnapshot, quantiles, rateBy, sumRate, windowOf, type Indexed, type Match } from '../../packages/sdk/page/derive.js';
 import { systemBinary } from '../helpers/binaries.js';
 import { freePort, serve } from '../helpers/net.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // The page's numbers against PromQL's: Prometheus scrapes /metrics every second; at each scrape the
 // test takes the page's snapshot of the same data first, and records the next batch of requests only
 // once the scrape has been answered, so each snapshot holds exactly the values of one Prometheus
 // sample. The page's functions, given those snapshots at Prometheus' sample times, must then agree
-// with Prometheus' own rate() and histogram_quantile() at the same instant.
+// with Prometheus' own rate() and histogram_quantile() at the same instant. Two targets, one per
+// histogram mode, scraped by one Prometheus with native histograms on: native series through the
+// protobuf format, classic `_bucket` series through the same format.
 const prometheus = systemBinary('prometheus', "the page's numbers against a real Prometheus");
 const RANGE = 15;
 const RANGE_MS = RANGE * 1000;
@@ -37,7 +40,7 @@ function recordBatch(llm: LlmMetrics, seq: number, next: () => number): void {
     const tokens = 1 + Math.floor(next() * 60);
     let at = ttft;
     for (let t = 1; t < tokens; t++) handle.tokens(1, (at += (0.005 + next() * 0.05) * 1000));
-    if (i > 0 && next() < 0.15) handle.abort(at + 1);
+    if (i > 0 && next() < 0.15) handle.abort({ at: at + 1 });
     else handle.end({ finishReason: i > 0 && next() < 0.3 ? 'length' : 'stop', at: at + 1 });
   }
 }
@@ -47,15 +50,22 @@ interface Vector {
   value: [number, string];
 }
 
+type Mode = 'native' | 'classic';
+
+/** One scraped target: a recorder in one histogram mode, its snapshots, and Prometheus' samples matched to them. */
+interface Target {
+  llm: LlmMetrics;
+  telemetry: RunningMetrics;
+  server: Awaited<ReturnType<typeof serve>>;
+  snapshots: Snapshot[];
+  history: Indexed[];
+}
+
 describe.skipIf(prometheus === undefined)("the page's rates and quantiles equal PromQL's over the same samples", () => {
-  let llm: LlmMetrics;
-  let telemetry: RunningMetrics;
-  let server: Awaited<ReturnType<typeof serve>>;
+  const targets = {} as Record<Mode, Target>;
   let child: ChildProcess | undefined;
   let dir: string;
   let promUrl: string;
-  const snapshots: Snapshot[] = [];
-  let history: Indexed[] = [];
   let at = 0;
 
   const query = async (expr: string, time: number): Promise<Vector[]> => {
@@ -68,12 +78,13 @@ describe.skipIf(prometheus === undefined)("the page's rates and quantiles equal 
     return body.data.result;
   };
 
-  beforeAll(async () => {
-    llm = createLlmMetrics({ log: false });
-    telemetry = startMetrics({ serviceName: 'page-vs-promql', llm, registerGlobal: false, otlp: false });
-    const next = random(7);
+  async function target(mode: Mode, seed: number): Promise<Target> {
+    const llm = createLlmMetrics({ histograms: mode });
+    const telemetry = startMetrics({ serviceName: `page-vs-promql-${mode}`, llm, meterProvider: 'private', otlp: false });
+    const next = random(seed);
     let seq = 0;
-    server = await serve((req, res) => {
+    const snapshots: Snapshot[] = [];
+    const server: Target['server'] = await serve((req, res) => {
       if (req.url?.startsWith('/dashboard')) return telemetry.dashboardHandler(req, res);
       void (async () => {
         snapshots.push((await (await fetch(`${server.url}/dashboard/snapshot`)).json()) as Snapshot);
@@ -82,39 +93,46 @@ describe.skipIf(prometheus === undefined)("the page's rates and quantiles equal 
       })();
     });
     recordBatch(llm, seq++, next);
+    return { llm, telemetry, server, snapshots, history: [] };
+  }
 
-    dir = mkdtempSync(join(tmpdir(), 'inferwatch-page-prometheus-'));
-    const config = join(dir, 'prometheus.yaml');
-    writeFileSync(
-      config,
-      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: page\n    static_configs:\n      - targets: ["${server.url.slice('http://'.length)}"]\n`,
-    );
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    child = spawn(prometheus!, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr!.resume();
-    const deadline = Date.now() + 60_000;
-    while (snapshots.length < SCRAPES + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(snapshots.length).toBeGreaterThan(SCRAPES);
-
-    // Prometheus' samples of model a's `stop` counter: their values say which snapshot each one is.
+  /** Prometheus' samples of model a's `stop` counter: their values say which snapshot each one is. */
+  async function history(mode: Mode): Promise<Indexed[]> {
+    const { snapshots } = targets[mode];
     const last = Date.now() / 1000;
     const [raw] = (
-      (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('inferwatch_requests_finished_total{gen_ai_request_model="a",finish_reason="stop"}[60s]')}&time=${last}`)).json()) as {
+      (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(`inferwatch_requests_finished_total{job="${mode}",gen_ai_request_model="a",finish_reason="stop"}[60s]`)}&time=${last}`)).json()) as {
         data: { result: { values: [number, string][] }[] };
       }
     ).data.result;
     const stopOfA = (s: Snapshot) =>
       s.metrics.find((m) => m.name === 'inferwatch.requests.finished')!.points.find((p) => p.attributes['gen_ai.request.model'] === 'a' && p.attributes.finish_reason === 'stop')?.value;
-    history = raw.values.map(([t, v]) => {
+    return raw.values.map(([t, v]) => {
       const snapshot = snapshots.find((s) => stopOfA(s) === Number(v));
-      if (snapshot === undefined) throw new Error(`no snapshot holds the value Prometheus scraped at ${t} (${v})`);
+      if (snapshot === undefined) throw new Error(`no ${mode} snapshot holds the value Prometheus scraped at ${t} (${v})`);
       return indexSnapshot(snapshot, Math.round(t * 1000));
     });
-    // Between two scrapes, on a whole millisecond: Prometheus evaluates at millisecond resolution.
-    at = history[history.length - 1].t + 300;
+  }
+
+  beforeAll(async () => {
+    targets.native = await target('native', 7);
+    targets.classic = await target('classic', 7);
+    dir = mkdtempSync(join(tmpdir(), 'inferwatch-page-prometheus-'));
+    const config = join(dir, 'prometheus.yaml');
+    const job = (mode: Mode) => `  - job_name: ${mode}\n    static_configs:\n      - targets: ["${targets[mode].server.url.slice('http://'.length)}"]\n`;
+    writeFileSync(config, `global:\n  scrape_interval: 1s\nscrape_configs:\n${job('native')}${job('classic')}`);
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    child = spawn(prometheus!, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--enable-feature=native-histograms'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.resume();
+    const enough = () => Object.values(targets).every((t) => t.snapshots.length > SCRAPES);
+    await waitUntil(enough, { what: `${SCRAPES} scrapes of each target`, timeoutMs: 60_000, intervalMs: 200 });
+    targets.native.history = await history('native');
+    targets.classic.history = await history('classic');
+    // Between two scrapes of the native target, on a whole millisecond: Prometheus evaluates at millisecond resolution.
+    at = targets.native.history[targets.native.history.length - 1].t + 300;
   }, 90_000);
 
   afterAll(async () => {
@@ -123,24 +141,32 @@ describe.skipIf(prometheus === undefined)("the page's rates and quantiles equal 
       child.kill('SIGTERM');
       await exited;
     }
-    await server?.close();
-    await telemetry?.shutdown();
+    for (const t of Object.values(targets)) {
+      await t.server.close();
+      await t.telemetry.shutdown();
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const model = (m?: string): Match => (m === undefined ? () => true : (a) => a['gen_ai.request.model'] === m);
-  const selector = (m?: string) => `job="page"${m === undefined ? '' : `, gen_ai_request_model="${m}"`}`;
+  const selector = (mode: Mode, m?: string) => `job="${mode}"${m === undefined ? '' : `, gen_ai_request_model="${m}"`}`;
 
-  it('has enough distinct samples in the window to mean something', () => {
-    const window = windowOf(history, at, RANGE_MS);
+  it.each(['native', 'classic'] as const)('has enough distinct samples in the window to mean something (%s)', (mode) => {
+    const window = windowOf(targets[mode].history, at, RANGE_MS);
     expect(window.length).toBeGreaterThanOrEqual(12);
     expect(new Set(window.map((s) => s.t)).size).toBe(window.length);
   });
 
+  it('Prometheus stored native histograms from one target and classic buckets from the other', async () => {
+    expect(await query(`count(gen_ai_server_time_to_first_token{job="native"})`, at)).not.toEqual([]);
+    expect(await query(`count(gen_ai_server_time_to_first_token_bucket{job="native"})`, at)).toEqual([]);
+    expect(await query(`count(gen_ai_server_time_to_first_token_bucket{job="classic"})`, at)).not.toEqual([]);
+  });
+
   it.each([undefined, 'a', 'b'])('token throughput (model %s)', async (m) => {
-    const window = windowOf(history, at, RANGE_MS);
+    const window = windowOf(targets.native.history, at, RANGE_MS);
     for (const type of ['input', 'output']) {
-      const [promql] = await query(`sum(rate(inferwatch_tokens_total{${selector(m)}, gen_ai_token_type="${type}"}[${RANGE}s]))`, at);
+      const [promql] = await query(`sum(rate(inferwatch_tokens_total{${selector('native', m)}, gen_ai_token_type="${type}"}[${RANGE}s]))`, at);
       const page = sumRate(window, at, RANGE_MS, 'inferwatch.tokens', (a) => model(m)(a) && a['gen_ai.token.type'] === type);
       expect(Number(promql.value[1])).toBeGreaterThan(0);
       expect(page).toBeCloseTo(Number(promql.value[1]), 9);
@@ -148,8 +174,8 @@ describe.skipIf(prometheus === undefined)("the page's rates and quantiles equal 
   });
 
   it.each([undefined, 'a'])('finished requests by outcome (model %s)', async (m) => {
-    const window = windowOf(history, at, RANGE_MS);
-    const promql = await query(`sum by (finish_reason) (rate(inferwatch_requests_finished_total{${selector(m)}}[${RANGE}s]))`, at);
+    const window = windowOf(targets.native.history, at, RANGE_MS);
+    const promql = await query(`sum by (finish_reason) (rate(inferwatch_requests_finished_total{${selector('native', m)}}[${RANGE}s]))`, at);
     const page = rateBy(window, at, RANGE_MS, 'inferwatch.requests.finished', model(m), 'finish_reason');
     expect(promql.length).toBe(7);
     for (const { metric, value } of promql) expect(page.get(metric.finish_reason), metric.finish_reason).toBeCloseTo(Number(value[1]), 9);
@@ -163,12 +189,18 @@ describe.skipIf(prometheus === undefined)("the page's rates and quantiles equal 
     ['gen_ai.server.request.duration', 'gen_ai_server_request_duration'],
     ['inferwatch.request.queue.duration', 'inferwatch_request_queue_duration'],
   ];
-  it.each(HISTOGRAMS.flatMap(([otel, prom]) => [undefined, 'a', 'b'].map((m) => ({ otel, prom, m }))))('$otel percentiles (model $m)', async ({ otel, prom, m }) => {
-    const window = windowOf(history, at, RANGE_MS);
+  const cases = HISTOGRAMS.flatMap(([otel, prom]) => (['native', 'classic'] as const).flatMap((mode) => [undefined, 'a', 'b'].map((m) => ({ otel, prom, m, mode }))));
+  it.each(cases)('$otel percentiles, $mode (model $m)', async ({ otel, prom, m, mode }) => {
+    const t = mode === 'native' ? at : targets.classic.history[targets.classic.history.length - 1].t + 300;
+    const window = windowOf(targets[mode].history, t, RANGE_MS);
     const qs = [0.5, 0.9, 0.99];
-    const page = quantiles(window, at, RANGE_MS, otel, model(m), qs);
+    const page = quantiles(window, t, RANGE_MS, otel, model(m), qs);
     for (const [i, q] of qs.entries()) {
-      const [promql] = await query(`histogram_quantile(${q}, sum by (le) (rate(${prom}_bucket{${selector(m)}}[${RANGE}s])))`, at);
+      const expr =
+        mode === 'native'
+          ? `histogram_quantile(${q}, sum(rate(${prom}{${selector(mode, m)}}[${RANGE}s])))`
+          : `histogram_quantile(${q}, sum by (le) (rate(${prom}_bucket{${selector(mode, m)}}[${RANGE}s])))`;
+      const [promql] = await query(expr, t);
       expect(Number(promql.value[1])).toBeGreaterThan(0);
       expect(page[i], `p${q * 100}`).toBeCloseTo(Number(promql.value[1]), 9);
     }

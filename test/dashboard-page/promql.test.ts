@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { histogramQuantile, rate } from '../../packages/sdk/page/promql.js';
+import { histogramQuantile, rate } from '../../packages/sdk/src/query/promql.js';
 
 // Expected values are worked by hand from Prometheus' documented rules (extrapolatedRate and
 // bucketQuantile); the test against a real Prometheus (prometheus.test.ts) checks the same on live data.

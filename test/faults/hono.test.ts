@@ -61,7 +61,8 @@ async function setup(transport: keyof typeof TRANSPORTS, upstreamOptions: Parame
   const app = new Hono();
   if (build) build(app, llm, upstream.url);
   else {
-    app.use(instrumentHono(llm));
+    // Its test routes (/v1/broken, /v1/limited) are no OpenAI route: every POST is an LLM call here.
+    app.use(instrumentHono(llm, { include: (method) => method === 'POST' }));
     routes(app, upstream.url);
   }
   const server = await new Promise<Server>((resolve) => {

@@ -20,7 +20,7 @@ afterAll(() => {
 describe('startMetrics({ gpu: true })', () => {
   let exposition = '';
   it('loads @inferwatch/gpu and exposes the GPUs on /metrics', async () => {
-    const telemetry = startMetrics({ gpu: true, registerGlobal: false });
+    const telemetry = startMetrics({ gpu: true, meterProvider: 'private' });
     const app = await serve((req, res) => telemetry.metricsHandler(req, res));
     try {
       const text = await waitUntil(async () => {

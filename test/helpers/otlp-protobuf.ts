@@ -87,11 +87,51 @@ export interface DecodedHistogramPoint {
   explicitBounds: number[];
 }
 
+export interface DecodedExponentialPoint {
+  attributes: Record<string, AttributeValue>;
+  count: number;
+  sum?: number;
+  scale: number;
+  zeroCount: number;
+  positive: { offset: number; bucketCounts: number[] };
+}
+
 export interface DecodedMetric {
   name: string;
   unit: string;
   sum?: { isMonotonic: boolean; dataPoints: DecodedNumberPoint[] };
   histogram?: { dataPoints: DecodedHistogramPoint[] };
+  exponentialHistogram?: { dataPoints: DecodedExponentialPoint[] };
+}
+
+const zigzag = (n: bigint) => Number((n >> 1n) ^ -(n & 1n));
+
+/** A packed run of varints. */
+function packedVarints(buf: Buffer | undefined): bigint[] {
+  const out: bigint[] = [];
+  for (let at = 0; buf !== undefined && at < buf.length; ) {
+    const [value, next] = varint(buf, at);
+    out.push(value);
+    at = next;
+  }
+  return out;
+}
+
+/**
+ * ExponentialHistogramDataPoint { 1 attributes; 4 count (fixed64); 5 sum; 6 scale (sint32); 7 zero_count (fixed64);
+ * 8 positive: Buckets { 1 offset (sint32); 2 bucket_counts (packed uint64) } }.
+ */
+function exponentialPoint(buf: Buffer): DecodedExponentialPoint {
+  const fs = fields(buf);
+  const positive = fields(one(fs, 8)?.bytes ?? Buffer.alloc(0));
+  return {
+    attributes: attributes(fs, 1),
+    count: fixed64(one(fs, 4)) ?? 0,
+    sum: double(one(fs, 5)),
+    scale: zigzag(one(fs, 6)?.int ?? 0n),
+    zeroCount: fixed64(one(fs, 7)) ?? 0,
+    positive: { offset: zigzag(one(positive, 1)?.int ?? 0n), bucketCounts: all(positive, 2).flatMap((f) => (f.bytes ? packedVarints(f.bytes) : [f.int!])).map(Number) },
+  };
 }
 
 /** NumberDataPoint { 4 as_double; 6 as_int (sfixed64); 7 attributes }. */
@@ -112,7 +152,7 @@ function histogramPoint(buf: Buffer): DecodedHistogramPoint {
   };
 }
 
-/** Metric { 1 name; 3 unit; 7 sum { 1 data_points; 3 is_monotonic }; 9 histogram { 1 data_points } }. */
+/** Metric { 1 name; 3 unit; 7 sum { 1 data_points; 3 is_monotonic }; 9 histogram and 10 exponential_histogram { 1 data_points } }. */
 function metric(buf: Buffer): DecodedMetric {
   const fs = fields(buf);
   const decoded: DecodedMetric = { name: text(one(fs, 1)) ?? '', unit: text(one(fs, 3)) ?? '' };
@@ -123,6 +163,8 @@ function metric(buf: Buffer): DecodedMetric {
   }
   const histogram = one(fs, 9);
   if (histogram) decoded.histogram = { dataPoints: all(fields(histogram.bytes!), 1).map((p) => histogramPoint(p.bytes!)) };
+  const exponential = one(fs, 10);
+  if (exponential) decoded.exponentialHistogram = { dataPoints: all(fields(exponential.bytes!), 1).map((p) => exponentialPoint(p.bytes!)) };
   return decoded;
 }
 

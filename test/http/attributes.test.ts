@@ -29,7 +29,7 @@ async function finishedByTenant(llm: ReturnType<typeof createLlmMetrics>): Promi
 }
 
 const post = (url: string, tenant?: string) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(tenant ? { 'x-tenant': tenant } : {}) }, body: '{"model":"m"}' }).then((r) => r.arrayBuffer());
+  fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(tenant ? { 'x-tenant': tenant } : {}) }, body: '{"model":"m"}' }).then((r) => r.arrayBuffer());
 
 describe('the attributes option', () => {
   it('instrumentNodeHttp: each request counted under the tenant its header named', async () => {

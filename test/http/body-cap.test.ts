@@ -28,7 +28,7 @@ describe('Hono middleware body cap', () => {
   it('stops reading at maxBodyBytes: a 64 MB body costs at most the cap and a chunk or two', async () => {
     const llm = createLlmMetrics({ log: false });
     const app = new Hono();
-    app.use(instrumentHono(llm, { maxBodyBytes: 1024 * 1024 }));
+    app.use(instrumentHono(llm, { maxScanBytes: 1024 * 1024 }));
     // The app's own limit answers without reading the body.
     app.post('/v1/completions', (c) => c.json({ error: { message: 'too large', type: 'invalid_request_error', param: null, code: null } }, 413));
     const body = countedBody(64 * 1024 * 1024);

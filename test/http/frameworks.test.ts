@@ -47,6 +47,18 @@ describe.each(Object.keys(APPS))('%s wrapper', (name) => {
     await plain.close();
   });
 
+  it('records only the OpenAI-style inference routes by default: an admin route or a webhook is no LLM request', async () => {
+    const post = (path: string, model: string) =>
+      fetch(`${app.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) }).then((r) => r.arrayBuffer());
+    for (const path of ['/v1/admin/reload', '/v1/webhook', '/v1/chat/completions/extra']) await post(path, 'not-llm');
+    // The query string is no part of the route.
+    await post('/v1/chat/completions?api-version=2024-10-21', 'routed');
+    expect(await finished(llm, 'routed')).toEqual({ stop: 1 });
+    const m = await collect(llm.producer);
+    const models = new Set(m.metric('inferwatch.requests.finished')!.dataPoints.map((p) => p.attributes['gen_ai.request.model']));
+    expect(models.has('not-llm')).toBe(false);
+  });
+
   it('records a streamed success: time to first token, exact tokens, usage, and leaves the bytes alone', async () => {
     const started = performance.now();
     const body = await (await request(app, 'm-stream', true)).text();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createClientMetrics, createLlmMetrics, tapResponse } from '@inferwatch/sdk';
+import { createClientMetrics, createLlmMetrics } from '@inferwatch/sdk';
+import { tapResponse } from '@inferwatch/sdk/internal';
 import { collect } from '../helpers/collect.js';
 
 // One precedence for error.type wherever a failure is read (docs/metrics.md): a string error itself;

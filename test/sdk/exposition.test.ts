@@ -9,8 +9,10 @@ import { defaultResource, detectResources, envDetector, resourceFromAttributes }
 import { MeterProvider, MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, startMetrics, type LlmMetrics, type RunningMetrics } from '@inferwatch/sdk';
-import { acceptsGzip, negotiateFormat } from '../../packages/sdk/src/prometheus.js';
-import type { LlmMetricProducer } from '../../packages/sdk/src/producer.js';
+import { negotiateFormat } from '../../packages/sdk/src/export/exposition.js';
+import { acceptsGzip } from '../../packages/sdk/src/export/prometheus.js';
+import { SERVICE_INSTANCE_ID } from '../../packages/sdk/src/start/resource.js';
+import type { LlmMetricProducer } from '../../packages/sdk/src/export/producer.js';
 import { systemBinary } from '../helpers/binaries.js';
 import { freePort, serve } from '../helpers/net.js';
 
@@ -20,7 +22,7 @@ const HOSTILE = ['quo"te', 'back\\slash', 'new\nline', 'both\\"\n', 'ünï😀',
 /** Many models and operations, failures of several types, preemptions, engine state and misuse: every family populated. */
 function populated(): LlmMetrics {
   let now = 0;
-  const llm = createLlmMetrics({ log: false, provider: 'vllm', clock: () => (now += 7) });
+  const llm = createLlmMetrics({ log: false, provider: 'vllm', clock: () => (now += 7), histograms: 'classic' });
   const models = [...Array.from({ length: 12 }, (_, i) => `model-${i}`), ...HOSTILE];
   models.forEach((model, m) => {
     for (const operation of ['chat', 'text_completion']) {
@@ -47,7 +49,7 @@ function populated(): LlmMetrics {
 }
 
 /** The instruments a user adds on the MeterProvider, recorded the same way on any provider. */
-function userInstruments(provider: MeterProvider): void {
+function userInstruments(provider: Pick<MeterProvider, 'getMeter'>): void {
   const meter = provider.getMeter('user-app');
   meter.createCounter('app.jobs', { description: 'Jobs "done"\\ok', unit: '{job}' }).add(3, { queue: 'q"1\n' });
   meter.createUpDownCounter('app.inflight').add(-2);
@@ -113,7 +115,7 @@ class Reader extends MetricReader {
 /** What the OTel exporter served before: every producer and the user's instruments through `PrometheusSerializer`. */
 async function otelExposition(producers: MetricProducer[], serviceName: string): Promise<string> {
   const reader = new Reader({ metricProducers: producers });
-  const resource = defaultResource().merge(resourceFromAttributes({ 'service.name': serviceName })).merge(detectResources({ detectors: [envDetector] }));
+  const resource = defaultResource().merge(resourceFromAttributes({ 'service.instance.id': SERVICE_INSTANCE_ID, 'service.name': serviceName })).merge(detectResources({ detectors: [envDetector] }));
   const provider = new MeterProvider({ resource, readers: [reader] });
   userInstruments(provider);
   const { resourceMetrics } = await reader.collect();
@@ -143,7 +145,7 @@ afterEach(async () => {
 });
 
 async function served(llm: LlmMetrics) {
-  running = startMetrics({ serviceName: 'expo', llm, registerGlobal: false, otlp: false, runtime: false }); // event-loop figures change between two scrapes
+  running = startMetrics({ serviceName: 'expo', llm, meterProvider: 'private', otlp: false, runtime: false }); // event-loop figures change between two scrapes
   userInstruments(running.meterProvider!);
   const app = await serve((req, res) => running!.metricsHandler(req, res));
   closers.push(app.close);
@@ -238,12 +240,12 @@ describe.skipIf(systemBinary('prometheus', 'a real Prometheus scraping OpenMetri
   it('ingests every sample, counters and an exemplar included', async () => {
     const llm = populated();
     const series = [...(llm.producer as LlmMetricProducer).source.series.values()][0];
-    const ttft = series.timeToFirstToken as unknown as { exemplars: unknown[]; counts: Float64Array };
-    const bucket = ttft.counts.findIndex((c) => c > 0);
+    const ttft = series.timeToFirstToken;
+    const bucket = ttft.viewCounts().findIndex((c) => c > 0);
     ttft.exemplars = [];
     ttft.exemplars[bucket] = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', value: 0.042, timeMs: Date.now() };
     const accepts: string[] = [];
-    running = startMetrics({ serviceName: 'om', llm, registerGlobal: false, otlp: false });
+    running = startMetrics({ serviceName: 'om', llm, meterProvider: 'private', otlp: false });
     userInstruments(running.meterProvider!);
     const app = await serve((req, res) => {
       accepts.push(String(req.headers.accept));

@@ -76,7 +76,7 @@ describe('startMetrics({ meterProvider: false }) with the app’s NodeSDK', () =
       otlp: { url: `${rx.url}/v1/metrics`, intervalMs: 3_600_000 },
     });
     cleanups.push(() => running.shutdown());
-    expect(await running.ready).toEqual({ ok: true });
+    expect(await running.ready).toMatchObject({ ok: true, prometheus: { state: 'on' }, otlp: { state: 'on' } });
     expect(running.meterProvider).toBeUndefined();
     expect(running.metricReaders).toHaveLength(2);
 
@@ -148,7 +148,7 @@ describe('startMetrics({ meterProvider: false }) with the app’s NodeSDK', () =
       prometheus: { port, host: '127.0.0.1' },
       otlp: { url: `${rx.url}/v1/metrics`, intervalMs: 3_600_000 },
     });
-    expect(await running.ready).toEqual({ ok: true });
+    expect(await running.ready).toMatchObject({ ok: true, prometheus: { state: 'on' }, otlp: { state: 'on' } });
     await running.forceFlush();
     expect(await within(running.shutdown(), 5000)).toBe('done');
     await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
@@ -158,7 +158,7 @@ describe('startMetrics({ meterProvider: false }) with the app’s NodeSDK', () =
   });
 
   it('hands out no readers when its own provider holds them (a second provider could not take them)', async () => {
-    const running = startMetrics({ llm: recorderWith(1), runtime: false, tracing: false, otlp: false, registerGlobal: false });
+    const running = startMetrics({ llm: recorderWith(1), runtime: false, tracing: false, otlp: false, meterProvider: 'private' });
     cleanups.push(() => running.shutdown());
     expect(running.meterProvider).toBeDefined();
     expect(running.metricReaders).toEqual([]);
@@ -174,9 +174,9 @@ describe('startMetrics({ meterProvider: false }) with the app’s NodeSDK', () =
   });
 
   it('a MeterProvider object given as `meterProvider` is said once, and startMetrics builds its own', async () => {
-    const running = startMetrics({ meterProvider: {} as false, llm: recorderWith(1), runtime: false, tracing: false, otlp: false, registerGlobal: false, warnings: false });
+    const running = startMetrics({ meterProvider: {} as false, llm: recorderWith(1), runtime: false, tracing: false, otlp: false });
     cleanups.push(() => running.shutdown());
     expect(running.meterProvider).toBeDefined();
-    expect(warnings.filter((m) => m.includes('meterProvider takes only false'))).toHaveLength(1);
+    expect(warnings.filter((m) => m.includes("meterProvider takes 'global', 'private' or false"))).toHaveLength(1);
   });
 });

@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  createClientMetrics,
-  createLlmMetrics,
-  startMetrics,
-  tapResponse,
-  trackStream,
-  type RequestHandle,
-} from '@inferwatch/sdk';
+import { createClientMetrics, createLlmMetrics, startMetrics, trackStream, type RequestHandle } from '@inferwatch/sdk';
+import { tapResponse } from '@inferwatch/sdk/internal';
 import { instrumentAiSdk, instrumentOpenAI } from '@inferwatch/client';
 import { collect } from '../helpers/collect.js';
 
@@ -192,7 +186,7 @@ const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isS
 
 async function runRecorder(calls: Call[]): Promise<void> {
   let now = 1000;
-  const llm = createLlmMetrics({ log: false, warnings: false, clock: () => now, attributes: { tenant: { maxValues: TENANT_LIMIT } } });
+  const llm = createLlmMetrics({ log: false, clock: () => now, attributes: { tenant: { maxValues: TENANT_LIMIT } } });
   const requests: Model[] = [];
   const finished: Record<string, number> = {};
   let misuse = 0;
@@ -211,9 +205,18 @@ async function runRecorder(calls: Call[]): Promise<void> {
    * object or revoked proxy reads as none, as end()'s options do), else the value itself (a proxy of a
    * function is a function).
    */
+  /** The `at` of outcome options passed bare: an object's `at`, else none; anything but an object (a number included) is misuse. */
   const outcomeAt = (at: unknown): unknown => {
-    if (at instanceof Hostile) return at.kind === 'proxy' ? at : undefined;
-    if (typeof at !== 'object' || at === null || Array.isArray(at)) return at;
+    if (at === undefined) return undefined;
+    // A hostile object's `at` getter throws, and a revoked proxy cannot be read: no options. A throwing proxy is a function: misuse.
+    if (at instanceof Hostile) {
+      if (at.kind === 'proxy') misuse++;
+      return undefined;
+    }
+    if (typeof at !== 'object' || at === null || Array.isArray(at)) {
+      misuse++;
+      return undefined;
+    }
     return (at as { at?: unknown }).at;
   };
   /** The timestamp rule; a valid time becomes the request's last event. */
@@ -313,7 +316,7 @@ async function runRecorder(calls: Call[]): Promise<void> {
         if (m.state !== 'swapped') wrongState();
         else if (timeOk(m, at)) m.state = 'running';
         break;
-      // Every other outcome passes the options form `{ at }`; the rest the older bare `at`.
+      // Every other outcome passes the options form `{ at }`; the rest pass `at` itself, which is misuse unless it is an object.
       case 'abort':
         h.abort(operations % 2 === 0 ? { at: atArg } : atArg);
         if (m.state === 'ended') wrongState();
@@ -450,7 +453,7 @@ function pieces(bytes: Buffer, cuts: number[], asString: boolean[]): (Uint8Array
 }
 
 async function runTaps(streams: { events: SseEvent[]; cuts: number[]; asString: boolean[]; crlf: boolean }[], garbage: { bytes: Uint8Array; cuts: number[] }[]) {
-  const llm = createLlmMetrics({ log: false, warnings: false });
+  const llm = createLlmMetrics({ log: false });
   const expected: Record<string, number> = {};
   let output = 0;
   let input = 0;
@@ -538,7 +541,7 @@ const engineOp = fc.oneof(
 );
 
 async function runEngine(ops: { op: 'report' | 'observe'; state?: unknown; result?: unknown; throws?: boolean }[]) {
-  const llm = createLlmMetrics({ log: false, warnings: false });
+  const llm = createLlmMetrics({ log: false });
   let callbacks = 0;
   let throwing = 0;
   for (const o of ops) {
@@ -571,7 +574,7 @@ async function runEngine(ops: { op: 'report' | 'observe'; state?: unknown; resul
 }
 
 async function runStreams(items: { chunks: unknown[]; counts: unknown[]; kind: 'iterable' | 'node' | 'web'; format: unknown; stopAfter: number | undefined }[]) {
-  const llm = createLlmMetrics({ log: false, warnings: false });
+  const llm = createLlmMetrics({ log: false });
   // A Node stream's transform runs ahead of a consumer that stops early, so there the count has a range.
   let expectedTokens = 0;
   let aheadTokens = 0;
@@ -636,13 +639,13 @@ async function runClient(ops: { info: unknown; steps: ('chunk' | 'end' | 'fail')
   // Wrappers around clients that are not what they claim.
   for (const client of [null, undefined, {}, { chat: null }, hostileObject(), throwingProxy(), revokedProxy()]) {
     operations++;
-    expect(instrumentOpenAI(client as never, metrics)).toBe(client);
+    expect(instrumentOpenAI(metrics, client as never)).toBe(client);
   }
   const fakeClient = {
     chat: { completions: { create: (body: unknown) => (body === 'sync' ? 42 : Promise.resolve({ usage: hostileObject() })) } },
     completions: { create: () => Promise.reject(hostileObject()) },
   };
-  instrumentOpenAI(fakeClient as never, metrics);
+  instrumentOpenAI(metrics, fakeClient as never);
   for (const body of ['sync', null, hostileObject(), { model: 'm', stream: true }]) {
     operations++;
     ended++;
@@ -676,7 +679,7 @@ async function runClient(ops: { info: unknown; steps: ('chunk' | 'end' | 'fail')
 
 async function runStartMetrics(options: unknown, order: ('flush' | 'shutdown' | 'handler' | 'ready')[]) {
   operations += 1 + order.length;
-  const opts = isRecord(options) ? { ...options, registerGlobal: false, warnings: false, shutdownTimeoutMs: 200, prometheus: false, gpu: false } : options;
+  const opts = isRecord(options) ? { ...options, meterProvider: 'private', shutdownTimeoutMs: 200, prometheus: false, gpu: false } : options;
   const running = startMetrics(real(opts) as never);
   for (const step of order) {
     if (step === 'flush') await running.forceFlush();
@@ -736,7 +739,7 @@ describe('fuzz: no call throws, and the counters follow the documented rules', (
       hostile,
       fc.record(
         {
-          llm: fc.oneof(fc.constant(undefined), hostile, fc.constant(null).map(() => createLlmMetrics({ log: false, warnings: false })), fc.array(hostile, { maxLength: 3 })),
+          llm: fc.oneof(fc.constant(undefined), hostile, fc.constant(null).map(() => createLlmMetrics({ log: false })), fc.array(hostile, { maxLength: 3 })),
           metricProducers: fc.oneof(hostile, fc.array(hostile, { maxLength: 3 })),
           otlp: fc.oneof(fc.constant(false), hostile),
           resourceAttributes: hostile,

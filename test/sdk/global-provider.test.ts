@@ -54,9 +54,19 @@ describe('startMetrics and the app’s own MeterProvider', () => {
     expect(notice()).toHaveLength(0);
   });
 
-  it('registerGlobal: false asks for no global provider: nothing is said', async () => {
+  it('a second startMetrics: the notice names the first startMetrics as the holder, not a NodeSDK', async () => {
+    running = startMetrics({ llm: createLlmMetrics({ log: false }), otlp: false, runtime: false });
+    const second = startMetrics({ llm: createLlmMetrics({ log: false }), otlp: false, runtime: false });
+    await second.shutdown();
+    expect(notice()).toHaveLength(1);
+    expect(notice()[0]).toContain('already registered by an earlier startMetrics() in this process');
+    expect(notice()[0]).not.toContain('NodeSDK started first');
+    expect(notice()[0]).toContain("meterProvider: 'private'");
+  });
+
+  it("meterProvider: 'private' asks for no global provider: nothing is said", async () => {
     metrics.setGlobalMeterProvider(new MeterProvider());
-    running = startMetrics({ llm: createLlmMetrics({ log: false }), otlp: false, runtime: false, registerGlobal: false });
+    running = startMetrics({ llm: createLlmMetrics({ log: false }), otlp: false, runtime: false, meterProvider: 'private' });
     expect(notice()).toHaveLength(0);
   });
 });

@@ -17,7 +17,7 @@ const HOSTILE_KEYS = ['0starts', 'a-b', 'a b', 'a.b', 'ünï', '__name__', '', '
 const HOSTILE_VALUES = ['plain', 'quote"d', 'back\\slash', 'new\nline', '\ud800 lone surrogate', '😀', '', 'x'.repeat(1000), '} 1\nfake_metric 2'];
 
 async function exposition(): Promise<string> {
-  const llm = createLlmMetrics({ log: false, warnings: false });
+  const llm = createLlmMetrics({ log: false });
   HOSTILE_KEYS.forEach((key, i) => {
     llm.reportEngineState({ running: i, attributes: { [key]: HOSTILE_VALUES[i % HOSTILE_VALUES.length], upstream: `u${i}` } });
   });
@@ -25,7 +25,7 @@ async function exposition(): Promise<string> {
   llm.observeEngineState(() => [{ gpuKvCacheUsage: 0.5, attributes: { '1-2-3': 'x', 'a..b': 'y\n' } }]);
   for (const model of HOSTILE_VALUES) llm.startRequest({ model, operation: model, provider: model }).end();
   const resourceAttributes = Object.fromEntries(HOSTILE_KEYS.map((k, i) => [k, HOSTILE_VALUES[i % HOSTILE_VALUES.length]]));
-  running = startMetrics({ llm, registerGlobal: false, warnings: false, resourceAttributes: { ...resourceAttributes, 'deployment.environment': 'prod', service_name: 'clash', 'a_b': 'clash' } });
+  running = startMetrics({ llm, meterProvider: 'private', resourceAttributes: { ...resourceAttributes, 'deployment.environment': 'prod', service_name: 'clash', 'a_b': 'clash' } });
   const app = await serve((req, res) => running!.metricsHandler(req, res));
   try {
     return await (await fetch(app.url)).text();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { createLlmMetrics } from '@inferwatch/sdk';
 import { collect, nonZeroBuckets } from '../helpers/collect.js';
 
@@ -7,7 +8,7 @@ const mistral = { ...llama, 'gen_ai.request.model': 'mistral' };
 
 /** Seven requests with scripted timestamps (ms) covering every event, collected through a real reader. */
 async function scripted() {
-  const llm = createLlmMetrics({ provider: 'vllm', log: false, clock: () => 0 });
+  const llm = createLlmMetrics({ provider: 'vllm', log: false, clock: () => 0, histograms: 'classic' });
   const a = llm.startRequest({ model: 'llama', promptTokens: 100, at: 0 });
   a.scheduled(50);
   a.firstToken(250);
@@ -24,12 +25,12 @@ async function scripted() {
   b.end({ finishReason: 'length', promptTokens: 20, outputTokens: 3, at: 600 });
 
   const c = llm.startRequest({ model: 'llama', at: 200 });
-  c.fail(new TypeError('boom'), 260);
+  c.fail(new TypeError('boom'), { at: 260 });
 
   const d = llm.startRequest({ model: 'mistral', promptTokens: 7, at: 300 });
   d.scheduled(310);
   d.firstToken(330);
-  d.abort(1000);
+  d.abort({ at: 1000 });
 
   llm.startRequest({ model: 'llama', at: 700 });
   llm.startRequest({ model: 'llama', at: 710 }).scheduled(720);
@@ -199,6 +200,8 @@ describe('attributes', () => {
     const attrs = { 'gen_ai.request.model': 'm', 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'unknown' };
     const ttft = m.histogram('gen_ai.server.time_to_first_token', attrs)!;
     expect(ttft.value.buckets).toEqual({ boundaries: [0.1, 1], counts: [0, 1, 0] });
+    // Invalid buckets fall back to the default classic buckets, and a histogram given none stays native.
     expect(m.histogram('gen_ai.server.request.duration', attrs)!.value.buckets.boundaries[0]).toBe(0.01);
+    expect(m.metric('inferwatch.request.queue.duration')!.dataPointType).toBe(DataPointType.EXPONENTIAL_HISTOGRAM);
   });
 });

@@ -64,9 +64,22 @@ describe('the periodic log line', () => {
     spy.mockRestore();
   });
 
-  it('writes to the console every 10 s by default', () => {
-    const spy = vi.spyOn(console, 'log').mockImplementation(() => {});
+  it('prints nothing unless asked: no line in 30 s from a recorder made with no options', () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const llm = createLlmMetrics();
+    llm.startRequest({ model: 'm', promptTokens: 3 }).end();
+    vi.advanceTimersByTime(30_000);
+    expect(log).not.toHaveBeenCalled();
+    expect(write).not.toHaveBeenCalled();
+    llm.shutdown();
+    log.mockRestore();
+    write.mockRestore();
+  });
+
+  it('with log: true, writes to the console every 10 s', () => {
+    const spy = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const llm = createLlmMetrics({ log: true });
     vi.advanceTimersByTime(9_999);
     expect(spy).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1);

@@ -111,12 +111,12 @@ describe('misuse fuzz', () => {
           break;
         }
         case 'fail':
-          h.fail(pick([new Error('x'), 'timeout', undefined, { code: 503 }]), at);
+          h.fail(pick([new Error('x'), 'timeout', undefined, { code: 503 }]), { at });
           if (m.state === 'ended') bad('after_end');
           else close(m, at, 'error');
           break;
         case 'abort':
-          h.abort(at);
+          h.abort({ at });
           if (m.state === 'ended') bad('after_end');
           else close(m, at, 'abort');
           break;

@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLlmMetrics, tapResponse, trackStream, type LlmMetrics, type RequestHandle } from '@inferwatch/sdk';
+import { createLlmMetrics, trackStream, type LlmMetrics, type RequestHandle } from '@inferwatch/sdk';
+import { tapResponse } from '@inferwatch/sdk/internal';
 import { instrumentNodeHttp } from '@inferwatch/http';
 import { collect } from '../helpers/collect.js';
 
@@ -28,7 +29,7 @@ async function counts(llm: LlmMetrics, metric: string, label: string) {
   return out;
 }
 
-const recorder = () => createLlmMetrics({ log: false, warnings: false });
+const recorder = () => createLlmMetrics({ log: false });
 const hugeFinish = `data: {"choices":[{"index":0,"delta":{},"finish_reason":"${'x'.repeat(150_000)}"}]}\n\n`;
 
 describe('no SDK call throws into the host', () => {

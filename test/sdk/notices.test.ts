@@ -40,10 +40,18 @@ describe('without a diag logger, each kind of problem is printed once to stderr'
     expect(Object.fromEntries(misuse.filter((p) => p.value).map((p) => [p.attributes.reason, p.value]))).toEqual({ invalid_argument: 5, invalid_number: 2 });
   });
 
-  it('`warnings: false` keeps stderr quiet', () => {
-    const llm = createLlmMetrics({ log: false, warnings: false });
-    llm.startRequest({ model: 'm', at: NaN });
-    expect(stderr).toEqual([]);
+  it('misspelt options: one line each, naming the nearest known key, and the rest of the options still apply', async () => {
+    const llm = createLlmMetrics({ log: false, providr: 'x', maxModel: 3 } as never);
+    const telemetry = startMetrics({ llm, meterProvider: 'private', servicename: 'a', promethus: { port: 1 }, prometheus: { prot: 2 }, gpus: true } as never);
+    await telemetry.shutdown();
+    const said = (text: string) => stderr.filter((l) => l.includes(text));
+    expect(said('unknown option "providr" is ignored; did you mean "provider"?')).toHaveLength(1);
+    expect(said('unknown option "maxModel" is ignored; did you mean "maxModels"?')).toHaveLength(1);
+    expect(said('unknown option "servicename" is ignored; did you mean "serviceName"?')).toHaveLength(1);
+    expect(said('unknown option "promethus" is ignored; did you mean "prometheus"?')).toHaveLength(1);
+    expect(said('startMetrics({ prometheus }): unknown option "prot" is ignored; did you mean "port"?')).toHaveLength(1);
+    expect(said('unknown option "gpus" is ignored; did you mean "gpu"?')).toHaveLength(1);
+    expect(stderr).toHaveLength(6);
   });
 
   it('invalid buckets are reported at creation: a misspelt key, unsorted and non-finite boundaries', async () => {
@@ -78,7 +86,7 @@ describe('without a diag logger, each kind of problem is printed once to stderr'
     });
     try {
       process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'grpc';
-      const telemetry = startMetrics({ llm: createLlmMetrics({ log: false }), prometheus: false, registerGlobal: false, otlp: { url: `${rx.url}/v1/metrics` } });
+      const telemetry = startMetrics({ llm: createLlmMetrics({ log: false }), prometheus: false, meterProvider: 'private', otlp: { url: `${rx.url}/v1/metrics` } });
       await telemetry.forceFlush();
       await telemetry.shutdown();
       expect(received).toBe(0);
@@ -94,7 +102,7 @@ describe('without a diag logger, each kind of problem is printed once to stderr'
     const url = `${rx.url}/v1/metrics`;
     await rx.close();
     // Exports every 200 ms, each given up after 200 ms (the exporter's own timeout follows the interval).
-    const telemetry = startMetrics({ llm: createLlmMetrics({ log: false }), prometheus: false, registerGlobal: false, otlp: { url, protocol: 'http/json', intervalMs: 200 } });
+    const telemetry = startMetrics({ llm: createLlmMetrics({ log: false }), prometheus: false, meterProvider: 'private', otlp: { url, protocol: 'http/json', intervalMs: 200 } });
     const failed = () => stderr.filter((l) => l.includes(`OTLP metrics export to ${url} failed`));
     for (let i = 0; i < 100 && failed().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     // Several more failed exports go by, unprinted.

@@ -41,7 +41,7 @@ async function refused(): Promise<string> {
 async function shutdownTime(url: string, shutdownTimeoutMs?: number): Promise<number> {
   const llm = createLlmMetrics({ log: false });
   llm.startRequest({ model: 'm' }).end();
-  const telemetry = startMetrics({ llm, prometheus: false, registerGlobal: false, warnings: false, otlp: { url }, shutdownTimeoutMs });
+  const telemetry = startMetrics({ llm, prometheus: false, meterProvider: 'private', otlp: { url }, shutdownTimeoutMs });
   const started = performance.now();
   await telemetry.shutdown();
   return performance.now() - started;

@@ -11,8 +11,8 @@ async function receiver() {
 }
 const opened: { close: () => Promise<void> }[] = [];
 
-function recordOne() {
-  const llm = createLlmMetrics({ log: false, clock: () => 0 });
+function recordOne(histograms: 'native' | 'classic' = 'native') {
+  const llm = createLlmMetrics({ log: false, clock: () => 0, histograms });
   const r = llm.startRequest({ model: 'gpt-x', provider: 'openai', promptTokens: 9, at: 0 });
   r.scheduled(5);
   r.firstToken(45);
@@ -52,8 +52,8 @@ describe('OTLP/HTTP export', () => {
     const rx = await receiver();
     running = startMetrics({
       serviceName: 'otlp-json',
-      llm: recordOne(),
-      registerGlobal: false,
+      llm: recordOne('classic'),
+      meterProvider: 'private',
       prometheus: false,
       otlp: { url: `${rx.url}/v1/metrics`, protocol: 'http/json', intervalMs: 60_000 },
     });
@@ -80,9 +80,9 @@ describe('OTLP/HTTP export', () => {
     expect(tpot.sum).toBeCloseTo(0.08 / 3, 12);
   });
 
-  it('pushes protobuf by default, carrying the names and the exact double sums', async () => {
+  it('pushes protobuf by default, with native histograms as exponential histograms: the names, the exact double sums, the buckets', async () => {
     const rx = await receiver();
-    running = startMetrics({ llm: recordOne(), registerGlobal: false, prometheus: false, otlp: { url: `${rx.url}/v1/metrics` } });
+    running = startMetrics({ llm: recordOne(), meterProvider: 'private', prometheus: false, otlp: { url: `${rx.url}/v1/metrics` } });
     await running.forceFlush();
     expect(rx.received).toHaveLength(1);
     expect(rx.received[0].contentType).toBe('application/x-protobuf');
@@ -90,17 +90,41 @@ describe('OTLP/HTTP export', () => {
     expect(resource['service.name']).toBeTypeOf('string');
     const e2e = metrics.find((m) => m.name === 'gen_ai.server.request.duration')!;
     expect(e2e.unit).toBe('s');
-    const point = e2e.histogram!.dataPoints[0];
+    expect(e2e.histogram).toBeUndefined();
+    const point = e2e.exponentialHistogram!.dataPoints[0];
     expect(point.attributes).toMatchObject({ 'gen_ai.request.model': 'gpt-x', 'gen_ai.provider.name': 'openai' });
     expect(point.count).toBe(1);
-    // A protobuf double: the exact value, 125 ms, in its bucket.
+    // A protobuf double: the exact value, 125 ms, in the one bucket (base^i, base^(i+1)] that holds it at the sent scale.
     expect(point.sum).toBe(0.125);
-    expect(point.bucketCounts[point.explicitBounds.findIndex((bound) => bound >= 0.125)]).toBe(1);
-    expect(point.bucketCounts.reduce((a, b) => a + b, 0)).toBe(1);
-    expect(metrics.find((m) => m.name === 'gen_ai.server.time_to_first_token')!.histogram!.dataPoints[0].sum).toBeCloseTo(0.045, 12);
+    expect(point.scale).toBe(8);
+    expect(point.positive.bucketCounts).toEqual([1]);
+    const base = 2 ** (2 ** -point.scale);
+    // 0.125 is 2^-3 exactly: the upper bound of bucket -3·2^8 - 1.
+    expect(point.positive.offset).toBe(-3 * 256 - 1);
+    expect(base ** point.positive.offset).toBeLessThan(0.125);
+    expect(base ** (point.positive.offset + 1)).toBeCloseTo(0.125, 12);
+    const ttft = metrics.find((m) => m.name === 'gen_ai.server.time_to_first_token')!.exponentialHistogram!.dataPoints[0];
+    expect(ttft.sum).toBeCloseTo(0.045, 12);
+    expect(base ** ttft.positive.offset).toBeLessThan(0.045);
+    expect(base ** (ttft.positive.offset + 1)).toBeGreaterThanOrEqual(0.045);
     const tokens = metrics.find((m) => m.name === 'inferwatch.tokens')!;
     expect(tokens.sum!.isMonotonic).toBe(true);
     expect(tokens.sum!.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output')!.asInt).toBe(4);
+  });
+
+  it('pushes explicit-bucket histograms with classic buckets, as OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION asks', async () => {
+    const rx = await receiver();
+    process.env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION = 'explicit_bucket_histogram';
+    const llm = createLlmMetrics({ log: false, clock: () => 0 });
+    llm.startRequest({ model: 'gpt-x', at: 0 }).end({ at: 125 });
+    running = startMetrics({ llm, meterProvider: 'private', prometheus: false, otlp: { url: `${rx.url}/v1/metrics` } });
+    await running.forceFlush();
+    const e2e = decodeMetricsRequest(rx.received[0].body).metrics.find((m) => m.name === 'gen_ai.server.request.duration')!;
+    expect(e2e.exponentialHistogram).toBeUndefined();
+    const point = e2e.histogram!.dataPoints[0];
+    expect(point.sum).toBe(0.125);
+    expect(point.bucketCounts[point.explicitBounds.findIndex((bound) => bound >= 0.125)]).toBe(1);
+    expect(point.bucketCounts.reduce((a, b) => a + b, 0)).toBe(1);
   });
 
   it('honours OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_* and OTEL_SERVICE_NAME', async () => {
@@ -110,7 +134,7 @@ describe('OTLP/HTTP export', () => {
     process.env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = 'http/json';
     process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-tenant=acme';
     process.env.OTEL_SERVICE_NAME = 'from-env';
-    running = startMetrics({ serviceName: 'from-code', llm: recordOne(), registerGlobal: false });
+    running = startMetrics({ serviceName: 'from-code', llm: recordOne(), meterProvider: 'private' });
     await running.forceFlush();
     expect(rx.received).toHaveLength(1);
     expect(rx.received[0].url).toBe('/custom/path');

@@ -41,12 +41,10 @@ describe('end() with a reserved finish reason', () => {
   });
 });
 
-describe('fail() and abort() take { at } as end() does; the bare number still works', () => {
+describe('fail() and abort() take { at } as end() does', () => {
   it.each([
     ['fail(error, { at })', (h: ReturnType<ReturnType<typeof createLlmMetrics>['startRequest']>, at: number) => h.fail('boom', { at })],
-    ['fail(error, at)', (h: ReturnType<ReturnType<typeof createLlmMetrics>['startRequest']>, at: number) => h.fail('boom', at)],
     ['abort({ at })', (h: ReturnType<ReturnType<typeof createLlmMetrics>['startRequest']>, at: number) => h.abort({ at })],
-    ['abort(at)', (h: ReturnType<ReturnType<typeof createLlmMetrics>['startRequest']>, at: number) => h.abort(at)],
   ])('%s records the duration to `at`', async (_, outcome) => {
     const llm = createLlmMetrics({ clock: () => 5000 });
     // Arrival at 1000, the outcome at 1250: 0.25 s whatever the clock says now.
@@ -59,11 +57,24 @@ describe('fail() and abort() take { at } as end() does; the bare number still wo
     expect(m.point('inferwatch.sdk.misuse', { reason: 'invalid_timestamp' })!.value).toBe(0);
   });
 
-  it('a timestamp before the previous event is rejected in either form', async () => {
+  it('a timestamp before the previous event is rejected', async () => {
     const llm = createLlmMetrics({ clock: () => 5000 });
     llm.startRequest({ model: 'm', at: 1000 }).abort({ at: 999 });
-    llm.startRequest({ model: 'm', at: 1000 }).fail('x', 999);
+    llm.startRequest({ model: 'm', at: 1000 }).fail('x', { at: 999 });
     const m = await collect(llm.producer);
     expect(m.point('inferwatch.sdk.misuse', { reason: 'invalid_timestamp' })!.value).toBe(2);
+  });
+
+  it('a bare number is misuse: counted and said, and the outcome still happens, at the clock', async () => {
+    const llm = createLlmMetrics({ clock: () => 5000 });
+    llm.startRequest({ model: 'm', at: 1000 }).abort(1250 as never);
+    llm.startRequest({ model: 'm', at: 1000 }).fail('x', 1250 as never);
+    const m = await collect(llm.producer);
+    expect(m.point('inferwatch.sdk.misuse', { reason: 'invalid_argument' })!.value).toBe(2);
+    expect(warnings.filter((w) => w.includes('takes its timestamp as { at }'))).toHaveLength(1);
+    const points = m.metric('gen_ai.server.request.duration')!.dataPoints as Array<{ value: { sum: number; count: number } }>;
+    // Both ended now, at 5000: four seconds after arrival, not 0.25.
+    expect(points.reduce((sum, p) => sum + p.value.sum, 0)).toBeCloseTo(8, 9);
+    expect(points.reduce((count, p) => count + p.value.count, 0)).toBe(2);
   });
 });

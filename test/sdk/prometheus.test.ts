@@ -25,7 +25,7 @@ afterEach(async () => {
 
 describe('Prometheus export', () => {
   it('serves the exposition from the host server, line by line', async () => {
-    running = startMetrics({ serviceName: 'prom-test', llm: recordOne(), registerGlobal: false });
+    running = startMetrics({ serviceName: 'prom-test', llm: recordOne(), meterProvider: 'private' });
     const app = await serve((req, res) => (req.url === '/metrics' ? running!.metricsHandler(req, res) : res.writeHead(404).end()));
     try {
       const res = await fetch(`${app.url}/metrics`);
@@ -36,11 +36,13 @@ describe('Prometheus export', () => {
         '# TYPE gen_ai_server_time_to_first_token histogram',
         `gen_ai_server_time_to_first_token_count{${LABELS}} 1`,
         `gen_ai_server_time_to_first_token_sum{${LABELS}} 0.09`,
-        `gen_ai_server_time_to_first_token_bucket{${LABELS},le="0.08"} 0`,
-        `gen_ai_server_time_to_first_token_bucket{${LABELS},le="0.1"} 1`,
+        // Native histograms, shown to a text scraper as classic buckets at powers of two: 90 ms is in (2^-4, 2^-3].
+        `gen_ai_server_time_to_first_token_bucket{${LABELS},le="0.0625"} 0`,
+        `gen_ai_server_time_to_first_token_bucket{${LABELS},le="0.125"} 1`,
         `gen_ai_server_time_to_first_token_bucket{${LABELS},le="+Inf"} 1`,
         `gen_ai_server_request_duration_sum{${LABELS}} 0.15`,
-        `gen_ai_server_request_duration_bucket{${LABELS},le="0.16"} 1`,
+        `gen_ai_server_request_duration_bucket{${LABELS},le="0.125"} 0`,
+        `gen_ai_server_request_duration_bucket{${LABELS},le="0.25"} 1`,
         `gen_ai_server_time_per_output_token_sum{${LABELS}} 0.015`,
         `inferwatch_request_inter_token_latency_count{${LABELS}} 4`,
         `inferwatch_request_inter_token_latency_sum{${LABELS}} 0.04`,
@@ -65,14 +67,14 @@ describe('Prometheus export', () => {
 
   it('serves its own port when asked', async () => {
     const port = await freePort();
-    running = startMetrics({ llm: recordOne(), registerGlobal: false, prometheus: { port, host: '127.0.0.1', endpoint: '/prom' } });
+    running = startMetrics({ llm: recordOne(), meterProvider: 'private', prometheus: { port, host: '127.0.0.1', endpoint: '/prom' } });
     await running.ready;
     const text = await (await fetch(`http://127.0.0.1:${port}/prom`)).text();
     expect(text).toContain(`inferwatch_tokens_total{${LABELS},gen_ai_token_type="output"} 5`);
   });
 
   it('answers 404 from metricsHandler when Prometheus is off', async () => {
-    running = startMetrics({ llm: recordOne(), registerGlobal: false, prometheus: false });
+    running = startMetrics({ llm: recordOne(), meterProvider: 'private', prometheus: false });
     const app = await serve((req, res) => running!.metricsHandler(req, res));
     try {
       expect((await fetch(`${app.url}/metrics`)).status).toBe(404);
@@ -85,7 +87,7 @@ describe('Prometheus export', () => {
     const promtool = requireBinary(ctx, 'promtool', 'promtool check metrics on the exposition');
     const llm = recordOne();
     for (let i = 0; i < 20; i++) llm.startRequest({ model: `model-${i % 4}`, operation: i % 2 ? 'chat' : 'text_completion' }).fail(new RangeError('x'));
-    running = startMetrics({ serviceName: 'lint', llm, registerGlobal: false });
+    running = startMetrics({ serviceName: 'lint', llm, meterProvider: 'private' });
     const app = await serve((req, res) => running!.metricsHandler(req, res));
     try {
       const text = await (await fetch(`${app.url}/metrics`)).text();

@@ -70,7 +70,7 @@ function play(llm: LlmMetrics, scripts: Script[]): void {
       r.end({ at: t + 100 });
       t += 100;
     }
-    llm.startRequest({ model: 'm', at: t, attributes }).fail(new TypeError('boom'), t + 5);
+    llm.startRequest({ model: 'm', at: t, attributes }).fail(new TypeError('boom'), { at: t + 5 });
     llm.startRequest({ model: 'm', at: t, attributes }).scheduled(t + 1);
     llm.startRequest({ model: 'm', at: t, attributes });
   }
@@ -120,7 +120,7 @@ describe('declared request attributes', () => {
   it('are labels of every family in the Prometheus exposition', async () => {
     const llm = createLlmMetrics({ log: false, clock: () => 0, attributes: { tenant: { maxValues: 50 }, route: {} } });
     play(llm, scripts);
-    running = startMetrics({ llm, registerGlobal: false, warnings: false, runtime: false });
+    running = startMetrics({ llm, meterProvider: 'private', runtime: false });
     const app = await serve((req, res) => running!.metricsHandler(req, res));
     let text: string;
     try {

@@ -45,10 +45,10 @@ describe('request spans', () => {
     a.end({ finishReason: 'length', at: 500 });
     const b = llm.startRequest({ model: 'failed', at: 100 });
     b.scheduled(130);
-    b.fail(new TypeError('boom'), 260);
+    b.fail(new TypeError('boom'), { at: 260 });
     const c = llm.startRequest({ model: 'aborted', promptTokens: 7, at: 300 });
     c.firstToken(330);
-    c.abort(1000);
+    c.abort({ at: 1000 });
 
     const [ok] = byModel(spans(), 'ok');
     // Ground truth from the script above, in seconds.
@@ -222,7 +222,7 @@ describe('exemplars', () => {
 
   it('hold, per bucket, the trace of a sampled request that fell into it', async () => {
     const { provider, spans } = tracing();
-    const llm = createLlmMetrics({ log: false, tracerProvider: provider });
+    const llm = createLlmMetrics({ log: false, tracerProvider: provider, histograms: 'classic' });
     const ttfts = [0.004, 0.03, 0.03, 0.7, 12]; // seconds; the two 0.03 share a bucket, the later one wins
     const handles = ttfts.map((ttft) => {
       const at = llm.now();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLlmMetrics, tapResponse } from '@inferwatch/sdk';
-import { Shape } from '../../packages/sdk/src/sse-tap.js';
+import { createLlmMetrics } from '@inferwatch/sdk';
+import { tapResponse } from '@inferwatch/sdk/internal';
+import { Shape } from '../../packages/sdk/src/streams/sse-tap.js';
 import { collect, requestSummary } from '../helpers/collect.js';
 
 const ATTRS = { 'gen_ai.request.model': 'm', 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'unknown' };

@@ -13,7 +13,9 @@ import { sdkAlone } from '../helpers/sdk-alone.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function host(script: string, cwd = ROOT, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Without the NODE_PATH pnpm's bin shims set: a user's app resolves packages from its own node_modules only.
+  const { NODE_PATH: _, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -42,11 +44,11 @@ describe('startMetrics() when the Prometheus port cannot be opened', () => {
       import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
       const llm = createLlmMetrics({ log: false });
       // As the old README did: ready never awaited.
-      startMetrics({ llm, prometheus: { port: ${port}, host: '127.0.0.1' }, registerGlobal: false });
-      const telemetry = startMetrics({ llm, prometheus: { port: ${port}, host: '127.0.0.1' }, registerGlobal: false });
+      startMetrics({ llm, prometheus: { port: ${port}, host: '127.0.0.1' }, meterProvider: 'private' });
+      const telemetry = startMetrics({ llm, prometheus: { port: ${port}, host: '127.0.0.1' }, meterProvider: 'private' });
       const ready = await telemetry.ready;
       console.log('ready', ready.ok, ready.error?.code);
-      const bad = await startMetrics({ llm, prometheus: { port: 70000 }, registerGlobal: false }).ready;
+      const bad = await startMetrics({ llm, prometheus: { port: 70000 }, meterProvider: 'private' }).ready;
       console.log('bad port', bad.ok);
       await new Promise((resolve) => setTimeout(resolve, 200));
       await telemetry.shutdown();
@@ -70,8 +72,9 @@ describe('startMetrics({ gpu: true }) without @inferwatch/gpu installed', () => 
     const result = await host(
       `
       import { startMetrics } from '@inferwatch/sdk';
-      const telemetry = startMetrics({ gpu: true, prometheus: false, registerGlobal: false });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const telemetry = startMetrics({ gpu: true, prometheus: false, meterProvider: 'private' });
+      const ready = await telemetry.ready;
+      console.log('gpu', ready.ok, ready.gpu.state);
       await telemetry.shutdown();
       console.log('host still running');
     `,
@@ -79,7 +82,8 @@ describe('startMetrics({ gpu: true }) without @inferwatch/gpu installed', () => 
     );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('host still running');
-    expect(lines(result.stderr, 'gpu: true needs the @inferwatch/gpu package')).toHaveLength(1);
+    expect(result.stdout).toContain('gpu false failed');
+    expect(lines(result.stderr, 'gpu: true needs @inferwatch/gpu, and it is not installed. Run: npm install @inferwatch/gpu')).toHaveLength(1);
   });
 });
 

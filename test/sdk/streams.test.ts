@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLlmMetrics, tapResponse, trackStream, type LlmMetrics } from '@inferwatch/sdk';
+import { createLlmMetrics, trackStream, type LlmMetrics } from '@inferwatch/sdk';
+import { tapResponse } from '@inferwatch/sdk/internal';
 import { collect, requestSummary } from '../helpers/collect.js';
 
 const ATTRS = { 'gen_ai.request.model': 'm', 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'unknown' };

@@ -71,7 +71,7 @@ describe('startMetrics tracing', () => {
     running = startMetrics({ prometheus: false });
     expect(running.tracerProvider).toBeUndefined();
     process.env.OTEL_TRACES_EXPORTER = 'none';
-    const other = startMetrics({ prometheus: false, registerGlobal: false });
+    const other = startMetrics({ prometheus: false, meterProvider: 'private' });
     expect(other.tracerProvider).toBeUndefined();
     return other.shutdown();
   });
@@ -89,7 +89,7 @@ describe('startMetrics tracing', () => {
     const receiver = await spanReceiver();
     cleanups.push(receiver.close);
     const llm = createLlmMetrics({ log: false });
-    running = startMetrics({ llm, prometheus: false, registerGlobal: false, tracing: { exporter: 'otlp', protocol: 'http/json', url: receiver.tracesUrl } });
+    running = startMetrics({ llm, prometheus: false, meterProvider: 'private', tracing: { exporter: 'otlp', protocol: 'http/json', url: receiver.tracesUrl } });
     expect(trace.getTracerProvider().getTracer('x').startSpan('probe').isRecording()).toBe(false);
     llm.startRequest({ model: 'm' }).end();
     await running.forceFlush();

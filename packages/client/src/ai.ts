@@ -115,6 +115,3 @@ export function instrumentAiSdk(metrics: ClientMetrics) {
     },
   };
 }
-
-/** @deprecated use `instrumentAiSdk` (same function). */
-export const aiSdkMiddleware = instrumentAiSdk;

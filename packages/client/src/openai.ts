@@ -107,14 +107,7 @@ function wrap(resource: CreateResource | undefined, metrics: ClientMetrics, oper
  * or not) on `metrics`: duration, time to first chunk, time per chunk, token usage, errors by type.
  * Instruments the client in place and returns it. The recorder comes first, as in every wrapper.
  */
-export function instrumentOpenAI<T extends OpenAILike>(metrics: ClientMetrics, client: T, options?: { provider?: string }): T;
-/** @deprecated The client first: pass the recorder first, `instrumentOpenAI(metrics, client)`. */
-export function instrumentOpenAI<T extends OpenAILike>(client: T, metrics: ClientMetrics, options?: { provider?: string }): T;
-export function instrumentOpenAI<T extends OpenAILike>(first: ClientMetrics | T, second: T | ClientMetrics, options: { provider?: string } = {}): T {
-  // Told apart by shape: a recorder has startOperation(), a client has none.
-  const recorderFirst = isRecorder(first) && !isRecorder(second);
-  const metrics = (recorderFirst ? first : second) as ClientMetrics;
-  const client = (recorderFirst ? second : first) as T;
+export function instrumentOpenAI<T extends OpenAILike>(metrics: ClientMetrics, client: T, options: { provider?: string } = {}): T {
   const provider = attempt(() => options?.provider, undefined);
   const name = typeof provider === 'string' && provider !== '' ? provider : 'openai';
   try {
@@ -125,5 +118,3 @@ export function instrumentOpenAI<T extends OpenAILike>(first: ClientMetrics | T,
   }
   return client;
 }
-
-const isRecorder = (value: unknown): boolean => attempt(() => typeof (value as ClientMetrics | undefined)?.startOperation === 'function', false);

@@ -1,14 +1,7 @@
-import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { emptyResource } from '@opentelemetry/resources';
-import {
-  AggregationTemporality,
-  DataPointType,
-  type CollectionResult,
-  type DataPoint,
-  type MetricData,
-  type MetricProducer,
-} from '@opentelemetry/sdk-metrics';
+import type { CollectionResult, DataPoint, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
+import { collection, counterData, gaugeData } from '@inferwatch/sdk/internal';
 import {
   ATTR_GPU_INDEX,
   ATTR_GPU_TASK,
@@ -40,10 +33,7 @@ export class GpuMetricProducer implements MetricProducer {
   constructor(private readonly source: GpuSource) {}
 
   async collect(): Promise<CollectionResult> {
-    return {
-      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: SCOPE, metrics: this.metrics() }] },
-      errors: [],
-    };
+    return collection(SCOPE, this.metrics());
   }
 
   private metrics(): MetricData[] {
@@ -81,27 +71,10 @@ export class GpuMetricProducer implements MetricProducer {
     }
     const metrics: MetricData[] = [];
     for (const key of Object.keys(GPU_GAUGES) as GaugeKey[]) {
-      if (points[key].length === 0) continue;
-      const { name, unit, description } = GPU_GAUGES[key];
-      metrics.push({
-        descriptor: { name, unit, description, valueType: ValueType.DOUBLE },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: points[key],
-      });
+      if (points[key].length > 0) metrics.push(gaugeData(GPU_GAUGES[key], points[key]));
     }
-    metrics.push({
-      descriptor: { name: POLL_ERRORS.name, unit: POLL_ERRORS.unit, description: POLL_ERRORS.description, valueType: ValueType.INT },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.SUM,
-      isMonotonic: true,
-      dataPoints: POLL_ERROR_TYPES.map((type) => ({
-        startTime: this.startTime,
-        endTime: now,
-        attributes: { 'error.type': type },
-        value: this.source.errors.get(type) ?? 0,
-      })),
-    });
+    const errors = POLL_ERROR_TYPES.map((type) => ({ startTime: this.startTime, endTime: now, attributes: { 'error.type': type }, value: this.source.errors.get(type) ?? 0 }));
+    metrics.push(counterData(POLL_ERRORS, errors));
     return metrics;
   }
 }

@@ -4,16 +4,21 @@
 // server destroys, a deadline). The framework wrappers and the example gateway all stand on this.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extractTraceContext, type LlmMetrics, type RequestAttributeValues, type RequestHandle } from '@inferwatch/sdk';
+import { noticeOnce } from '@inferwatch/sdk/internal';
 import { HttpError, readBody, withinDepth } from './json-body.js';
 import { Outcome } from './outcome.js';
 
 export interface HttpInstrumentationOptions {
-  /** Which requests are LLM calls. Default: every POST. */
+  /**
+   * Which requests are LLM calls (`path` without its query). Default: POSTs to the OpenAI-style inference routes,
+   * `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/responses` and the same without `/v1`
+   * (`isInferenceRoute`); everything else (health checks, admin routes, webhooks) is not recorded.
+   */
   include?: (method: string, path: string) => boolean;
   /** The model when the JSON body names none (e.g. from a path segment or a header). */
   model?: (req: IncomingMessage) => string | undefined;
-  /** Largest request body read for `model`. Default 1 MiB; the handler always gets the whole body. */
-  maxBodyBytes?: number;
+  /** Most bytes of a request body scanned for its `model`. Default 1 MiB; the handler always gets the whole body. */
+  maxScanBytes?: number;
   /** The request's values of the attributes declared in `createLlmMetrics({ attributes })`, e.g. `(req) => ({ tenant: req.headers['x-tenant'] })`. */
   attributes?: RequestAttributesOf;
 }
@@ -73,13 +78,29 @@ export function requestHandle(req: IncomingMessage): RequestHandle | undefined {
 
 /** `gen_ai.operation.name` from an OpenAI-style path. */
 export function operationFor(path: string): string | undefined {
-  if (path.includes('/chat/completions')) return 'chat';
+  if (path.includes('/chat/completions') || path.endsWith('/responses')) return 'chat';
   if (path.includes('/completions')) return 'text_completion';
   if (path.includes('/embeddings')) return 'embeddings';
   return undefined;
 }
 
-export const includeByDefault = (method: string) => method === 'POST';
+const INFERENCE_ROUTES: ReadonlySet<string> = new Set(
+  ['/chat/completions', '/completions', '/embeddings', '/responses'].flatMap((route) => [route, `/v1${route}`]),
+);
+
+/** The default `include`: a POST to an OpenAI-style inference route (`/v1/chat/completions`, `/completions`, …). */
+export function isInferenceRoute(method: string, path: string): boolean {
+  return method === 'POST' && INFERENCE_ROUTES.has(path.replace(/\/+$/, ''));
+}
+
+/** Whether the wrapper records this request: `include` (default `isInferenceRoute`) on the path without its query; one that throws says no. */
+export function included(include: ((method: string, path: string) => boolean) | undefined, method: string, url: string): boolean {
+  try {
+    return (include ?? isInferenceRoute)(method, url.split('?')[0]);
+  } catch {
+    return false;
+  }
+}
 
 const MAX_MODEL_JSON_DEPTH = 64;
 
@@ -298,14 +319,11 @@ function bodyAlreadyRead(req: IncomingMessage): boolean {
 function observeParsed(llm: LlmMetrics, req: IncomingMessage, exchange: HttpExchange, maxBody: number): void {
   const model = modelOfParsed((req as { body?: unknown }).body, maxBody);
   if (model !== undefined) exchange.setModel(model);
-  try {
-    llm.warnOnce(
-      'http-body-read-first',
-      'the request body was read before the inferwatch middleware (a body parser such as express.json() mounted first): the model comes from req.body, and arrival and queue times start after the body was parsed. Mount the middleware before the body parser.',
-    );
-  } catch {
-    // A recorder without warnOnce (a hand-made LlmMetrics) still records.
-  }
+  noticeOnce(
+    llm,
+    'http-body-read-first',
+    'the request body was read before the inferwatch middleware (a body parser such as express.json() mounted first): the model comes from req.body, and arrival and queue times start after the body was parsed. Mount the middleware before the body parser.',
+  );
   exchange.handle();
 }
 
@@ -328,18 +346,11 @@ function modelOfParsed(body: unknown, maxBody: number): string | undefined {
  * rest as `openExchange` does.
  */
 export function observeExchange(llm: LlmMetrics, req: IncomingMessage, res: ServerResponse, options: HttpInstrumentationOptions = {}): void {
-  const path = req.url ?? '/';
-  const method = req.method ?? 'GET';
-  try {
-    if (!(options.include ?? includeByDefault)(method, path)) return;
-  } catch {
-    return;
-  }
-  if (observed.has(req)) return;
+  if (!included(options.include, req.method ?? 'GET', req.url ?? '/') || observed.has(req)) return;
   observed.add(req);
   const exchange = new HttpExchange(llm, req, res, { attributes: options.attributes });
   exchange.fallbackModel = () => options.model?.(req);
-  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const maxBody = options.maxScanBytes ?? 1024 * 1024;
   if (bodyAlreadyRead(req)) return observeParsed(llm, req, exchange, maxBody);
   const body: Buffer[] = [];
   let bodyBytes = 0;

@@ -9,6 +9,3 @@ export function instrumentExpress(llm: LlmMetrics, options?: HttpInstrumentation
     next();
   };
 }
-
-/** @deprecated use `instrumentExpress` (same function). */
-export const expressMiddleware = instrumentExpress;

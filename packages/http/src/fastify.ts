@@ -18,6 +18,3 @@ export function instrumentFastify(llm: LlmMetrics, options?: HttpInstrumentation
   // Fastify's own flags (what fastify-plugin sets): apply to the whole app, not just this plugin's scope.
   return Object.assign(plugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'inferwatch' });
 }
-
-/** @deprecated use `instrumentFastify` (same function). */
-export const fastifyPlugin = instrumentFastify;

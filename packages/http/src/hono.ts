@@ -3,7 +3,7 @@
 // Response body and the request's abort signal feed the same `Outcome`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extractTraceContext, type LlmMetrics, type RequestAttributeValues, type RequestHandle } from '@inferwatch/sdk';
-import { attributesOf, includeByDefault, modelIn, observeExchange, operationFor } from './exchange.js';
+import { attributesOf, included, modelIn, observeExchange, operationFor } from './exchange.js';
 import { Outcome } from './outcome.js';
 
 interface HonoContextLike {
@@ -14,12 +14,12 @@ interface HonoContextLike {
 }
 
 export interface HonoInstrumentationOptions {
-  /** Which requests are LLM calls. Default: every POST. */
+  /** Which requests are LLM calls, as for the node:http wrappers. Default: POSTs to the OpenAI-style inference routes (`isInferenceRoute`). */
   include?: (method: string, path: string) => boolean;
   /** The model when the JSON body names none. */
   model?: (req: Request) => string | undefined;
-  /** Largest request body read for the model (never more: the rest stays for the handler). Default 1 MiB. */
-  maxBodyBytes?: number;
+  /** Most bytes of a request body scanned for its `model` (never more: the rest stays for the handler). Default 1 MiB. */
+  maxScanBytes?: number;
   /** The request's values of the attributes declared in `createLlmMetrics({ attributes })`, e.g. `(req) => ({ tenant: req.headers.get('x-tenant') ?? undefined })`. */
   attributes?: (req: Request) => RequestAttributeValues | undefined;
 }
@@ -109,18 +109,14 @@ export function instrumentHono(llm: LlmMetrics, options: HonoInstrumentationOpti
   };
   return async function inferwatch(c: HonoContextLike, next: () => Promise<void>): Promise<void> {
     const { method, path, raw } = c.req;
-    try {
-      if (!(options.include ?? includeByDefault)(method, path) || observed.has(raw)) return next();
-    } catch {
-      return next();
-    }
+    if (!included(options.include, method, path) || observed.has(raw)) return next();
     observed.add(raw);
     const node = nodeObjects(c.env);
     if (node !== undefined) {
       observeExchange(llm, node.incoming, node.outgoing, {
         include: () => true,
         model: () => fallbackModel(raw),
-        maxBodyBytes: options.maxBodyBytes,
+        maxScanBytes: options.maxScanBytes,
         attributes: () => attributesOf(options.attributes, raw),
       });
       return next();
@@ -141,7 +137,7 @@ export function instrumentHono(llm: LlmMetrics, options: HonoInstrumentationOpti
     // Web-standard runtimes abort the request's signal when the client leaves, at any moment.
     raw.signal.addEventListener('abort', () => outcome.cut(true), { once: true });
     // A clone leaves the body for the handler.
-    model = await modelInClone(raw, options.maxBodyBytes ?? 1024 * 1024);
+    model = await modelInClone(raw, options.maxScanBytes ?? 1024 * 1024);
     start();
     try {
       await next();
@@ -154,6 +150,3 @@ export function instrumentHono(llm: LlmMetrics, options: HonoInstrumentationOpti
     c.res = new Response(observedBody(res.body, outcome, res.status, res.headers.get('content-type')), res);
   };
 }
-
-/** @deprecated use `instrumentHono` (same function). */
-export const honoMiddleware = instrumentHono;

@@ -13,6 +13,3 @@ export function instrumentNodeHttp<Req extends IncomingMessage, Res extends Serv
     return handler(req, res);
   };
 }
-
-/** @deprecated use `instrumentNodeHttp` (same function). */
-export const instrumentHandler = instrumentNodeHttp;

@@ -1,6 +1,7 @@
 // How an exchange ends, whatever carries its response (a node:http ServerResponse, a web Response
 // body): the one set of rules every wrapper records by, so that no two of them can drift apart.
-import { responseFormat, tapResponse, type RequestHandle, type ResponseTap } from '@inferwatch/sdk';
+import type { RequestHandle } from '@inferwatch/sdk';
+import { responseFormat, tapResponse, type ResponseTap } from '@inferwatch/sdk/internal';
 
 /**
  * Drives a request from its response, exactly once whatever the transport reports and in whatever order:

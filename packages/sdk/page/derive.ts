@@ -1,7 +1,7 @@
 // What the page shows, derived from successive snapshots with PromQL's arithmetic (promql.ts):
 // rate() per series then summed, histogram_quantile() of the summed bucket rates, gauges as they stand.
-import type { Snapshot, SnapshotPoint } from '../src/snapshot.js';
-import { histogramQuantile, rate, type Bucket, type Sample } from './promql.js';
+import type { Snapshot, SnapshotPoint } from '../src/export/snapshot.js';
+import { addNative, histogramQuantile, nativeQuantile, nativeRate, rate, type Bucket, type NativeBuckets, type NativeSample, type Sample } from '../src/query/promql.js';
 
 type Attributes = SnapshotPoint['attributes'];
 export type Match = (attributes: Attributes) => boolean;
@@ -83,8 +83,20 @@ function cumulative(p: SnapshotPoint): [string, number][] {
   return out;
 }
 
-/** `histogram_quantile(q, sum by (le) (rate(name_bucket[range])))` for each q; null where PromQL gives NaN. */
+const isNative = (p: SnapshotPoint) => p.scale !== undefined;
+const nativeOf = (p: SnapshotPoint): NativeBuckets => ({ scale: p.scale!, zeroCount: p.zeroCount ?? 0, offset: p.offset ?? 0, counts: p.counts ?? [] });
+
+/**
+ * For each q, `histogram_quantile(q, sum(rate(name[range])))` over native histograms, or
+ * `histogram_quantile(q, sum by (le) (rate(name_bucket[range])))` over classic ones; null where PromQL gives NaN.
+ */
 export function quantiles(window: readonly Indexed[], end: number, range: number, name: string, match: Match, qs: readonly number[]): (number | null)[] {
+  const native = window.some((snapshot) => [...(snapshot.metrics.get(name)?.values() ?? [])].some(isNative));
+  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  if (native) {
+    const summed = nativeRateSum(window, end, range, name, match);
+    return qs.map((q) => (summed === undefined ? null : finite(nativeQuantile(q, summed))));
+  }
   const byLe = new Map<string, number>();
   for (const [key, { samples }] of samplesOf(window, name, match, cumulative)) {
     const r = rate(samples, end, range);
@@ -93,10 +105,26 @@ export function quantiles(window: readonly Indexed[], end: number, range: number
     byLe.set(le, (byLe.get(le) ?? 0) + r);
   }
   const buckets: Bucket[] = [...byLe].map(([le, count]) => ({ le: le === '+Inf' ? Infinity : Number(le), count }));
-  return qs.map((q) => {
-    const v = histogramQuantile(q, buckets);
-    return Number.isFinite(v) ? v : null;
-  });
+  return qs.map((q) => finite(histogramQuantile(q, buckets)));
+}
+
+/** `sum(rate(name[range]))` of the matching native series, at their coarsest scale; undefined when none has two samples. */
+function nativeRateSum(window: readonly Indexed[], end: number, range: number, name: string, match: Match): NativeBuckets | undefined {
+  const series = new Map<string, NativeSample[]>();
+  for (const snapshot of window) {
+    for (const [key, point] of snapshot.metrics.get(name) ?? []) {
+      if (!match(point.attributes) || !isNative(point)) continue;
+      let samples = series.get(key);
+      if (samples === undefined) series.set(key, (samples = []));
+      samples.push({ t: snapshot.t, h: nativeOf(point) });
+    }
+  }
+  let sum: NativeBuckets | undefined;
+  for (const samples of series.values()) {
+    const r = nativeRate(samples, end, range);
+    if (r !== undefined) sum = sum === undefined ? r : addNative(sum, r);
+  }
+  return sum;
 }
 
 /** Gauge points matching, aggregated (`sum`, `avg`, `max`), grouped by the label values `group` returns. */
@@ -114,20 +142,39 @@ export function gaugeBy(snapshot: Indexed | undefined, name: string, match: Matc
   return new Map([...acc].map(([g, a]) => [g, agg === 'sum' ? a.total : agg === 'avg' ? a.total / a.n : a.max]));
 }
 
-/** Observations per bucket between two snapshots, summed over matching series: one heatmap column. */
+/** Observations per bucket between two snapshots, summed over matching series: one heatmap column, keyed by upper bound. */
 export function bucketIncrease(previous: Indexed | undefined, current: Indexed, name: string, match: Match): Map<string, number> {
   const out = new Map<string, number>();
+  const add = (le: string, d: number) => out.set(le, (out.get(le) ?? 0) + Math.max(0, d));
   for (const [key, point] of current.metrics.get(name) ?? []) {
     if (!match(point.attributes)) continue;
     const before = previous?.metrics.get(name)?.get(key);
     // A count that went down is a restart: the whole current count is new, as rate() treats resets.
     const reset = before === undefined || (before.count ?? 0) > (point.count ?? 0);
+    if (isNative(point)) {
+      // Native buckets, gathered by octave (powers of two) so the column has the rows of a readable heatmap.
+      const now = octaves(nativeOf(point));
+      const then = reset || before === undefined || !isNative(before) ? new Map<string, number>() : octaves(nativeOf(before));
+      for (const [le, c] of now) add(le, before === undefined ? 0 : c - (then.get(le) ?? 0));
+      continue;
+    }
     const bounds = point.bounds ?? [];
     (point.counts ?? []).forEach((c, i) => {
       const le = i < bounds.length ? String(bounds[i]) : '+Inf';
-      const d = reset ? (before === undefined ? 0 : c) : c - (before.counts?.[i] ?? 0);
-      out.set(le, (out.get(le) ?? 0) + Math.max(0, d));
+      add(le, reset ? (before === undefined ? 0 : c) : c - (before.counts?.[i] ?? 0));
     });
+  }
+  return out;
+}
+
+/** A native histogram's counts per power of two holding each bucket's upper bound (`0` for the zero bucket). */
+function octaves(h: NativeBuckets): Map<string, number> {
+  const out = new Map<string, number>();
+  if (h.zeroCount > 0) out.set('0', h.zeroCount);
+  for (let i = 0; i < h.counts.length; i++) {
+    if (h.counts[i] === 0) continue;
+    const le = String(2 ** Math.ceil((h.offset + i + 1) / 2 ** h.scale));
+    out.set(le, (out.get(le) ?? 0) + h.counts[i]);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // The live page: polls <mount>/snapshot (every 2 s, or as `?refresh=` says) and draws the real-time dashboard's panels with uPlot.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Snapshot } from '../src/snapshot.js';
+import type { Snapshot } from '../src/export/snapshot.js';
 import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
 
 const RANGE_MS = 15_000;

@@ -1,30 +1,28 @@
-export { createLlmMetrics } from './recorder.js';
-export type { LlmMetrics, LlmMetricsOptions, StartRequestInfo } from './recorder.js';
-export { extractTraceContext, injectTraceContext } from './propagation.js';
-export type { HeaderCarrier } from './propagation.js';
-export type { TracingOptions } from './tracing.js';
-export type { Exemplar } from './histogram.js';
-export type { RequestHandle, EndOptions, OutcomeOptions } from './lifecycle.js';
-export type { EngineState, EngineStateCallback } from './engine-state.js';
-export type { LogLineOptions } from './log-line.js';
-export { startMetrics } from './start.js';
-export type { StartMetricsOptions, RunningMetrics, ReadyResult } from './start.js';
-export type { PrometheusOptions, MetricsHandler } from './prometheus.js';
-export type { OtlpOptions } from './otlp.js';
-export type { DashboardOptions, DashboardHandler } from './dashboard.js';
-export type { Snapshot, SnapshotMetric, SnapshotPoint } from './snapshot.js';
-export type { GpuOption, GpuOptions } from './gpu.js';
-export { createRuntimeMetrics } from './runtime-metrics.js';
-export type { RuntimeMetrics, RuntimeMetricsOptions } from './runtime-metrics.js';
-export { trackStream } from './streams.js';
-export type { TrackOptions } from './streams.js';
-export { tapResponse, responseFormat } from './sse-tap.js';
-export type { ResponseTap, TapOptions } from './sse-tap.js';
-export { createClientMetrics } from './client.js';
-export type { ClientMetrics, ClientMetricsOptions, ClientOperation, ClientUsage, StartOperationInfo } from './client.js';
-export type { BucketOptions } from './series.js';
-export type { RequestAttributeOptions, RequestAttributeDeclarations, RequestAttributeValues } from './request-attributes.js';
-export type { HistogramName } from './catalog.js';
+// The public API of @inferwatch/sdk. Sibling packages reach a few internals through '@inferwatch/sdk/internal'.
+export { createLlmMetrics, createClientMetrics } from './start/llm-metrics.js';
+export { startMetrics } from './start/start-metrics.js';
+export { createRuntimeMetrics } from './runtime/runtime-metrics.js';
+export { trackStream } from './streams/track-stream.js';
+export { extractTraceContext, injectTraceContext } from './trace/propagation.js';
+
+export type { LlmMetrics, LlmMetricsOptions, LogLineOptions, StartRequestInfo } from './record/recorder.js';
+export type { RequestHandle, EndOptions, OutcomeOptions } from './record/lifecycle.js';
+export type { EngineState, EngineStateCallback } from './record/engine-state.js';
+export type { BucketOptions, HistogramMode, HistogramModes, NativeHistogramOptions } from './record/series.js';
+export type { RequestAttributeOptions, RequestAttributeDeclarations, RequestAttributeValues } from './record/request-attributes.js';
+export type { ClientMetrics, ClientMetricsOptions, ClientOperation, ClientUsage, StartOperationInfo } from './record/client.js';
+export type { HistogramName } from './record/catalog.js';
+export type { Exemplar } from './aggregator/histogram.js';
+export type { StartMetricsOptions, RunningMetrics, ReadyResult, ExporterStatus } from './start/start-metrics.js';
+export type { TracingOptions } from './start/tracing.js';
+export type { GpuOption, GpuOptions } from './start/gpu.js';
+export type { PrometheusOptions, MetricsHandler } from './export/prometheus.js';
+export type { OtlpOptions } from './export/otlp.js';
+export type { Snapshot, SnapshotMetric, SnapshotPoint } from './export/snapshot.js';
+export type { DashboardOptions, DashboardHandler } from './dashboard/handler.js';
+export type { RuntimeMetrics, RuntimeMetricsOptions } from './runtime/runtime-metrics.js';
+export type { TrackOptions } from './streams/track-stream.js';
+export type { HeaderCarrier } from './trace/propagation.js';
 export {
   METRIC_GEN_AI_SERVER_REQUEST_DURATION,
   METRIC_GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
@@ -48,4 +46,4 @@ export {
   METRIC_INFERWATCH_SCHEDULER_SWAPPED,
   METRIC_INFERWATCH_KV_CACHE_GPU_USAGE,
   METRIC_INFERWATCH_KV_CACHE_CPU_USAGE,
-} from './catalog.js';
+} from './record/catalog.js';

@@ -1,0 +1,90 @@
+import type { Attributes } from '@opentelemetry/api';
+import { DataPointType, type CollectionResult, type ExponentialHistogram, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
+
+/**
+ * The page's view of one collection: cumulative counters and histogram buckets and current gauges,
+ * per series, as the exporters see them. Rates and quantiles are the reader's job (page/promql.ts).
+ */
+export interface Snapshot {
+  /** Unix milliseconds of the collection. */
+  t: number;
+  /** `service.name` of the process. */
+  service: string;
+  metrics: SnapshotMetric[];
+}
+
+export interface SnapshotMetric {
+  /** OTel name, e.g. `gen_ai.server.time_to_first_token`. */
+  name: string;
+  unit: string;
+  /** `counter` (monotonic sum), `gauge` (gauges and up-down sums) or `histogram`. */
+  kind: 'counter' | 'gauge' | 'histogram';
+  points: SnapshotPoint[];
+}
+
+export interface SnapshotPoint {
+  attributes: Attributes;
+  /** Counter or gauge value. */
+  value?: number;
+  /** Classic histogram: finite upper bounds; `counts` has one more entry, for +Inf. Counts are per bucket, not cumulative. */
+  bounds?: number[];
+  /** Per bucket: classic (with `bounds`) or native (with `scale`, from bucket `offset`). */
+  counts?: number[];
+  /** Native histogram: bucket `offset + i` holds (2^((offset+i)/2^scale), 2^((offset+i+1)/2^scale)]; zeros apart. */
+  scale?: number;
+  offset?: number;
+  zeroCount?: number;
+  sum?: number;
+  count?: number;
+}
+
+function kindOf(metric: MetricData): SnapshotMetric['kind'] | undefined {
+  switch (metric.dataPointType) {
+    case DataPointType.HISTOGRAM:
+    case DataPointType.EXPONENTIAL_HISTOGRAM:
+      return 'histogram';
+    case DataPointType.SUM:
+      return metric.isMonotonic ? 'counter' : 'gauge';
+    case DataPointType.GAUGE:
+      return 'gauge';
+    default:
+      return undefined;
+  }
+}
+
+/** Serialises a collection into the snapshot the page polls. */
+export function toSnapshot(collection: CollectionResult, at: number): Snapshot {
+  const { resource, scopeMetrics } = collection.resourceMetrics;
+  // Several recorders (or producers) write the same names: one entry per name, their points together.
+  const metrics = new Map<string, SnapshotMetric>();
+  for (const scope of scopeMetrics) {
+    for (const metric of scope.metrics) {
+      const kind = kindOf(metric);
+      if (kind === undefined) continue;
+      const points: SnapshotPoint[] =
+        metric.dataPointType === DataPointType.HISTOGRAM
+          ? (metric.dataPoints as { attributes: Attributes; value: Histogram }[]).map(({ attributes, value }) => ({
+              attributes,
+              bounds: value.buckets.boundaries,
+              counts: value.buckets.counts,
+              sum: value.sum ?? 0,
+              count: value.count,
+            }))
+          : metric.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM
+            ? (metric.dataPoints as { attributes: Attributes; value: ExponentialHistogram }[]).map(({ attributes, value }) => ({
+                attributes,
+                scale: value.scale,
+                offset: value.positive.offset,
+                counts: value.positive.bucketCounts,
+                zeroCount: value.zeroCount,
+                sum: value.sum ?? 0,
+                count: value.count,
+              }))
+            : (metric.dataPoints as { attributes: Attributes; value: number }[]).map(({ attributes, value }) => ({ attributes, value }));
+      const known = metrics.get(metric.descriptor.name);
+      if (known === undefined) metrics.set(metric.descriptor.name, { name: metric.descriptor.name, unit: metric.descriptor.unit, kind, points });
+      else if (known.kind === kind) known.points.push(...points);
+    }
+  }
+  return { t: at, service: String(resource.attributes['service.name'] ?? ''), metrics: [...metrics.values()] };
+}
