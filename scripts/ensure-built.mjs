@@ -6,7 +6,8 @@
 // where `pnpm install && pnpm run build` costs tens of seconds.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logLine } from './log-line.mjs';
@@ -65,10 +66,27 @@ function readStamp() {
   }
 }
 
-function pnpm(args, env) {
-  const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'pnpm.mjs'), ...args], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
-  if (result.status !== 0) throw new Error(`pnpm ${args.join(' ')} failed (exit ${result.status})`);
+/**
+ * Runs a tool with everything it prints kept back: a step that works shows only the caller's own lines,
+ * one that fails throws with the tool's whole output (stdout and stderr in the order written). The
+ * output goes to a file rather than a pipe, so no buffer limit can cut it short or kill the tool.
+ */
+export function runQuietly(name, command, args, { cwd, env } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'inferwatch-step-'));
+  const file = join(dir, 'output.log');
+  const fd = openSync(file, 'w');
+  try {
+    const result = spawnSync(command, args, { cwd, env, stdio: ['ignore', fd, fd] });
+    if (result.status === 0) return;
+    const how = result.error ? result.error.message : result.signal ? `killed by ${result.signal}` : `exit ${result.status}`;
+    throw new Error(`${name} failed (${how}); its output:\n${readFileSync(file, 'utf8').trimEnd()}`);
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
+
+const pnpm = (args, env) => runQuietly(`pnpm ${args.join(' ')}`, process.execPath, [join(ROOT, 'scripts', 'pnpm.mjs'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
 
 /**
  * Installs and builds what changed; returns what it did, e.g. `['install', 'build']` or `[]`.
@@ -79,7 +97,8 @@ export function ensureBuilt({ types = true, log = (message) => logLine('build', 
   const stamp = readStamp();
   const done = [];
   const steps = [
-    ['install', 'installing dependencies (pnpm install --frozen-lockfile; the first run also fetches pnpm)', ['install', '--frozen-lockfile'], stamp.install === want.install && existsSync(join(ROOT, 'node_modules', '.modules.yaml'))],
+    // With no terminal to ask, pnpm would refuse to replace a node_modules made with other settings.
+    ['install', 'installing dependencies (pnpm install --frozen-lockfile; the first run also fetches pnpm)', ['install', '--frozen-lockfile', '--config.confirm-modules-purge=false'], stamp.install === want.install && existsSync(join(ROOT, 'node_modules', '.modules.yaml'))],
     ['build', `building the packages (tsup: ESM and CommonJS${types ? ', type declarations' : ''})`, ['run', 'build'], stamp.build === want.build && outputsPresent(types)],
   ];
   // The build's fingerprint includes the manifests, so whatever needs a new install rebuilds too.

@@ -1,6 +1,6 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without declarations
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
@@ -31,6 +31,21 @@ describe('npm run demo', () => {
       }
       expect(status, args.join(' ')).toBe(2);
     }
+  });
+
+  it('keeps a build step’s tool output back, and shows all of it, in order, when the step fails', () => {
+    // In a child, so that whatever the runner let through would be in what the child printed.
+    const script = `
+      import { runQuietly } from ${JSON.stringify(pathToFileURL(`${ROOT}scripts/ensure-built.mjs`).href)};
+      runQuietly('a quiet tool', process.execPath, ['-e', 'console.log("Progress: resolved 410"); console.error("WARN Failed to create bin")']);
+      try {
+        runQuietly('a failing tool', process.execPath, ['-e', 'console.log("step one"); console.error("step two failed"); console.log("step three"); process.exit(3)']);
+      } catch (error) {
+        process.stdout.write(\`caught: \${error.message}\`);
+      }`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('caught: a failing tool failed (exit 3); its output:\nstep one\nstep two failed\nstep three');
   });
 
   describe('on a built checkout', () => {

@@ -28,9 +28,12 @@ export class Engine {
     this.report();
   }
 
-  /** Queues a sequence; `onToken(index)` for each output token, `onEnd(finishReason)` once. */
-  submit({ handle, promptTokens, outputTokens, maxTokens, onToken, onEnd }) {
-    const seq = { handle, promptTokens, target: outputTokens, maxTokens, generated: 0, blocks: 0, onCpu: false, needsPrefill: true, onToken, onEnd, done: false };
+  /**
+   * Queues a sequence; `onToken(index)` for each output token, `onEnd(finishReason)` once. `stopped`: its
+   * last token completes a stop sequence, so it ends with `stop` even at max_tokens, as vLLM's does.
+   */
+  submit({ handle, promptTokens, outputTokens, maxTokens, stopped = false, onToken, onEnd }) {
+    const seq = { handle, promptTokens, target: outputTokens, maxTokens, stopped, generated: 0, blocks: 0, onCpu: false, needsPrefill: true, onToken, onEnd, done: false };
     this.waiting.push(seq);
     this.report();
     this.wake();
@@ -160,7 +163,7 @@ export class Engine {
     seq.done = true;
     this.running.splice(this.running.indexOf(seq), 1);
     this.release(seq);
-    const finishReason = seq.maxTokens !== undefined && seq.generated >= seq.maxTokens ? 'length' : 'stop';
+    const finishReason = !seq.stopped && seq.maxTokens !== undefined && seq.generated >= seq.maxTokens ? 'length' : 'stop';
     seq.handle.end({ finishReason, promptTokens: seq.promptTokens, outputTokens: seq.generated, at });
     seq.onEnd(finishReason);
   }

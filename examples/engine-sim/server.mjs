@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The simulated engine behind an OpenAI-compatible API, with its own /metrics and vLLM's log line.
 import { createLlmMetrics, extractTraceContext, startMetrics } from '@inferwatch/sdk';
-import { createOpenAIServer } from '@inferwatch/openai-server';
+import { createOpenAIServer, stopScanner } from '@inferwatch/openai-server';
 import { DEFAULTS, Engine } from './engine.mjs';
 import { promptTokensOf, word } from './tokens.mjs';
 import { parseCommandLine } from '../command-line.mjs';
@@ -57,6 +57,20 @@ const telemetry = startMetrics({ serviceName: 'inferwatch-engine-sim', llm, gpu:
 const engine = new Engine(llm, options);
 const maxContext = (options.numGpuBlocks ?? DEFAULTS.numGpuBlocks) * (options.blockSize ?? DEFAULTS.blockSize);
 
+/**
+ * Where the first of `stops` ends an output of `outputTokens` words: the text each token up to the one
+ * that completes it may send (the stop sequence left out), or undefined when none appears.
+ */
+function stopsAt(stops, outputTokens) {
+  const scanner = stopScanner(stops);
+  const pieces = [];
+  for (let i = 0; i < outputTokens; i++) {
+    pieces.push(scanner.push(word(i)));
+    if (scanner.stopped) return pieces;
+  }
+  return undefined;
+}
+
 const server = createOpenAIServer({
   model: args.model,
   ownedBy: 'inferwatch-engine-sim',
@@ -67,7 +81,8 @@ const server = createOpenAIServer({
   metricsHandler: telemetry.metricsHandler,
   dashboardHandler: telemetry.dashboardHandler,
   health: () => engine.state(),
-  generate: ({ body, chat, ctx, arrival, headers, signal }, reply) => {
+  supports: { stop: true },
+  generate: ({ body, chat, ctx, arrival, headers, signal, stop }, reply) => {
     const promptTokens = promptTokensOf(body, chat);
     const maxTokens = body.max_tokens ?? undefined;
     // With max_tokens the sequence runs to it (as benchmark_serving's ignore_eos); without, it stops on its own.
@@ -75,6 +90,8 @@ const server = createOpenAIServer({
     if (promptTokens + outputTokens > maxContext) {
       return reply.error(400, `prompt plus output (${promptTokens + outputTokens} tokens) exceed the context of ${maxContext}`, 'max_tokens');
     }
+    // The output is known in advance, so is where a stop sequence ends it.
+    const stopped = stop.length > 0 ? stopsAt(stop, outputTokens) : undefined;
     // As vLLM does: the engine's request span continues the caller's (the gateway's) trace.
     const handle = llm.startRequest({ model: ctx.model, operation: chat ? 'chat' : 'text_completion', promptTokens, at: arrival, context: extractTraceContext(headers) });
     const usage = { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens };
@@ -83,11 +100,13 @@ const server = createOpenAIServer({
       const seq = engine.submit({
         handle,
         promptTokens,
-        outputTokens,
+        outputTokens: stopped?.length ?? outputTokens,
         maxTokens,
+        stopped: stopped !== undefined,
         onToken: (i) => {
           usage.completion_tokens = i + 1;
-          reply.token(word(i));
+          const text = stopped ? stopped[i] : word(i);
+          if (text) reply.token(text);
         },
         onEnd: (finishReason) => {
           usage.total_tokens = promptTokens + usage.completion_tokens;

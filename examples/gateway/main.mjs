@@ -36,6 +36,10 @@ With no --upstream and no --route it starts an engine (--engine) and fronts it.
   --log-interval-ms N      summary log line interval, 0 for none (default 10000)
   --engine sim|llama       the engine it starts: the simulator, or node-llama-cpp on a tiny generated model (default sim)
   --engine-port N          port of the engine this command starts (default 8001)
+  --engine-host ADDR       listen address of the engine this command starts. Default: the --host, so the
+                           default 0.0.0.0 lets a Prometheus in a container scrape the engine too; but
+                           127.0.0.1 when --api-key or --metrics-token is given, since the engine checks
+                           neither and would let anyone who reaches it bypass them
   --metrics on|off         off: the same proxy with no instrumentation (default on)
   --gpu                    poll this host's GPUs too (off: GPUs are the host's, usually the engine reports them)
   --help                   this text
@@ -58,6 +62,7 @@ const args = parseCommandLine('gateway', USAGE, {
   'bridge-interval-ms': { type: 'string', default: '5000' },
   'log-interval-ms': { type: 'string', default: '10000' },
   'engine-port': { type: 'string', default: '8001' },
+  'engine-host': { type: 'string' },
   // The engine started when no upstream is given: sim (the simulator) or llama (node-llama-cpp, tiny model).
   engine: { type: 'string', default: 'sim' },
   // off: the same proxy with no instrumentation at all, the benchmark's baseline.
@@ -67,6 +72,7 @@ const args = parseCommandLine('gateway', USAGE, {
 });
 
 const split = (value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const apiKeys = [...args['api-key'], ...split(process.env.INFERWATCH_API_KEYS)];
 let upstreams = [...args.upstream, ...split(process.env.INFERWATCH_UPSTREAMS)];
 const routes = {};
 for (const route of [...args.route, ...split(process.env.INFERWATCH_ROUTES)]) {
@@ -81,10 +87,9 @@ function fail(message) {
 }
 
 /** Starts the engine; resolves once it listens, rejects with its reason when it exits first. */
-function startEngine(port) {
+function startEngine(host, port) {
   const server = fileURLToPath(new URL(args.engine === 'llama' ? '../llama-server/server.mjs' : '../engine-sim/server.mjs', import.meta.url));
-  // On all interfaces, like the gateway, so a Prometheus in a container can scrape it too.
-  const child = spawn(process.execPath, [server, '--port', port, '--host', '0.0.0.0', '--log-interval-ms', args['log-interval-ms']], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [server, '--port', port, '--host', host, '--log-interval-ms', args['log-interval-ms']], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   const ready = new Promise((resolve, reject) => {
     child.once('message', (message) => {
       child.disconnect();
@@ -94,6 +99,13 @@ function startEngine(port) {
     child.once('error', reject);
   });
   return { child, ready };
+}
+
+/** Where this machine reaches a server listening on `host`: loopback for the wildcards, brackets for IPv6. */
+function reachableAt(host) {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 let engine;
@@ -108,14 +120,17 @@ try {
 // Whatever ends this process ends the engine it started.
 process.once('exit', () => engine?.kill('SIGTERM'));
 if (upstreams.length === 0 && Object.keys(routes).length === 0) {
-  const started = startEngine(args['engine-port']);
+  // The engine answers anyone who reaches it: where the gateway guards its API or metrics, only this machine may.
+  const guarded = apiKeys.length > 0 || Boolean(args['metrics-token']);
+  const engineHost = args['engine-host'] ?? (guarded ? '127.0.0.1' : args.host);
+  const started = startEngine(engineHost, args['engine-port']);
   engine = started.child;
   try {
     await started.ready;
   } catch (error) {
     fail(error.message);
   }
-  upstreams = [`http://127.0.0.1:${args['engine-port']}`];
+  upstreams = [`http://${reachableAt(engineHost)}:${args['engine-port']}`];
 }
 
 let gateway;
@@ -131,7 +146,7 @@ try {
     bodyTimeoutMs: Number(args['body-timeout-ms']),
     headersTimeoutMs: Number(args['headers-timeout-ms']),
     maxBodyBytes: Number(args['max-body-bytes']),
-    apiKeys: [...args['api-key'], ...split(process.env.INFERWATCH_API_KEYS)],
+    apiKeys,
     metricsToken: args['metrics-token'] || undefined,
     bridgeIntervalMs: Number(args['bridge-interval-ms']),
     logIntervalMs: Number(args['log-interval-ms']),

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { getLlama, LlamaChat, LlamaCompletion } from 'node-llama-cpp';
 import { createLlmMetrics, extractTraceContext, startMetrics } from '@inferwatch/sdk';
 import { instrumentContext, QueueFullError } from '@inferwatch/llama-cpp';
-import { createOpenAIServer } from '@inferwatch/openai-server';
+import { createOpenAIServer, stopScanner } from '@inferwatch/openai-server';
 import { ensureTinyModel } from './make-tiny-model.mjs';
 
 const { values: args } = parseArgs({
@@ -59,7 +59,7 @@ const textOf = (content) => (typeof content === 'string' ? content : Array.isArr
 /** OpenAI messages as node-llama-cpp's chat history; the model's answer is generated after the last one. */
 const historyOf = (messages) => messages.map((m) => (ROLES[m?.role] ? { type: ROLES[m.role], text: textOf(m?.content) } : { type: 'model', response: [textOf(m?.content)] }));
 
-async function generate({ body, chat, ctx, arrival, headers, signal }, reply) {
+async function generate({ body, chat, ctx, arrival, headers, signal, stop }, reply) {
   const prompt = chat ? undefined : Array.isArray(body.prompt) ? body.prompt.join('') : body.prompt;
   // At least the prompt's tokens (the chat template adds a few): refused before it queues, as vLLM
   // refuses what exceeds max_model_len, rather than silently cut by node-llama-cpp's context shift.
@@ -76,24 +76,41 @@ async function generate({ body, chat, ctx, arrival, headers, signal }, reply) {
     return; // the client left while waiting
   }
   reply.open();
+  // Stop sequences are matched on the text as it streams, not with node-llama-cpp's customStopTriggers:
+  // those re-tokenize the text before a trigger that begins inside a token, which can drop its leading
+  // space. A match stops the generation after the token that completed it.
+  const scanner = stopScanner(stop);
+  const generation = new AbortController();
+  const onLeave = () => generation.abort(signal.reason);
+  if (signal.aborted) onLeave();
+  else signal.addEventListener('abort', onLeave, { once: true });
   const options = {
     maxTokens,
-    signal,
+    signal: generation.signal,
+    stopOnAbortSignal: true,
     temperature: typeof body.temperature === 'number' ? body.temperature : 1,
     topP: typeof body.top_p === 'number' ? body.top_p : undefined,
     seed: Number.isInteger(body.seed) ? body.seed : undefined,
-    onTextChunk: (text) => text && reply.token(text),
+    onTextChunk: (text) => {
+      const sendable = scanner.push(text);
+      if (sendable) reply.token(sendable);
+      if (scanner.stopped) generation.abort();
+    },
     onToken: req.onToken,
   };
   const generator = chat ? new LlamaChat({ contextSequence: req.sequence }) : new LlamaCompletion({ contextSequence: req.sequence });
   try {
     const { metadata } = chat ? await generator.generateResponse(historyOf(body.messages), options) : await generator.generateCompletionWithMeta(prompt, options);
-    const usage = req.end(metadata.stopReason);
+    // Stopped by a stop sequence: node-llama-cpp's name for that, which the pool records as finish_reason stop.
+    const usage = req.end(signal.aborted ? 'abort' : scanner.stopped ? 'customStopTrigger' : metadata.stopReason);
+    const rest = scanner.flush();
+    if (rest) reply.token(rest);
     reply.end(usage.finishReason, { prompt_tokens: usage.promptTokens, completion_tokens: usage.outputTokens, total_tokens: usage.promptTokens + usage.outputTokens });
   } catch (error) {
     req.fail(error);
     if (!signal.aborted) throw error;
   } finally {
+    signal.removeEventListener('abort', onLeave);
     generator.dispose({ disposeSequence: false });
   }
 }
@@ -107,6 +124,7 @@ const server = createOpenAIServer({
   metricsHandler: telemetry?.metricsHandler ?? quiet,
   dashboardHandler: telemetry?.dashboardHandler,
   health: () => ({ model: modelName, sequences: context.totalSequences, ...pool.state() }),
+  supports: { stop: true },
   generate,
 });
 

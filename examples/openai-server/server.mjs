@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import { chunkOf, completionBody, errorBody, usageChunk } from './wire.mjs';
 
 export { errorBody } from './wire.mjs';
+export { stopScanner } from './stops.mjs';
 
 /** Request bodies larger than this are refused with 413 before they are parsed. */
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
@@ -24,8 +25,23 @@ async function readBody(req, maxBytes) {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The fields every engine needs, checked; undefined when the body is acceptable. */
-function invalid(body, chat) {
+// OpenAI's own limit: a request names up to four stop sequences.
+const MAX_STOP_SEQUENCES = 4;
+
+/** `stop` as a list (none: empty), or undefined when it is not a string or up to four non-empty strings. */
+function stopSequences(stop) {
+  if (stop === undefined || stop === null) return [];
+  const list = typeof stop === 'string' ? [stop] : stop;
+  if (!Array.isArray(list) || list.length > MAX_STOP_SEQUENCES || !list.every((s) => typeof s === 'string' && s.length > 0)) return undefined;
+  return list;
+}
+
+/**
+ * The fields every engine needs, checked: undefined when the body is acceptable. A field the engine
+ * does not implement is refused by name, as vLLM does, rather than silently ignored: `n` other than 1
+ * (each engine generates one choice per request), and `stop` unless the engine declares it.
+ */
+function invalid(body, chat, supports) {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['the body must be a JSON object', null];
   if (chat && !Array.isArray(body.messages)) return ['`messages` must be an array', 'messages'];
   if (!chat && typeof body.prompt !== 'string' && !(Array.isArray(body.prompt) && body.prompt.every((p) => typeof p === 'string'))) {
@@ -35,6 +51,13 @@ function invalid(body, chat) {
     return ['`max_tokens` must be a positive integer', 'max_tokens'];
   }
   if (body.stream !== undefined && typeof body.stream !== 'boolean') return ['`stream` must be a boolean', 'stream'];
+  if (body.n !== undefined && body.n !== null) {
+    if (!(Number.isInteger(body.n) && body.n > 0)) return ['`n` must be a positive integer', 'n'];
+    if (body.n !== 1) return [`\`n\` must be 1: this engine generates one choice per request (got ${body.n})`, 'n'];
+  }
+  const stop = stopSequences(body.stop);
+  if (stop === undefined) return [`\`stop\` must be a non-empty string or an array of at most ${MAX_STOP_SEQUENCES} non-empty strings`, 'stop'];
+  if (stop.length > 0 && !supports.stop) return ['`stop` is not supported by this engine', 'stop'];
   return undefined;
 }
 
@@ -93,12 +116,15 @@ function replyTo(res, ctx, body) {
 
 /**
  * options: `model` (served name), `ownedBy`, `maxModelLen`, `metricsHandler` and `dashboardHandler`
- * (the SDK's), `health()` (extra /health fields), `maxBodyBytes`, and
- * `generate({ body, chat, ctx, arrival, headers, signal }, reply)`: `headers` are the request's (for its
- * trace context); `signal` aborts when the client leaves first.
+ * (the SDK's), `health()` (extra /health fields), `maxBodyBytes`, `supports` (`{ stop: true }` for an
+ * engine that honours stop sequences; without it a request with `stop` gets 400), and
+ * `generate({ body, chat, ctx, arrival, headers, signal, stop }, reply)`: `headers` are the request's (for
+ * its trace context); `signal` aborts when the client leaves first; `stop` is the request's stop
+ * sequences as a list, empty when it has none.
  */
 export function createOpenAIServer(options) {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const supports = { stop: false, ...options.supports };
   const json = (res, status, payload) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
   let nextId = 0;
 
@@ -114,7 +140,7 @@ export function createOpenAIServer(options) {
       }
       return res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, 'the body is not valid JSON'));
     }
-    const problem = invalid(body, chat);
+    const problem = invalid(body, chat, supports);
     if (problem) return res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, ...problem));
     const ctx = { id: `${chat ? 'chatcmpl' : 'cmpl'}-${options.idPrefix ?? 'iw'}-${++nextId}`, model: typeof body.model === 'string' ? body.model : options.model, created: Math.floor(Date.now() / 1000), chat };
     const reply = replyTo(res, ctx, body);
@@ -125,7 +151,7 @@ export function createOpenAIServer(options) {
       left.abort(new Error('the client closed the connection'));
     });
     try {
-      await options.generate({ body, chat, ctx, arrival, headers: req.headers, signal: left.signal }, reply);
+      await options.generate({ body, chat, ctx, arrival, headers: req.headers, signal: left.signal, stop: stopSequences(body.stop) }, reply);
     } catch (error) {
       reply.error(500, 'the engine failed');
       if (!left.signal.aborted) console.error(`ERROR server] ${error?.name ?? 'Error'}: ${error?.message ?? error}`);

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
-import { startEngine } from '../helpers/processes.js';
+import { startEngine, startProcess } from '../helpers/processes.js';
 import { eventually } from '../faults/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,9 +40,9 @@ async function occupy(port: number): Promise<Server> {
   return server;
 }
 
-/** Whether something accepts connections on the port. */
-const listening = (port: number) =>
-  fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) }).then(
+/** Whether something accepts connections on the port, at `host`. */
+const listening = (port: number, host = '127.0.0.1') =>
+  fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(1000) }).then(
     () => true,
     () => false,
   );
@@ -90,5 +90,29 @@ describe('command lines', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain('2000');
     const small = await fetch(`${engine.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sim-llama-8b', prompt: 'a', max_tokens: 1 }) });
     expect(small.status).toBe(200);
+  });
+
+  // 127.0.0.2 is this machine too, but only a server on every interface answers there, not one on
+  // 127.0.0.1: the check tells the two apart without leaving the loopback range.
+  it.each([
+    ['--host 127.0.0.1 --api-key K', '127.0.0.1'],
+    ['--host 0.0.0.0 --api-key K', '127.0.0.1'],
+    ['--host 0.0.0.0 --metrics-token T', '127.0.0.1'],
+    ['--host 0.0.0.0', '0.0.0.0'],
+    ['--host 0.0.0.0 --api-key K --engine-host 0.0.0.0', '0.0.0.0'],
+  ])('the engine the gateway starts with %s listens on %s, and says so', async (command, engineHost) => {
+    const flags = command.split(' ');
+    const enginePort = await freePort();
+    const gateway = await startProcess('examples/gateway/main.mjs', [...flags, '--engine-port', String(enginePort), '--log-interval-ms', '0', '--bridge-interval-ms', '0'], 'OpenAI-compatible gateway on');
+    cleanup.push(gateway.stop);
+    expect(gateway.output()).toContain(`engine] simulated engine serving sim-llama-8b on http://${engineHost}:${enginePort} `);
+    expect(await listening(enginePort)).toBe(true);
+    expect(await listening(enginePort, '127.0.0.2')).toBe(engineHost === '0.0.0.0');
+    // The gateway reaches it, and still asks for its key.
+    const key: Record<string, string> = flags.includes('--api-key') ? { authorization: 'Bearer K' } : {};
+    const ask = (headers: Record<string, string>) =>
+      fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'sim-llama-8b', prompt: 'a', max_tokens: 1 }) });
+    expect((await ask(key)).status).toBe(200);
+    if (flags.includes('--api-key')) expect((await ask({})).status).toBe(401);
   });
 });

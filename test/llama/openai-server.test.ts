@@ -1,8 +1,9 @@
 // The HTTP layer both example engines share, with a scripted engine: every request ends exactly once.
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain JavaScript example
-import { createOpenAIServer } from '../../examples/openai-server/server.mjs';
+import { createOpenAIServer, stopScanner } from '../../examples/openai-server/server.mjs';
 
 interface Reply {
   open(): void;
@@ -33,6 +34,11 @@ describe('the shared OpenAI-compatible server', () => {
       ['/v1/completions', '{"prompt": "x", "max_tokens": 0}', 400, 'max_tokens'],
       ['/v1/completions', '{"prompt": "x", "stream": "yes"}', 400, 'stream'],
       ['/v1/completions', '{"prompt": [1, 2]}', 400, 'prompt'],
+      ['/v1/completions', '{"prompt": "x", "n": 2}', 400, 'n'],
+      ['/v1/chat/completions', '{"messages": [], "n": "1"}', 400, 'n'],
+      // This engine does not declare that it honours stop sequences: refused, not ignored.
+      ['/v1/completions', '{"prompt": "x", "stop": "y"}', 400, 'stop'],
+      ['/v1/chat/completions', '{"messages": [], "stop": {"a": 1}}', 400, 'stop'],
       ['/v1/chat/completions', '[]', 400, null],
       ['/v1/chat/completions', `{"messages": [{"role": "user", "content": "${'a'.repeat(2000)}"}]}`, 413, null],
     ];
@@ -97,5 +103,24 @@ describe('the shared OpenAI-compatible server', () => {
     expect(((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; max_model_len: number }[] }).data[0]).toMatchObject({ id: 'm', max_model_len: 64 });
     expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: 'ok' });
     expect((await fetch(`${url}/v1/nothing`)).status).toBe(404);
+  });
+
+  it('stop sequences: exactly the text before the first one to complete is sent, however the text arrives in pieces', () => {
+    const piece = fc.string({ unit: fc.constantFrom('a', 'b', ' '), maxLength: 4 });
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.array(fc.string({ unit: fc.constantFrom('a', 'b', ' '), minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 4 }), (pieces, stops) => {
+        const text = pieces.join('');
+        // The first to complete ends soonest; of two ending together, the longer began first.
+        const found = stops.map((s) => ({ s, end: text.indexOf(s) === -1 ? Infinity : text.indexOf(s) + s.length })).sort((x, y) => x.end - y.end || y.s.length - x.s.length)[0]!;
+        const expected = found.end === Infinity ? text : text.slice(0, found.end - found.s.length);
+        const scanner = stopScanner(stops);
+        let sent = '';
+        for (const p of pieces) sent += scanner.push(p);
+        sent += scanner.flush();
+        expect(sent).toBe(expected);
+        expect(scanner.stopped).toBe(found.end !== Infinity);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
