@@ -16,3 +16,6 @@ export async function waitUntil<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** Resolves after `ms`: for pacing a loop (a reader's scrape interval), never for waiting on a condition. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -61,10 +61,25 @@ export function acceptsGzip(acceptEncoding: string | string[] | undefined): bool
 }
 
 /**
+ * Who is scraping: a reader whose windowed metrics (the event loop's) run from its own previous scrape.
+ * Two Prometheus servers of an HA pair come from different addresses; a tool beside one, with another agent.
+ */
+function scraperOf(req: IncomingMessage): string {
+  return `prometheus ${req.socket?.remoteAddress ?? ''} ${String(req.headers['user-agent'] ?? '').slice(0, 128)}`;
+}
+
+/**
  * `resource` is the target_info until a MeterProvider holds the reader (then that provider's resource):
  * an app that builds its provider after startMetrics still has /metrics served in the meantime.
+ * `perScraper` gives the producers whose windows are per reader, for the scraper at hand (collected at each scrape).
  */
-export function createPrometheus(options: PrometheusOptions, recorders: readonly RecorderSource[], producers: MetricProducer[], resource: Resource): PrometheusSetup {
+export function createPrometheus(
+  options: PrometheusOptions,
+  recorders: readonly RecorderSource[],
+  producers: MetricProducer[],
+  resource: Resource,
+  perScraper: (scraper: string) => MetricProducer[] = () => [],
+): PrometheusSetup {
   const reader = new ScrapeReader({ metricProducers: producers });
   const collect = async (): Promise<CollectionResult> => {
     if (reader.bound) return reader.collect();
@@ -83,12 +98,12 @@ export function createPrometheus(options: PrometheusOptions, recorders: readonly
     const compress = acceptsGzip(req.headers['accept-encoding']);
     let body: Buffer;
     try {
-      const { resourceMetrics, errors } = await collect();
+      const [{ resourceMetrics, errors }, ...own] = await Promise.all([collect(), ...perScraper(scraperOf(req)).map((p) => p.collect())]);
       if (errors.length > 0) diag.error('inferwatch: metrics collection errors', ...errors);
       const writer = writerFor(format);
       writer.targetInfo(resourceMetrics.resource.attributes);
       writeRecorders(writer, recorders.map(viewOf));
-      for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) writer.metricData(metric);
+      for (const scope of [...resourceMetrics.scopeMetrics, ...own.flatMap((r) => r.resourceMetrics.scopeMetrics)]) for (const metric of scope.metrics) writer.metricData(metric);
       body = writer.finish();
       lastSize[format] = body.length;
       // zlib's async API compresses on the libuv thread pool, off the host's event loop. The fastest

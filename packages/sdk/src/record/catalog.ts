@@ -34,6 +34,7 @@ export const METRIC_INFERWATCH_SCHEDULER_WAITING = 'inferwatch.scheduler.waiting
 export const METRIC_INFERWATCH_SCHEDULER_SWAPPED = 'inferwatch.scheduler.swapped';
 export const METRIC_INFERWATCH_KV_CACHE_GPU_USAGE = 'inferwatch.kv_cache.gpu.usage';
 export const METRIC_INFERWATCH_KV_CACHE_CPU_USAGE = 'inferwatch.kv_cache.cpu.usage';
+export const METRIC_INFERWATCH_EVENTLOOP_DELAY = 'inferwatch.eventloop.delay';
 
 // Bucket advice from the OpenTelemetry GenAI semantic conventions.
 const DURATION_ADVICE = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -158,6 +159,17 @@ export const CLIENT_HISTOGRAMS = {
     description: 'Streaming calls: time between consecutive chunks after the first.',
     buckets: TPOT_ADVICE,
     powers: powersOfTwo(-10, 2),
+  },
+} as const satisfies Record<string, HistogramSpec>;
+
+/** The process's own histograms (runtime/runtime-metrics.ts). */
+export const RUNTIME_HISTOGRAMS = {
+  eventLoopDelay: {
+    name: METRIC_INFERWATCH_EVENTLOOP_DELAY,
+    unit: 's',
+    description: 'How late each tick of the event-loop probe ran: the wait a request arriving then had before any timer of its own started.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    powers: powersOfTwo(-10, 4),
   },
 } as const satisfies Record<string, HistogramSpec>;
 

@@ -220,8 +220,10 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
   }
   const gpu = gpuOptions ? loadGpu(gpuOptions as GpuOptions, notices) : undefined;
   const runtime = options.runtime === false ? undefined : createRuntimeMetrics();
-  const otherProducers = [...(gpu ? [gpu.producer] : []), ...(runtime ? [runtime.producer] : []), ...extra];
-  const producers = [...recorders.map((r) => r.producer), ...otherProducers];
+  // The runtime metrics' windows are per reader: each reader gets a producer of its own.
+  const otherProducers = [...(gpu ? [gpu.producer] : []), ...extra];
+  const runtimeFor = (reader: string) => (runtime ? [runtime.producerFor(reader)] : []);
+  const producersFor = (reader: string) => [...recorders.map((r) => r.producer), ...otherProducers, ...runtimeFor(reader)];
   const fromEnv = exportersFromEnv();
 
   const readers: MetricReader[] = [];
@@ -233,7 +235,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
     // Recorders are written straight from their storage; anything else goes through OTel collection.
     const sources = recorders.filter((r): r is Recorder => r instanceof Recorder);
     const collected = recorders.filter((r) => !(r instanceof Recorder)).map((r) => r.producer);
-    const prometheus = createPrometheus(prometheusOptions || {}, sources, [...collected, ...otherProducers], resource);
+    const prometheus = createPrometheus(prometheusOptions || {}, sources, [...collected, ...otherProducers], resource, runtimeFor);
     readers.push(prometheus.reader);
     prometheusReader = prometheus.reader;
     metricsHandler = prometheus.handler;
@@ -249,7 +251,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
     );
   }
   const otlpOn = otlpOptions !== undefined ? otlpOptions !== false : (fromEnv?.has('otlp') ?? otlpEndpointInEnv());
-  const otlp = otlpOn ? createOtlpReader(otlpOptions || {}, producers, notices) : undefined;
+  const otlp = otlpOn ? createOtlpReader(otlpOptions || {}, producersFor('otlp'), notices) : undefined;
   const otlpReader = otlp !== undefined && 'reader' in otlp ? otlp.reader : undefined;
   if (otlpReader) readers.push(otlpReader);
   const otlpStatus: ExporterStatus = otlp === undefined ? OFF : otlpReader ? ON : { state: 'failed', detail: (otlp as { problem: string }).problem };
@@ -258,7 +260,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
   // at its construction (as OTel's PrometheusExporter is handed to one) rather than this one taking theirs.
   const meterProvider = mode === false ? undefined : new MeterProvider({ resource, readers });
   const handed = meterProvider ? [] : readers.map((reader) => ({ reader, ...handedOut(reader) }));
-  const dashboardHandler = createDashboardHandler(producers, resource, dashboardOptions ?? {});
+  const dashboardHandler = createDashboardHandler(producersFor('dashboard'), resource, dashboardOptions ?? {});
   const registered = meterProvider !== undefined && register && metrics.setGlobalMeterProvider(meterProvider);
   if (registered) ownProviders.add(meterProvider);
   else if (meterProvider !== undefined && register) {
