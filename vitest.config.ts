@@ -4,7 +4,7 @@ import LongestFirst from './test/sequencer.js';
 
 // Files that compare wall-clock figures with each other (server against client, a blocked loop against
 // a quiet one) run after the rest and alone: on two cores a neighbour's burst would land inside their windows.
-const ALONE = ['test/truth/event-loop.test.ts', 'test/faults/json-attack.test.ts', 'test/llama/server.test.ts'];
+const ALONE = ['test/truth/event-loop.test.ts', 'test/faults/json-attack.test.ts', 'test/llama/server.test.ts', 'test/truth/native-histograms.test.ts'];
 // The TTFT truth test spends most of its time waiting at 5 req/s, and its checks pair each figure with
 // its own control (the client's times counted in the same buckets, a gateway without blocks): it shares
 // the machine with the type-check only, which then costs the other files no CPU.

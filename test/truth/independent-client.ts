@@ -5,6 +5,13 @@ export interface Timed {
   ok: boolean;
   /** ms from the first byte the client sent to the first token it read */
   ttft: number;
+  /** ms from the first byte the client sent to the end of the response */
+  e2e: number;
+  /**
+   * Per token after the first, ms since the previous one, as a server times them: the tokens that arrive in
+   * one read share the gap since the previous read.
+   */
+  itls: number[];
   tokens: number;
 }
 
@@ -19,10 +26,14 @@ export function timedCompletion(baseUrl: string, body: object, trickleMs = 0): P
     let tokens = 0;
     let done = false;
     let pending = '';
+    let lastRead = NaN;
+    const itls: number[] = [];
     const start = performance.now();
     const req = request(`${baseUrl}/v1/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': raw.length } }, (res) => {
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
+        const now = performance.now();
+        const before = tokens;
         pending += chunk;
         let end: number;
         while ((end = pending.indexOf('\n\n')) >= 0) {
@@ -34,15 +45,19 @@ export function timedCompletion(baseUrl: string, body: object, trickleMs = 0): P
           }
           const text = (JSON.parse(event) as { choices?: { text?: string }[] }).choices?.[0]?.text;
           if (text) {
-            if (tokens === 0) ttft = performance.now() - start;
+            if (tokens === 0) ttft = now - start;
             tokens++;
           }
         }
+        // The first token of the stream is timed alone (TTFT); the rest of this read share its gap.
+        const timed = tokens - Math.max(before, 1);
+        if (timed > 0) for (let i = 0; i < timed; i++) itls.push((now - (before === 0 ? start + ttft : lastRead)) / timed);
+        if (tokens > before) lastRead = now;
       });
-      res.on('end', () => resolve({ ok: res.statusCode === 200 && done, ttft, tokens }));
-      res.on('error', () => resolve({ ok: false, ttft, tokens }));
+      res.on('end', () => resolve({ ok: res.statusCode === 200 && done, ttft, e2e: performance.now() - start, itls, tokens }));
+      res.on('error', () => resolve({ ok: false, ttft, e2e: NaN, itls, tokens }));
     });
-    req.on('error', () => resolve({ ok: false, ttft, tokens }));
+    req.on('error', () => resolve({ ok: false, ttft, e2e: NaN, itls, tokens }));
     if (trickleMs <= 0) return void req.end(raw);
     const part = Math.ceil(raw.length / 4);
     req.write(raw.subarray(0, part));

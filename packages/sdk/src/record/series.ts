@@ -22,7 +22,7 @@ export type HistogramModes = HistogramMode | Readonly<Partial<Record<HistogramNa
 export interface NativeHistogramOptions {
   /** The finest scale (Prometheus schema), -4..8: buckets 2^(2^-scale) wide. Default 8 (0.27 %); the scale drops as the range of values grows. */
   maxScale?: number;
-  /** Most buckets between the lowest and the highest value before the scale drops. Default 160, as OTel. */
+  /** Most buckets between the lowest and the highest value before the scale drops. Default 320 (OTel's is 160): values spanning three decades keep scale 5, buckets 2.2 % wide. */
   maxSize?: number;
 }
 
@@ -155,7 +155,7 @@ function objectOption(value: unknown, option: string, names: ReadonlySet<string>
 function nativeOptions(value: unknown, report: (kind: string, problem: string) => void): { maxScale: number; maxSize: number } {
   const given = typeof value === 'object' && value !== null ? (value as NativeHistogramOptions) : {};
   let maxScale = MAX_SCALE;
-  let maxSize = 160;
+  let maxSize = 320;
   if (given.maxScale !== undefined) {
     if (Number.isInteger(given.maxScale) && given.maxScale >= MIN_SCALE && given.maxScale <= MAX_SCALE) maxScale = given.maxScale;
     else report('native:max_scale', `nativeHistograms.maxScale must be an integer from ${MIN_SCALE} to ${MAX_SCALE}; using ${maxScale}`);
