@@ -75,7 +75,11 @@ function replyTo(res, ctx, body) {
   let done = false;
   const send = (status, payload, headers = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(payload);
   const open = () => {
-    if (stream && !res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    if (stream && !res.headersSent) {
+      // Sent at once, as vLLM's streaming responses are: the client learns the request was accepted before it waits for a token.
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+    }
   };
   return {
     get done() {

@@ -7,6 +7,8 @@ export interface Timed {
   ttft: number;
   /** ms from the first byte the client sent to the end of the response */
   e2e: number;
+  /** ms from the first byte the client sent to the response's headers */
+  headers: number;
   /**
    * Per token after the first, ms since the previous one, as a server times them: the tokens that arrive in
    * one read share the gap since the previous read.
@@ -18,8 +20,10 @@ export interface Timed {
 /**
  * One streamed completion over plain node:http, on a fresh connection, timed by this client alone.
  * With trickleMs the body goes out in four parts spread over that time, as a slow client sends it.
+ * With fromConnect the clock starts once the connection is open: the TCP handshake is a cost no server-side
+ * timer can see, and at tens of milliseconds of TTFT it would weigh several percent.
  */
-export function timedCompletion(baseUrl: string, body: object, trickleMs = 0): Promise<Timed> {
+export function timedCompletion(baseUrl: string, body: object, trickleMs = 0, fromConnect = false): Promise<Timed> {
   const raw = Buffer.from(JSON.stringify({ ...body, stream: true }));
   return new Promise((resolve) => {
     let ttft = NaN;
@@ -27,9 +31,11 @@ export function timedCompletion(baseUrl: string, body: object, trickleMs = 0): P
     let done = false;
     let pending = '';
     let lastRead = NaN;
+    let headers = NaN;
     const itls: number[] = [];
-    const start = performance.now();
+    let start = performance.now();
     const req = request(`${baseUrl}/v1/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': raw.length } }, (res) => {
+      headers = performance.now() - start;
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         const now = performance.now();
@@ -54,10 +60,11 @@ export function timedCompletion(baseUrl: string, body: object, trickleMs = 0): P
         if (timed > 0) for (let i = 0; i < timed; i++) itls.push((now - (before === 0 ? start + ttft : lastRead)) / timed);
         if (tokens > before) lastRead = now;
       });
-      res.on('end', () => resolve({ ok: res.statusCode === 200 && done, ttft, e2e: performance.now() - start, itls, tokens }));
-      res.on('error', () => resolve({ ok: false, ttft, e2e: NaN, itls, tokens }));
+      res.on('end', () => resolve({ ok: res.statusCode === 200 && done, ttft, e2e: performance.now() - start, headers, itls, tokens }));
+      res.on('error', () => resolve({ ok: false, ttft, e2e: NaN, headers, itls, tokens }));
     });
-    req.on('error', () => resolve({ ok: false, ttft, e2e: NaN, itls, tokens }));
+    req.on('error', () => resolve({ ok: false, ttft, e2e: NaN, headers, itls, tokens }));
+    if (fromConnect) req.once('socket', (socket) => socket.once('connect', () => (start = performance.now())));
     if (trickleMs <= 0) return void req.end(raw);
     const part = Math.ceil(raw.length / 4);
     req.write(raw.subarray(0, part));
