@@ -24,7 +24,7 @@ With no --upstream and no --route it starts an engine (--engine) and fronts it.
   --metrics-token TOKEN    require Authorization: Bearer TOKEN on /metrics (or INFERWATCH_METRICS_TOKEN)
   --attribute NAME=header:HEADER[:max=N]
                            record the HEADER of each request as attribute NAME on its metrics and span,
-                           repeatable; at most N distinct values (default 16), later ones become \`other\`;
+                           repeatable; at most N distinct values (default 16), later ones become \`_OTHER\`;
                            a request without the header has no NAME; credential headers are refused
   --max-concurrency N      requests forwarded at once (default 64)
   --max-queue N            requests waiting for a slot; more get 429 (default 256)

@@ -102,6 +102,25 @@ describe('request spans', () => {
     expect(spans()).toHaveLength(3);
   });
 
+  it('carry the input tokens the counters counted: none for a request that ended before its first token', async () => {
+    const { provider, spans } = tracing();
+    const llm = createLlmMetrics({ log: false, tracerProvider: provider });
+    // Each model gets one request: its series' input counter holds exactly that request's tokens.
+    llm.startRequest({ model: 'before-first', promptTokens: 700 }).abort();
+    llm.startRequest({ model: 'failed-before-first', promptTokens: 300 }).fail('boom');
+    const after = llm.startRequest({ model: 'after-first', promptTokens: 900 });
+    after.firstToken();
+    after.abort();
+    const m = await collect(llm.producer);
+    const counted = (model: string) => m.point('inferwatch.tokens', { ...series(model), 'gen_ai.token.type': 'input' })!.value;
+    for (const model of ['before-first', 'failed-before-first', 'after-first']) {
+      const [span] = byModel(spans(), model);
+      expect(span.attributes['gen_ai.usage.input_tokens'] ?? 0, model).toBe(counted(model));
+    }
+    expect(counted('before-first')).toBe(0);
+    expect(counted('after-first')).toBe(900);
+  });
+
   it('never carry text: only the documented attribute keys', () => {
     const { provider, spans } = tracing();
     const llm = createLlmMetrics({ log: false, tracerProvider: provider });

@@ -79,7 +79,7 @@ export class Request implements RequestHandle, RequestTimes {
   private lastTokenAt = NaN;
   private outputTokens = 0;
   promptTokens: number;
-  private promptCounted = 0;
+  promptTokensCounted = 0;
 
   constructor(
     private readonly ctx: HandleContext,
@@ -225,11 +225,11 @@ export class Request implements RequestHandle, RequestTimes {
 
   /** Prompt tokens count once prefill is done (first token or successful end), topped up if the end reports more. */
   private countPromptTokens(): void {
-    const extra = this.promptTokens - this.promptCounted;
+    const extra = this.promptTokens - this.promptTokensCounted;
     if (extra > 0) {
       this.series.promptTokens += extra;
       this.ctx.totals.promptTokens += extra;
-      this.promptCounted = this.promptTokens;
+      this.promptTokensCounted = this.promptTokens;
     }
   }
 

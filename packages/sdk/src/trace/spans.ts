@@ -134,7 +134,8 @@ export interface RequestTimes {
   readonly arrivalAt: number;
   readonly scheduledAt: number;
   readonly firstTokenAt: number;
-  readonly promptTokens: number;
+  /** Prompt tokens the counters counted: once prefill is done (a first token or a successful end), 0 before. */
+  readonly promptTokensCounted: number;
 }
 
 /** The span of one request, plus what the lifecycle needs to write exemplars for it. */
@@ -195,7 +196,9 @@ export class RequestSpan {
       [SPAN_ATTRIBUTES.outputTokens]: outputTokens,
       [SPAN_ATTRIBUTES.e2e]: (at - times.arrivalAt) / 1000,
     };
-    if (times.promptTokens === times.promptTokens) attributes[SPAN_ATTRIBUTES.inputTokens] = times.promptTokens;
+    // The rule the counters follow: input tokens count once prefill is done, so a request that ended before
+    // its first token carries none, and a span never claims tokens `inferwatch.tokens{input}` does not hold.
+    if (times.promptTokensCounted > 0) attributes[SPAN_ATTRIBUTES.inputTokens] = times.promptTokensCounted;
     const queue = times.scheduledAt - times.arrivalAt;
     if (queue === queue) attributes[SPAN_ATTRIBUTES.queue] = queue / 1000;
     const ttft = times.firstTokenAt - times.arrivalAt;
