@@ -95,14 +95,19 @@ export class ExponentialBuckets {
 
   /** Adds `other`'s buckets (e.g. another process's), at the coarser of the two scales. */
   add(other: ExponentialBuckets): void {
+    this.addBuckets({ scale: other.scale, zeroCount: other.zeroCount, offset: other.offset, counts: other.counts.subarray(0, other.size) });
+  }
+
+  /** Adds buckets given as their scale, zero count, and counts from bucket `offset` on. */
+  addBuckets(other: { scale: number; zeroCount: number; offset: number; counts: ArrayLike<number> }): void {
     this.zeroCount += other.zeroCount;
-    if (other.size === 0) return;
+    if (other.counts.length === 0) return;
     if (other.scale < this.scale) this.downscale(this.scale - other.scale);
-    const shift = other.scale - this.scale;
-    for (let k = 0; k < other.size; k++) {
+    for (let k = 0; k < other.counts.length; k++) {
       const count = other.counts[k];
       if (count === 0) continue;
-      let index = (other.offset + k) >> shift;
+      // At this histogram's scale now: making room for an earlier bucket may have lowered it.
+      let index = (other.offset + k) >> (other.scale - this.scale);
       if (this.size === 0) {
         this.offset = index;
         this.size = 1;

@@ -4,9 +4,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { diag } from '@opentelemetry/api';
-import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider, MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
-import { toSnapshot } from '../export/snapshot.js';
 
 export interface DashboardOptions {
   /**
@@ -20,13 +17,6 @@ export interface DashboardOptions {
 /** Serves `GET <mount>` (the page) and `GET <mount>/snapshot` (its JSON) on your own HTTP server. */
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Collects only when asked: the page's poll is the only reader of it. */
-class SnapshotReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
-const COLLECT_TIMEOUT_MS = 5000;
 const gzipAsync = promisify(gzip);
 
 interface Page {
@@ -58,14 +48,8 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.writeHead(status, { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers }).end(body);
 }
 
-/**
- * The page reads the same producers the exporters read, through a reader of its own on a private
- * MeterProvider with no instruments. On the host's MeterProvider an extra reader would hold back a
- * copy of every instrument's data at each export until the page next asked, without bound.
- */
-export function createDashboardHandler(producers: readonly MetricProducer[], resource: Resource, options: DashboardOptions = {}): DashboardHandler {
-  const reader = new SnapshotReader({ metricProducers: [...producers] });
-  new MeterProvider({ resource, readers: [reader] });
+/** The page and its snapshot (from `snapshotJson`: this process's exposition parts, or a cluster group's). */
+export function createDashboardHandler(snapshotJson: () => Promise<string>, options: DashboardOptions = {}): DashboardHandler {
   let token: Buffer | undefined;
   if (typeof options.token === 'string' && options.token !== '') token = digest(options.token);
   else if (options.token !== undefined) {
@@ -86,15 +70,9 @@ export function createDashboardHandler(producers: readonly MetricProducer[], res
   };
 
   const snapshot = (): Promise<string> => {
-    inFlight ??= reader
-      .collect({ timeoutMillis: COLLECT_TIMEOUT_MS })
-      .then((collection) => {
-        for (const error of collection.errors) diag.warn('inferwatch: dashboard collection error', error);
-        return JSON.stringify(toSnapshot(collection, Date.now()));
-      })
-      .finally(() => {
-        inFlight = undefined;
-      });
+    inFlight ??= snapshotJson().finally(() => {
+      inFlight = undefined;
+    });
     return inFlight;
   };
 

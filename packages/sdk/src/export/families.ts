@@ -20,7 +20,7 @@ import {
   type ScalarSpec,
 } from '../record/catalog.js';
 import type { ClientSeries } from '../record/client.js';
-import type { EngineStates } from '../record/engine-state.js';
+import type { EngineSource } from '../record/engine-state.js';
 import { currentGauges, type GaugeView } from '../record/gauges.js';
 import { MISUSE_REASONS, type MisuseLog } from '../record/notices.js';
 import type { Series } from '../record/series.js';
@@ -41,11 +41,11 @@ export interface RecorderView {
   readonly misuse: ArrayLike<number>;
 }
 
-/** What the writers read of a recorder: its aggregates, never its handles. */
+/** What the writers read of a recorder (or of a cluster's group of them): its aggregates, never its handles. */
 export interface RecorderSource {
   readonly series: ReadonlyMap<string, Series>;
-  readonly engine: EngineStates;
-  readonly misuse: MisuseLog;
+  readonly engine: EngineSource;
+  readonly misuse: Pick<MisuseLog, 'counts'>;
 }
 
 /** A recorder's view now. Gauges are read first: an engine callback can itself count misuse, which must show in this same view. */

@@ -1,4 +1,4 @@
-import type { EngineStates } from '../record/engine-state.js';
+import type { EngineSource } from '../record/engine-state.js';
 import { currentGauges, type GaugePoint, type GaugeView } from '../record/gauges.js';
 import type { LogLineOptions } from '../record/recorder.js';
 import type { Series } from '../record/series.js';
@@ -7,7 +7,7 @@ export interface LogLineSource {
   readonly clock: () => number;
   readonly totals: { readonly promptTokens: number; readonly outputTokens: number };
   readonly series: ReadonlyMap<string, Series>;
-  readonly engine: EngineStates;
+  readonly engine: EngineSource;
 }
 
 /** Scheduler and KV-cache state; NaN where nobody reported it. */

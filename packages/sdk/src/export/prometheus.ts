@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
-import { diag } from '@opentelemetry/api';
+import { diag, type Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { MetricReader, type CollectionResult, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import { MetricReader, type CollectionResult, type MetricData, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { CONTENT_TYPES, negotiateFormat, writeRecorders, type ExpositionFormat, type ExpositionWriter } from './exposition.js';
 import { viewOf, type RecorderSource } from './families.js';
 import { ProtobufWriter } from './protobuf-writer.js';
@@ -22,16 +22,24 @@ export const PROMETHEUS_OPTION_KEYS = ['port', 'host', 'endpoint'] as const;
 
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-export interface PrometheusSetup {
-  /** Collects what the recorders do not hold: instruments made on the MeterProvider and other producers. */
-  reader: MetricReader;
-  handler: MetricsHandler;
-  /** Resolves once the dedicated port listens (at once when there is none); rejects if it cannot. */
-  listening: Promise<void>;
-}
-
 const DEFAULT_PORT = 9464;
 const gzipAsync = promisify(gzip);
+
+/** What one exposition holds: the resource, the recorders written from their storage, and OTel metric data. */
+export interface ExpositionParts {
+  readonly resource: Attributes;
+  readonly recorders: readonly RecorderSource[];
+  readonly metrics: readonly MetricData[];
+}
+
+/** The exposition of `parts` in `format`; `capacity` is a guess at its size (the last one's), to write into one buffer. */
+export function renderExposition(format: ExpositionFormat, parts: ExpositionParts, capacity = 0): Buffer {
+  const writer: ExpositionWriter = format === 'protobuf' ? new ProtobufWriter(capacity) : new TextWriter(format, capacity);
+  writer.targetInfo(parts.resource);
+  writeRecorders(writer, parts.recorders.map(viewOf));
+  for (const metric of parts.metrics) writer.metricData(metric);
+  return writer.finish();
+}
 
 /** Pull-only: collects on each scrape, and closes the dedicated port on shutdown. */
 class ScrapeReader extends MetricReader {
@@ -46,6 +54,21 @@ class ScrapeReader extends MetricReader {
     await this.onClose?.();
   }
   protected override async onForceFlush(): Promise<void> {}
+}
+
+/**
+ * The reader a MeterProvider holds for the Prometheus exposition, and what it collects: the provider's own
+ * instruments and `producers`. Until a provider holds it (an app's, built after startMetrics), `producers` are
+ * collected directly under `resource`, so /metrics is served in the meantime.
+ */
+export function createScrapeReader(producers: MetricProducer[], resource: Resource): { reader: MetricReader; collect: () => Promise<CollectionResult>; onClose: (close: () => Promise<void>) => void } {
+  const reader = new ScrapeReader({ metricProducers: producers });
+  const collect = async (): Promise<CollectionResult> => {
+    if (reader.bound) return reader.collect();
+    const results = await Promise.all(producers.map((producer) => producer.collect()));
+    return { resourceMetrics: { resource, scopeMetrics: results.flatMap((r) => r.resourceMetrics.scopeMetrics) }, errors: results.flatMap((r) => r.errors) };
+  };
+  return { reader, collect, onClose: (close) => (reader.onClose = close) };
 }
 
 /** Whether `Accept-Encoding` allows gzip (explicitly or through `*`) with a non-zero q. */
@@ -68,51 +91,30 @@ function scraperOf(req: IncomingMessage): string {
   return `prometheus ${req.socket?.remoteAddress ?? ''} ${String(req.headers['user-agent'] ?? '').slice(0, 128)}`;
 }
 
-/**
- * `resource` is the target_info until a MeterProvider holds the reader (then that provider's resource):
- * an app that builds its provider after startMetrics still has /metrics served in the meantime.
- * `perScraper` gives the producers whose windows are per reader, for the scraper at hand (collected at each scrape).
- */
-export function createPrometheus(
-  options: PrometheusOptions,
-  recorders: readonly RecorderSource[],
-  producers: MetricProducer[],
-  resource: Resource,
-  perScraper: (scraper: string) => MetricProducer[] = () => [],
-): PrometheusSetup {
-  const reader = new ScrapeReader({ metricProducers: producers });
-  const collect = async (): Promise<CollectionResult> => {
-    if (reader.bound) return reader.collect();
-    const results = await Promise.all(producers.map((producer) => producer.collect()));
-    return { resourceMetrics: { resource, scopeMetrics: results.flatMap((r) => r.resourceMetrics.scopeMetrics) }, errors: results.flatMap((r) => r.errors) };
-  };
-  // Per format, the last exposition's size: the next one's buffer is allocated once at about that size.
-  const lastSize: Record<ExpositionFormat, number> = { prometheus: 0, openmetrics: 0, protobuf: 0 };
-  const writerFor = (format: ExpositionFormat): ExpositionWriter => {
-    const capacity = lastSize[format] + (lastSize[format] >> 3);
-    return format === 'protobuf' ? new ProtobufWriter(capacity) : new TextWriter(format, capacity);
-  };
+/** The exposition in `format` for `scraper`: this process's, or (in a cluster worker) its group's from the primary. */
+export type Render = (format: ExpositionFormat, scraper: string) => Promise<Buffer>;
 
+/**
+ * The HTTP side of the exposition: the handler (format negotiated from `Accept`, gzip from `Accept-Encoding`)
+ * and, when asked for, a port of its own. `listening` resolves once that port listens (at once without one)
+ * and rejects if it cannot; `close` closes it.
+ */
+export function servePrometheus(options: PrometheusOptions, render: Render): { handler: MetricsHandler; listening: Promise<void>; close: () => Promise<void> } {
   async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const format = negotiateFormat(req.headers.accept);
     const compress = acceptsGzip(req.headers['accept-encoding']);
     let body: Buffer;
     try {
-      const [{ resourceMetrics, errors }, ...own] = await Promise.all([collect(), ...perScraper(scraperOf(req)).map((p) => p.collect())]);
-      if (errors.length > 0) diag.error('inferwatch: metrics collection errors', ...errors);
-      const writer = writerFor(format);
-      writer.targetInfo(resourceMetrics.resource.attributes);
-      writeRecorders(writer, recorders.map(viewOf));
-      for (const scope of [...resourceMetrics.scopeMetrics, ...own.flatMap((r) => r.resourceMetrics.scopeMetrics)]) for (const metric of scope.metrics) writer.metricData(metric);
-      body = writer.finish();
-      lastSize[format] = body.length;
+      body = await render(format, scraperOf(req));
       // zlib's async API compresses on the libuv thread pool, off the host's event loop. The fastest
       // level: expositions are so repetitive that it still shrinks them ~25×, at half the time of the default.
       if (compress) body = await gzipAsync(body, { level: constants.Z_BEST_SPEED });
     } catch (error) {
       diag.error('inferwatch: /metrics failed', error);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(`# failed to export metrics: ${String(error)}\n`);
+      // 503 when the exposition is someone else's to give and they did not (a cluster's primary); else 500.
+      const status = (error as { status?: unknown } | null)?.status === 503 ? 503 : 500;
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`# failed to export metrics: ${error instanceof Error ? error.message : String(error)}\n`);
       return;
     }
     const headers: Record<string, string | number> = { 'content-type': CONTENT_TYPES[format], 'content-length': body.length, vary: 'Accept, Accept-Encoding' };
@@ -126,7 +128,7 @@ export function createPrometheus(
 
   const envPort = Number(process.env.OTEL_EXPORTER_PROMETHEUS_PORT);
   const ownPort = options.port !== undefined || process.env.OTEL_EXPORTER_PROMETHEUS_PORT !== undefined;
-  if (!ownPort) return { reader, handler, listening: Promise.resolve() };
+  if (!ownPort) return { handler, listening: Promise.resolve(), close: async () => {} };
 
   const endpoint = (options.endpoint || '/metrics').replace(/^([^/])/, '/$1');
   const server = createServer((req, res) => {
@@ -137,6 +139,5 @@ export function createPrometheus(
     server.once('error', reject);
     server.listen({ port: options.port || envPort || DEFAULT_PORT, host: options.host || process.env.OTEL_EXPORTER_PROMETHEUS_HOST || undefined }, resolve);
   });
-  reader.onClose = () => new Promise((resolve) => server.close(() => resolve()));
-  return { reader, handler, listening };
+  return { handler, listening, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }

@@ -1,4 +1,11 @@
 import type { Attributes } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import { VERSION } from '../version.js';
+import { RECORDER_FAMILIES, viewOf } from './families.js';
+import { metricData } from './producer.js';
+import type { ExpositionParts } from './prometheus.js';
+
+const SCOPE = { name: '@inferwatch/sdk', version: VERSION };
 import { DataPointType, type CollectionResult, type ExponentialHistogram, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
 
 /**
@@ -87,4 +94,12 @@ export function toSnapshot(collection: CollectionResult, at: number): Snapshot {
     }
   }
   return { t: at, service: String(resource.attributes['service.name'] ?? ''), metrics: [...metrics.values()] };
+}
+
+/** The live page's snapshot (JSON) of one exposition's parts: the recorders' families and the OTel metric data. */
+export function snapshotOfParts(parts: ExpositionParts): string {
+  const startTime = hrTime();
+  const scopeMetrics = [...parts.recorders.map((r) => ({ scope: SCOPE, metrics: metricData(RECORDER_FAMILIES, viewOf(r), startTime) })), { scope: SCOPE, metrics: [...parts.metrics] }];
+  const result: CollectionResult = { resourceMetrics: { resource: { attributes: parts.resource } as CollectionResult['resourceMetrics']['resource'], scopeMetrics }, errors: [] };
+  return JSON.stringify(toSnapshot(result, Date.now()));
 }

@@ -30,12 +30,17 @@ export interface EnginePoint {
   readonly values: Float64Array;
 }
 
+/** What reads engine state: the current points (a recorder's, or a cluster group's). */
+export interface EngineSource {
+  snapshot(): EnginePoint[];
+}
+
 const MAX_ATTRIBUTE_SETS = 64;
 const MAX_VALUE_LENGTH = 128;
 const MAX_KEYS = 16;
 
 /** Engine-reported gauges: pushed values kept per attribute set, plus callbacks read at collection time. */
-export class EngineStates {
+export class EngineStates implements EngineSource {
   private readonly reported = new Map<string, EnginePoint>();
   private readonly callbacks = new Set<EngineStateCallback>();
 

@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { GaugeKey } from './catalog.js';
-import { ENGINE_FIELDS, type EngineStates } from './engine-state.js';
+import { ENGINE_FIELDS, type EngineSource } from './engine-state.js';
 import type { Series } from './series.js';
 
 export interface GaugePoint {
@@ -16,7 +16,7 @@ const DERIVED = ['running', 'waiting', 'swapped'] as const;
  * The gauges as they stand now. A field any engine reported is taken from the reports alone;
  * otherwise the scheduler counts come from the live request handles of each series.
  */
-export function currentGauges(series: Iterable<Series>, engine: EngineStates): GaugeView {
+export function currentGauges(series: Iterable<Series>, engine: EngineSource): GaugeView {
   const view: GaugeView = { running: [], waiting: [], swapped: [], gpuKvCacheUsage: [], cpuKvCacheUsage: [] };
   for (const point of engine.snapshot()) {
     for (let i = 0; i < ENGINE_FIELDS.length; i++) {

@@ -13,6 +13,8 @@ export interface HandleContext {
   readonly errorTypes: ValueLimiter;
   /** Process-wide token totals, read by the periodic log line. */
   readonly totals: { promptTokens: number; outputTokens: number };
+  /** Told when a request ends (a cluster worker sends its state then, so no finished request is lost with it). */
+  readonly onEnd: (() => void) | undefined;
 }
 
 export interface EndOptions {
@@ -93,6 +95,7 @@ export class Request implements RequestHandle, RequestTimes {
     this.lastEventAt = arrivalAt;
     this.promptTokens = promptTokens;
     series.waiting++;
+    series.dirty = true;
   }
 
   scheduled(at?: number): void {
@@ -102,6 +105,7 @@ export class Request implements RequestHandle, RequestTimes {
     this.state = RUNNING;
     this.series.waiting--;
     this.series.running++;
+    this.series.dirty = true;
     this.scheduledAt = t;
     this.series.queueDuration.record((t - this.arrivalAt) / 1000);
     this.span?.event(SPAN_EVENTS.scheduled, t);
@@ -127,6 +131,7 @@ export class Request implements RequestHandle, RequestTimes {
     this.lastTokenAt = t;
     this.outputTokens += n;
     series.outputTokens += n;
+    series.dirty = true;
     this.ctx.totals.outputTokens += n;
   }
 
@@ -138,6 +143,7 @@ export class Request implements RequestHandle, RequestTimes {
     this.series.running--;
     this.series.swapped++;
     this.series.preemptions++;
+    this.series.dirty = true;
     this.span?.event(SPAN_EVENTS.preempted, t);
   }
 
@@ -148,6 +154,7 @@ export class Request implements RequestHandle, RequestTimes {
     this.state = RUNNING;
     this.series.swapped--;
     this.series.running++;
+    this.series.dirty = true;
     this.span?.event(SPAN_EVENTS.resumed, t);
   }
 
@@ -250,6 +257,8 @@ export class Request implements RequestHandle, RequestTimes {
     const histogram = errorType === undefined ? series.requestDuration : series.errorDuration(errorType);
     histogram.record((t - this.arrivalAt) / 1000);
     series.finished[reason]++;
+    series.dirty = true;
+    this.ctx.onEnd?.();
     if (this.span !== undefined) {
       this.span.exemplar(histogram, (t - this.arrivalAt) / 1000, t);
       this.span.end(this, t, FINISH_REASONS[reason], errorType, outputTokens, errorType === undefined);

@@ -121,6 +121,7 @@ export class Recorder implements LlmMetrics, HandleContext {
   readonly misuse: MisuseLog;
   readonly errorTypes: ValueLimiter;
   readonly totals = { promptTokens: 0, outputTokens: 0 };
+  onEnd: (() => void) | undefined;
   readonly series = new Map<string, Series>();
   readonly engine: EngineStates;
   readonly producer: MetricProducer;
@@ -141,6 +142,8 @@ export class Recorder implements LlmMetrics, HandleContext {
   private readonly defaultOperation: string;
   private readonly defaultProvider: string;
   private readonly logLine: { stop(): void } | undefined;
+  /** The periodic line's interval when it is on: a cluster's primary prints the group's line at it instead. */
+  readonly logIntervalMs: number | undefined;
 
   constructor(options: LlmMetricsOptions, outputs: RecorderOutputs, notices = new Notices()) {
     this.misuse = new MisuseLog(notices);
@@ -160,7 +163,15 @@ export class Recorder implements LlmMetrics, HandleContext {
     this.producer = outputs.producer(this);
     this.spans = new SpanSource(tracerProviderOption(options.tracerProvider), SpanKind.SERVER, '@inferwatch/sdk', typeof options.clock === 'function' ? this.clock : undefined);
     const log = options.log;
-    this.logLine = log === true || (typeof log === 'object' && log !== null) ? outputs.logLine(this, log === true ? {} : log) : undefined;
+    const on = log === true || (typeof log === 'object' && log !== null);
+    this.logLine = on ? outputs.logLine(this, log === true ? {} : log) : undefined;
+    const interval = typeof log === 'object' && log !== null ? log.intervalMs : undefined;
+    this.logIntervalMs = on ? (typeof interval === 'number' && interval > 0 ? interval : 10_000) : undefined;
+  }
+
+  /** Stops this process's own log line: in a cluster, the primary prints the line of the whole group. */
+  stopLogLine(): void {
+    this.logLine?.stop();
   }
 
   startRequest(info: StartRequestInfo): RequestHandle {

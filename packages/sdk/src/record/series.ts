@@ -52,6 +52,8 @@ export class Series {
   waiting = 0;
   running = 0;
   swapped = 0;
+  /** Changed since a cluster worker last sent its state; only those series are sent again. */
+  dirty = true;
 
   constructor(
     readonly attributes: Attributes,

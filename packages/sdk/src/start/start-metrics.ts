@@ -3,11 +3,23 @@
  * runtime and GPU producers, and request spans, started together and stopped together. Nothing it does
  * can throw into the host: a part that cannot start is off, said once, and reported in `ready`.
  */
-import { metrics, type Attributes, type MeterProvider as ApiMeterProvider, type TracerProvider } from '@opentelemetry/api';
-import { MeterProvider, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { diag, metrics, type Attributes, type MeterProvider as ApiMeterProvider, type TracerProvider } from '@opentelemetry/api';
+import { MeterProvider, type CollectionResult, type MetricProducer, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { ClusterPrimary, isClusterPrimary, type ClusterOptions } from '../cluster/primary.js';
+import { joinCluster } from '../cluster/worker.js';
 import { createDashboardHandler, type DashboardHandler, type DashboardOptions } from '../dashboard/handler.js';
 import { OTLP_OPTION_KEYS, createOtlpReader, type OtlpOptions } from '../export/otlp.js';
-import { createPrometheus, PROMETHEUS_OPTION_KEYS, type MetricsHandler, type PrometheusOptions } from '../export/prometheus.js';
+import {
+  createScrapeReader,
+  PROMETHEUS_OPTION_KEYS,
+  renderExposition,
+  servePrometheus,
+  type ExpositionParts,
+  type MetricsHandler,
+  type PrometheusOptions,
+  type Render,
+} from '../export/prometheus.js';
+import { snapshotOfParts } from '../export/snapshot.js';
 import { Notices } from '../record/notices.js';
 import { Recorder, type LlmMetrics } from '../record/recorder.js';
 import { createRuntimeMetrics } from '../runtime/runtime-metrics.js';
@@ -53,6 +65,12 @@ export interface StartMetricsOptions {
   meterProvider?: 'global' | 'private' | false;
   /** Longest `shutdown()` waits for the final OTLP push and the GPU poller, in ms. Default 2000. */
   shutdownTimeoutMs?: number;
+  /**
+   * node:cluster: called in the primary, it assembles every worker's recorders; called in a worker, it sends its
+   * state there, and any worker's `metricsHandler` (or a metrics port the workers share) answers for the whole group.
+   * `{ perWorker: true }` keeps each worker's series apart (labelled `service_instance_id`); `false` leaves each process alone.
+   */
+  cluster?: ClusterOptions | false;
 }
 
 const START_OPTION_KEYS = [
@@ -68,6 +86,7 @@ const START_OPTION_KEYS = [
   'tracing',
   'meterProvider',
   'shutdownTimeoutMs',
+  'cluster',
 ] as const satisfies ReadonlyArray<keyof StartMetricsOptions>;
 
 /** One exporter's state once start-up settled: serving or pushing (`on`), not asked for (`off`), or unable to (`failed`, with why). */
@@ -226,21 +245,50 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
   const producersFor = (reader: string) => [...recorders.map((r) => r.producer), ...otherProducers, ...runtimeFor(reader)];
   const fromEnv = exportersFromEnv();
 
+  // What this process exports, for one reader: its recorders (written straight from their storage) and
+  // OTel metric data (its MeterProvider's instruments through the scrape reader, other producers, its runtime).
+  const sources = recorders.filter((r): r is Recorder => r instanceof Recorder);
+  const collected = [...recorders.filter((r) => !(r instanceof Recorder)).map((r) => r.producer), ...otherProducers];
   const readers: MetricReader[] = [];
-  let prometheusReader: MetricReader | undefined;
-  let metricsHandler = notFound;
-  let prometheusStatus: Promise<ExporterStatus> = Promise.resolve(OFF);
   const prometheusOn = prometheusOptions !== undefined ? prometheusOptions !== false : (fromEnv?.has('prometheus') ?? true);
+  const scrape = prometheusOn ? createScrapeReader(collected, resource) : undefined;
+  if (scrape) readers.push(scrape.reader);
+  const collectAll = async (): Promise<CollectionResult> => {
+    const results = await Promise.all(collected.map((producer) => producer.collect()));
+    return { resourceMetrics: { resource, scopeMetrics: results.flatMap((r) => r.resourceMetrics.scopeMetrics) }, errors: results.flatMap((r) => r.errors) };
+  };
+  const localParts = async (scraper: string): Promise<ExpositionParts> => {
+    const [main, ...runtimeResults] = await Promise.all([scrape ? scrape.collect() : collectAll(), ...runtimeFor(scraper).map((p) => p.collect())]);
+    if (main.errors.length > 0) diag.error('inferwatch: metrics collection errors', ...main.errors);
+    const metrics = [main, ...runtimeResults].flatMap((r) => r.resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics));
+    return { resource: main.resourceMetrics.resource.attributes, recorders: sources, metrics };
+  };
+
+  // Several processes behind one port (node:cluster): the primary assembles the group; any worker answers with it.
+  const clusterOptions = options.cluster === false ? undefined : ((readOptions(options.cluster, 'startMetrics({ cluster })', ['perWorker'], notices) ?? {}) as ClusterOptions);
+  const instance = String(resource.attributes['service.instance.id']);
+  const primary = clusterOptions !== undefined && isClusterPrimary() ? new ClusterPrimary(instance, clusterOptions, localParts) : undefined;
+  const link = clusterOptions !== undefined && !isClusterPrimary() ? joinCluster(sources, resource.attributes, instance, async (scraper) => [...(await localParts(scraper)).metrics], notices) : undefined;
+  const partsFor = async (scraper: string) => (primary ? primary.parts(scraper, await localParts(scraper)) : localParts(scraper));
+  const lastSize: Record<string, number> = {};
+  const render: Render = async (format, scraper) => {
+    if (link !== undefined && (await link.joined)) return link.render(format, scraper);
+    const body = renderExposition(format, await partsFor(scraper), (lastSize[format] ?? 0) * 1.125);
+    lastSize[format] = body.length;
+    return body;
+  };
+  const snapshotJson = async () => (link !== undefined && (await link.joined) ? link.snapshot('dashboard') : snapshotOfParts(await partsFor('dashboard')));
+
+  let metricsHandler = notFound;
+  let closePort = async () => {};
+  let prometheusStatus: Promise<ExporterStatus> = Promise.resolve(OFF);
   if (prometheusOn) {
-    // Recorders are written straight from their storage; anything else goes through OTel collection.
-    const sources = recorders.filter((r): r is Recorder => r instanceof Recorder);
-    const collected = recorders.filter((r) => !(r instanceof Recorder)).map((r) => r.producer);
-    const prometheus = createPrometheus(prometheusOptions || {}, sources, [...collected, ...otherProducers], resource, runtimeFor);
-    readers.push(prometheus.reader);
-    prometheusReader = prometheus.reader;
-    metricsHandler = prometheus.handler;
+    const served = servePrometheus(prometheusOptions || {}, render);
+    metricsHandler = served.handler;
+    closePort = served.close;
+    scrape!.onClose(served.close);
     // Handled here, so a busy or forbidden port is a result and a line on stderr, never an unhandled rejection.
-    prometheusStatus = prometheus.listening.then(
+    prometheusStatus = served.listening.then(
       (): ExporterStatus => ON,
       (error: unknown): ExporterStatus => {
         const err = error instanceof Error ? error : new Error(String(error));
@@ -250,6 +298,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
       },
     );
   }
+  const prometheusReader = scrape?.reader;
   const otlpOn = otlpOptions !== undefined ? otlpOptions !== false : (fromEnv?.has('otlp') ?? otlpEndpointInEnv());
   const otlp = otlpOn ? createOtlpReader(otlpOptions || {}, producersFor('otlp'), notices) : undefined;
   const otlpReader = otlp !== undefined && 'reader' in otlp ? otlp.reader : undefined;
@@ -260,7 +309,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
   // at its construction (as OTel's PrometheusExporter is handed to one) rather than this one taking theirs.
   const meterProvider = mode === false ? undefined : new MeterProvider({ resource, readers });
   const handed = meterProvider ? [] : readers.map((reader) => ({ reader, ...handedOut(reader) }));
-  const dashboardHandler = createDashboardHandler(producersFor('dashboard'), resource, dashboardOptions ?? {});
+  const dashboardHandler = createDashboardHandler(snapshotJson, dashboardOptions ?? {});
   const registered = meterProvider !== undefined && register && metrics.setGlobalMeterProvider(meterProvider);
   if (registered) ownProviders.add(meterProvider);
   else if (meterProvider !== undefined && register) {
@@ -318,8 +367,10 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
           }
         }
         runtime?.shutdown();
+        link?.stop();
+        primary?.stop();
         // In parallel and bounded: a hung collector or a GPU poll cannot hold the host's own shutdown.
-        await bounded(Promise.allSettled([gpu?.shutdown(), ...stopMetrics(), tracing?.shutdown()]), timeoutMs);
+        await bounded(Promise.allSettled([gpu?.shutdown(), ...stopMetrics(), closePort(), tracing?.shutdown()]), timeoutMs);
         if (registered) metrics.disable();
       })();
       return stopped;
