@@ -3,6 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Snapshot } from '../src/export/snapshot.js';
 import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
+import { format, type Unit } from './format.js';
 
 const RANGE_MS = 15_000;
 const SHADES = 8;
@@ -10,7 +11,6 @@ const QS = [0.5, 0.9, 0.99];
 const COLORS = ['#73bf69', '#f2cc0c', '#5794f2', '#ff780a', '#b877d9', '#f2495c', '#8ab8ff', '#ffb357'];
 const MODEL = 'gen_ai.request.model';
 
-type Unit = 's' | 'rate' | 'ratio' | 'count' | 'W' | 'C';
 type Row = { t: number; values: Map<string, number | null> };
 
 interface LineSpec {
@@ -72,15 +72,6 @@ const SPECS: Spec[] = [
   { kind: 'line', id: 'gpu-power', title: 'GPU power', unit: 'W', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.power', all, 'sum', gpuLabel) },
   { kind: 'line', id: 'gpu-temp', title: 'GPU temperature', unit: 'C', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.temperature', all, 'max', gpuLabel) },
 ];
-
-function format(v: number | null | undefined, unit: Unit): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  if (unit === 's') return v < 1 ? `${(v * 1000).toFixed(v < 0.01 ? 1 : 0)} ms` : `${v.toFixed(2)} s`;
-  if (unit === 'ratio') return `${(v * 100).toFixed(0)}%`;
-  if (unit === 'W') return `${v.toFixed(0)} W`;
-  if (unit === 'C') return `${v.toFixed(0)} °C`;
-  return Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(v < 10 && unit === 'rate' ? 2 : 0);
-}
 
 function refreshFrom(value: string | null): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value ?? '');
@@ -190,6 +181,12 @@ function deriveRow(panel: Panel, at: number, match: Match): void {
 
 const width = (el: HTMLElement) => Math.max(300, el.clientWidth - 16);
 
+// Y axes as wide as their longest label ("≤ 1.95 ms", "0.75 ms"), measured in uPlot's axis font,
+// plus its tick and gap: a fixed width would clip the digits that tell ticks apart.
+const measure = document.createElement('canvas').getContext('2d')!;
+measure.font = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif';
+const axisSize = (_u: uPlot, values: string[] | null) => Math.ceil(Math.max(24, ...(values ?? []).map((v) => measure.measureText(v).width)) + 20);
+
 function drawLine(panel: Panel): void {
   const spec = panel.spec as LineSpec;
   const shown = ([, v]: [string, number | null]) => !spec.hideZero || (v !== 0 && v !== null);
@@ -208,7 +205,7 @@ function drawLine(panel: Panel): void {
         width: width(panel.el),
         height: 200,
         series: [{}, ...legends.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => format(v, spec.unit) }))],
-        axes: [{ stroke: '#8e8e9e', grid: { stroke: '#2c3235' } }, { stroke: '#8e8e9e', grid: { stroke: '#2c3235' }, size: 60, values: (_u, vs) => vs.map((v) => format(v, spec.unit)) }],
+        axes: [{ stroke: '#8e8e9e', grid: { stroke: '#2c3235' } }, { stroke: '#8e8e9e', grid: { stroke: '#2c3235' }, size: axisSize, values: (_u, vs) => vs.map((v) => format(v, spec.unit)) }],
         scales: { y: { range: (_u, min, max) => [Math.min(0, min), spec.unit === 'ratio' ? Math.max(1, max) : max > 0 ? max * 1.1 : 1] } },
         cursor: { drag: { x: false, y: false } },
       },
@@ -273,7 +270,7 @@ function drawHeat(panel: Panel): void {
         {
           stroke: '#8e8e9e',
           grid: { show: false },
-          size: 70,
+          size: axisSize,
           splits: () => panel.heatView!.les.map((_, j) => j + 0.5).filter((_, j) => j % every() === 0),
           values: (_u, vs) => vs.map((v) => label(panel.heatView!.les[Math.floor(v)])),
         },
