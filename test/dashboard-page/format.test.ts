@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { format } from '../../packages/sdk/page/format.js';
+import { COUNT_INCRS, countSplits, format } from '../../packages/sdk/page/format.js';
 
 describe("the page's numbers", () => {
   it('keeps the digits that tell latencies apart, without trailing zeros or float noise', () => {
@@ -35,5 +35,22 @@ describe("the page's numbers", () => {
     expect(format(72.5, 'W')).toBe('72.5 W');
     expect(format(65, 'C')).toBe('65 °C');
     for (const v of [null, undefined, NaN, Infinity]) expect(format(v, 's')).toBe('–');
+  });
+
+  it('puts count axes on whole numbers, one label per tick, whatever step it is offered', () => {
+    // The scales a 0..1 or 0..7 count panel gets (max × 1.1), with the fractional steps uPlot's
+    // default increments would pick for them.
+    expect(countSplits(0, 1.1, 0.2)).toEqual([0, 1]);
+    expect(countSplits(0, 7.7, 2)).toEqual([0, 2, 4, 6]);
+    expect(countSplits(0, 3.3, 1)).toEqual([0, 1, 2, 3]);
+    expect(countSplits(-2.5, 2.5, 1)).toEqual([-2, -1, 0, 1, 2]);
+    expect(countSplits(0, NaN, 1)).toEqual([]);
+    for (const [min, max, incr] of [[0, 1.1, 0.2], [0, 5.5, 0.5], [0, 110, 20], [3, 48, 5]]) {
+      const labels = countSplits(min, max, incr).map((v) => format(v, 'count'));
+      expect(new Set(labels).size, `${min}..${max} by ${incr}: ${labels.join(', ')}`).toBe(labels.length);
+      for (const label of labels) expect(label).toMatch(/^-?\d+$/);
+    }
+    expect(COUNT_INCRS.slice(0, 7)).toEqual([1, 2, 5, 10, 20, 50, 100]);
+    expect(COUNT_INCRS.every(Number.isInteger)).toBe(true);
   });
 });

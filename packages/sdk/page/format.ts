@@ -1,5 +1,5 @@
-// How the page writes numbers: one function for legends, tooltips, stats and axes. Pure, so it is
-// tested in node (test/dashboard-page/format.test.ts).
+// How the page writes numbers: one function for legends, tooltips, stats and axes, and the ticks
+// count axes sit on. Pure, so it is tested in node (test/dashboard-page/format.test.ts).
 
 export type Unit = 's' | 'rate' | 'ratio' | 'count' | 'W' | 'C';
 
@@ -41,4 +41,19 @@ export function format(v: number | null | undefined, unit: Unit): string {
     default:
       return scaled(v);
   }
+}
+
+/** 1, 2 and 5 times the powers of ten from 1 up: the steps a count axis chooses between. */
+export const COUNT_INCRS: number[] = Array.from({ length: 30 }, (_, i) => [1, 2, 5][i % 3] * 10 ** Math.floor(i / 3));
+
+/**
+ * The ticks of a count axis in [min, max]: multiples of a whole step (uPlot's chosen increment, at
+ * least 1), so requests running or waiting get one tick per label and never "1, 1, 1, 0, 0".
+ */
+export function countSplits(min: number, max: number, incr: number): number[] {
+  const step = Math.max(1, Math.round(incr));
+  const out: number[] = [];
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return out;
+  for (let v = Math.ceil(min / step) * step; v <= max; v += step) out.push(v);
+  return out;
 }

@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Snapshot } from '../src/export/snapshot.js';
 import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
-import { format, type Unit } from './format.js';
+import { COUNT_INCRS, countSplits, format, type Unit } from './format.js';
 
 const RANGE_MS = 15_000;
 const SHADES = 8;
@@ -205,7 +205,23 @@ function drawLine(panel: Panel): void {
         width: width(panel.el),
         height: 200,
         series: [{}, ...legends.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => format(v, spec.unit) }))],
-        axes: [{ stroke: '#8e8e9e', grid: { stroke: '#2c3235' } }, { stroke: '#8e8e9e', grid: { stroke: '#2c3235' }, size: axisSize, values: (_u, vs) => vs.map((v) => format(v, spec.unit)) }],
+        axes: [
+          { stroke: '#8e8e9e', grid: { stroke: '#2c3235' } },
+          {
+            stroke: '#8e8e9e',
+            grid: { stroke: '#2c3235' },
+            size: axisSize,
+            // Counts are whole: ticks chosen among whole steps, not fractions rounded into repeated labels.
+            ...(spec.unit === 'count' ? { incrs: COUNT_INCRS, splits: (_u: uPlot, _i: number, min: number, max: number, incr: number) => countSplits(min, max, incr) } : {}),
+            values: (_u, vs) => {
+              const labels = vs.map((v) => format(v, spec.unit));
+              // The labels as drawn on the canvas, for a reader (or test) that cannot see it.
+              const ticks = JSON.stringify(labels);
+              if (panel.el.dataset.ticks !== ticks) panel.el.dataset.ticks = ticks;
+              return labels;
+            },
+          },
+        ],
         scales: { y: { range: (_u, min, max) => [Math.min(0, min), spec.unit === 'ratio' ? Math.max(1, max) : max > 0 ? max * 1.1 : 1] } },
         cursor: { drag: { x: false, y: false } },
       },
