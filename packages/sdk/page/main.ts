@@ -19,8 +19,12 @@ interface LineSpec {
   title: string;
   unit: Unit;
   section: string;
+  /** What records its data, shown while it has none: an empty panel otherwise reads as a broken one. */
+  feeds: string;
   /** Leave out lines that stayed at zero (finish reasons never seen would only crowd the legend). */
   hideZero?: boolean;
+  /** Rates or quantiles over RANGE_MS: drawn only once the page holds that much history. */
+  windowed?: boolean;
   /** Values at `end` keyed by legend. */
   derive: (window: Indexed[], end: number, latest: Indexed, match: Match) => Map<string, number | null>;
 }
@@ -29,6 +33,7 @@ interface HeatSpec {
   id: string;
   title: string;
   section: string;
+  feeds: string;
   metric: string;
 }
 type Spec = LineSpec | HeatSpec;
@@ -40,37 +45,49 @@ const all: Match = () => true;
 // Engine state reported per upstream (the gateway's bridge) names no model: it shows under every
 // model, as the Grafana dashboards select it by job and instance only.
 const orUnlabelled = (m: Match): Match => (a) => a[MODEL] === undefined || m(a);
+// What records each panel's data, in the words of the API a server calls (`code` in backticks).
+const FEEDS = {
+  ttft: "recorded at a request's first token (streamed responses)",
+  itl: 'recorded between the tokens of streamed responses',
+  e2e: 'recorded when requests end',
+  queue: 'recorded when the server calls `scheduled()`',
+};
+const GPUS_FEED = 'reported with `startMetrics({ gpu: true })` and `@inferwatch/gpu` installed';
+// A GPU panel drawn at all has GPUs: an empty one is a reading the driver does not give.
+const GPU_FEEDS = 'read from `nvidia-smi`, which gives none for these GPUs';
 
 const SPECS: Spec[] = [
-  { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true,
+  { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true, windowed: true, feeds: 'counted when requests end',
     derive: (w, end, _l, m) => rateBy(w, end, RANGE_MS, 'inferwatch.requests.finished', m, 'finish_reason') },
-  { kind: 'line', id: 'tokens', title: 'Token throughput (tokens/s)', unit: 'rate', section: 'Requests',
+  { kind: 'line', id: 'tokens', title: 'Token throughput (tokens/s)', unit: 'rate', section: 'Requests', windowed: true, feeds: 'counted from the prompt and generated tokens of requests',
     derive: (w, end, _l, m) => {
       const by = rateBy(w, end, RANGE_MS, 'inferwatch.tokens', m, 'gen_ai.token.type');
       return new Map([['prompt', by.get('input') ?? null], ['generation', by.get('output') ?? null]]);
     } },
   { kind: 'line', id: 'scheduler', title: 'Scheduler: running / waiting / swapped', unit: 'count', section: 'Requests',
+    feeds: 'counted from requests in flight, or reported through `reportEngineState()` / `observeEngineState()`',
     derive: (_w, _e, l, m) => new Map(['running', 'waiting', 'swapped'].map((s) => [s, gaugeBy(l, `inferwatch.scheduler.${s}`, orUnlabelled(m), 'sum').get('') ?? null])) },
   { kind: 'line', id: 'kv', title: 'KV-cache usage', unit: 'ratio', section: 'Requests',
+    feeds: 'reported through `reportEngineState()` / `observeEngineState()`, or bridged from an engine',
     derive: (_w, _e, l, m) => new Map([['GPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.gpu.usage', orUnlabelled(m), 'avg').get('') ?? null], ['CPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.cpu.usage', orUnlabelled(m), 'avg').get('') ?? null]]) },
-  { kind: 'line', id: 'ttft', title: 'Time to first token', unit: 's', section: 'Latency', derive: quantileLines('gen_ai.server.time_to_first_token') },
-  { kind: 'heat', id: 'ttft-heat', title: 'Time to first token: distribution', section: 'Latency', metric: 'gen_ai.server.time_to_first_token' },
-  { kind: 'line', id: 'itl', title: 'Inter-token latency', unit: 's', section: 'Latency', derive: quantileLines('inferwatch.request.inter_token_latency') },
-  { kind: 'heat', id: 'itl-heat', title: 'Inter-token latency: distribution', section: 'Latency', metric: 'inferwatch.request.inter_token_latency' },
-  { kind: 'line', id: 'e2e', title: 'End-to-end request latency', unit: 's', section: 'Latency', derive: quantileLines('gen_ai.server.request.duration') },
-  { kind: 'heat', id: 'e2e-heat', title: 'End-to-end latency: distribution', section: 'Latency', metric: 'gen_ai.server.request.duration' },
-  { kind: 'line', id: 'queue', title: 'Queue time', unit: 's', section: 'Latency', derive: quantileLines('inferwatch.request.queue.duration') },
-  { kind: 'heat', id: 'queue-heat', title: 'Queue time: distribution', section: 'Latency', metric: 'inferwatch.request.queue.duration' },
-  { kind: 'line', id: 'gpu-util', title: 'GPU utilization', unit: 'ratio', section: 'GPUs',
+  { kind: 'line', id: 'ttft', title: 'Time to first token', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.ttft, derive: quantileLines('gen_ai.server.time_to_first_token') },
+  { kind: 'heat', id: 'ttft-heat', title: 'Time to first token: distribution', section: 'Latency', feeds: FEEDS.ttft, metric: 'gen_ai.server.time_to_first_token' },
+  { kind: 'line', id: 'itl', title: 'Inter-token latency', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.itl, derive: quantileLines('inferwatch.request.inter_token_latency') },
+  { kind: 'heat', id: 'itl-heat', title: 'Inter-token latency: distribution', section: 'Latency', feeds: FEEDS.itl, metric: 'inferwatch.request.inter_token_latency' },
+  { kind: 'line', id: 'e2e', title: 'End-to-end request latency', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.e2e, derive: quantileLines('gen_ai.server.request.duration') },
+  { kind: 'heat', id: 'e2e-heat', title: 'End-to-end latency: distribution', section: 'Latency', feeds: FEEDS.e2e, metric: 'gen_ai.server.request.duration' },
+  { kind: 'line', id: 'queue', title: 'Queue time', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.queue, derive: quantileLines('inferwatch.request.queue.duration') },
+  { kind: 'heat', id: 'queue-heat', title: 'Queue time: distribution', section: 'Latency', feeds: FEEDS.queue, metric: 'inferwatch.request.queue.duration' },
+  { kind: 'line', id: 'gpu-util', title: 'GPU utilization', unit: 'ratio', section: 'GPUs', feeds: GPU_FEEDS,
     derive: (_w, _e, l) => gaugeBy(l, 'hw.gpu.utilization', all, 'avg', gpuLabel) },
-  { kind: 'line', id: 'gpu-mem', title: 'GPU memory used', unit: 'ratio', section: 'GPUs',
+  { kind: 'line', id: 'gpu-mem', title: 'GPU memory used', unit: 'ratio', section: 'GPUs', feeds: GPU_FEEDS,
     derive: (_w, _e, l) => {
       const used = gaugeBy(l, 'hw.gpu.memory.usage', all, 'sum', gpuLabel);
       const limit = gaugeBy(l, 'hw.gpu.memory.limit', all, 'sum', gpuLabel);
       return new Map([...used].map(([g, u]) => [g, limit.get(g) ? u / limit.get(g)! : null]));
     } },
-  { kind: 'line', id: 'gpu-power', title: 'GPU power', unit: 'W', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.power', all, 'sum', gpuLabel) },
-  { kind: 'line', id: 'gpu-temp', title: 'GPU temperature', unit: 'C', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.temperature', all, 'max', gpuLabel) },
+  { kind: 'line', id: 'gpu-power', title: 'GPU power', unit: 'W', section: 'GPUs', feeds: GPU_FEEDS, derive: (_w, _e, l) => gaugeBy(l, 'hw.power', all, 'sum', gpuLabel) },
+  { kind: 'line', id: 'gpu-temp', title: 'GPU temperature', unit: 'C', section: 'GPUs', feeds: GPU_FEEDS, derive: (_w, _e, l) => gaugeBy(l, 'hw.temperature', all, 'max', gpuLabel) },
 ];
 
 function refreshFrom(value: string | null): number {
@@ -104,6 +121,8 @@ const models = new Set<string>();
 interface Panel {
   spec: Spec;
   el: HTMLElement;
+  /** Over the chart while it has nothing to draw: why, and what would feed it. */
+  note: HTMLElement;
   rows: Row[];
   legends: string[];
   plot?: uPlot;
@@ -131,15 +150,16 @@ function sectionFor(name: string): HTMLElement {
 const statsEl = document.createElement('div');
 statsEl.className = 'stats';
 main.append(statsEl);
-const STATS: [string, string, Unit, (p: Panel[]) => number | null | undefined][] = [
-  ['stat-rps', 'Requests/s', 'rate', (p) => sumOf(last(p, 'requests'))],
-  ['stat-prompt', 'Prompt tokens/s', 'rate', (p) => last(p, 'tokens')?.get('prompt')],
-  ['stat-gen', 'Generation tokens/s', 'rate', (p) => last(p, 'tokens')?.get('generation')],
-  ['stat-running', 'Running', 'count', (p) => last(p, 'scheduler')?.get('running')],
-  ['stat-waiting', 'Waiting', 'count', (p) => last(p, 'scheduler')?.get('waiting')],
-  ['stat-kv', 'GPU KV cache', 'ratio', (p) => last(p, 'kv')?.get('GPU KV cache')],
-  ['stat-ttft', 'TTFT p50', 's', (p) => last(p, 'ttft')?.get('p50')],
-  ['stat-e2e', 'E2E p99', 's', (p) => last(p, 'e2e')?.get('p99')],
+// The last field: a rate or quantile over RANGE_MS, "collecting…" until the page holds that much history.
+const STATS: [string, string, Unit, (p: Panel[]) => number | null | undefined, boolean][] = [
+  ['stat-rps', 'Requests/s', 'rate', (p) => sumOf(last(p, 'requests')), true],
+  ['stat-prompt', 'Prompt tokens/s', 'rate', (p) => last(p, 'tokens')?.get('prompt'), true],
+  ['stat-gen', 'Generation tokens/s', 'rate', (p) => last(p, 'tokens')?.get('generation'), true],
+  ['stat-running', 'Running', 'count', (p) => last(p, 'scheduler')?.get('running'), false],
+  ['stat-waiting', 'Waiting', 'count', (p) => last(p, 'scheduler')?.get('waiting'), false],
+  ['stat-kv', 'GPU KV cache', 'ratio', (p) => last(p, 'kv')?.get('GPU KV cache'), false],
+  ['stat-ttft', 'TTFT p50', 's', (p) => last(p, 'ttft')?.get('p50'), true],
+  ['stat-e2e', 'E2E p99', 's', (p) => last(p, 'e2e')?.get('p99'), true],
 ];
 for (const [id, label] of STATS) {
   const el = document.createElement('div');
@@ -156,11 +176,34 @@ for (const spec of SPECS) {
   el.className = 'panel';
   el.id = `panel-${spec.id}`;
   el.dataset.points = '0';
-  el.innerHTML = '<h3></h3><div class="chart"></div>';
+  el.innerHTML = '<h3></h3><div class="chart"></div><p class="note hidden"></p>';
   el.querySelector('h3')!.textContent = spec.title;
   sectionFor(spec.section).append(el);
-  panels.push({ spec, el, rows: [], legends: [], heat: spec.kind === 'heat' ? [] : undefined });
+  panels.push({ spec, el, note: el.querySelector('.note')!, rows: [], legends: [], heat: spec.kind === 'heat' ? [] : undefined });
 }
+// Without GPUs the section keeps its heading and says what would fill it, instead of four empty panels.
+const gpuNote = document.createElement('p');
+gpuNote.className = 'note hidden';
+gpuNote.id = 'gpus-note';
+sections.get('GPUs')!.before(gpuNote);
+
+/** Sets a note's text, `code` in backticks as code; touches the DOM only when the text changes. */
+function setNote(el: HTMLElement, text: string): void {
+  el.classList.toggle('hidden', text === '');
+  if (el.dataset.text === text) return;
+  el.dataset.text = text;
+  el.replaceChildren(
+    ...text.split('`').map((part, i) => {
+      if (i % 2 === 0) return part;
+      const code = document.createElement('code');
+      code.textContent = part;
+      return code;
+    }),
+  );
+}
+
+/** Milliseconds of history the page holds up to snapshot `at`. */
+const heldAt = (at: number) => (at < 0 ? 0 : snapshots[at].t - snapshots[0].t);
 
 const matchModel = (): Match => {
   const model = modelSelect.value;
@@ -171,7 +214,11 @@ function deriveRow(panel: Panel, at: number, match: Match): void {
   const latest = snapshots[at];
   if (panel.spec.kind === 'line') {
     const window = windowOf(snapshots.slice(0, at + 1), latest.t, RANGE_MS);
-    panel.rows.push({ t: latest.t, values: panel.spec.derive(window, latest.t, latest, match) });
+    let values = panel.spec.derive(window, latest.t, latest, match);
+    // A window the page has not held in full would give a rate that ramps up from 0 as history
+    // arrives (rate() divides by the whole range): no point until the window is full.
+    if (panel.spec.windowed && heldAt(at) < RANGE_MS) values = new Map([...values.keys()].map((k) => [k, null]));
+    panel.rows.push({ t: latest.t, values });
     if (panel.rows.length > KEEP) panel.rows.shift();
   } else {
     panel.heat!.push({ t: latest.t, counts: bucketIncrease(snapshots[at - 1], latest, panel.spec.metric, match) });
@@ -301,17 +348,30 @@ function drawHeat(panel: Panel): void {
 
 function render(): void {
   const gpus = (snapshots.at(-1)?.metrics.get('hw.gpu.utilization')?.size ?? 0) > 0;
-  for (const [name, grid] of sections) {
-    const hidden = name === 'GPUs' && !gpus;
-    grid.classList.toggle('hidden', hidden);
-    grid.previousElementSibling?.classList.toggle('hidden', hidden);
-  }
+  sections.get('GPUs')!.classList.toggle('hidden', !gpus);
+  setNote(gpuNote, gpus ? '' : `No GPU metrics: ${GPUS_FEED}.`);
+  const held = heldAt(snapshots.length - 1);
+  const collecting = held < RANGE_MS;
   for (const panel of panels) {
     if (panel.spec.section === 'GPUs' && !gpus) continue;
     if (panel.spec.kind === 'line') drawLine(panel);
     else drawHeat(panel);
+    // A heatmap column is the increase between two snapshots: none before the second.
+    const empty = panel.el.dataset.points === '0' && (panel.spec.kind === 'line' || snapshots.length > 1);
+    setNote(
+      panel.note,
+      panel.spec.kind === 'line' && panel.spec.windowed && collecting
+        ? `collecting… ${Math.floor(held / 1000)} s of the ${RANGE_MS / 1000} s window`
+        : empty
+          ? `No data: ${panel.spec.feeds}.`
+          : '',
+    );
   }
-  for (const [id, , unit, value] of STATS) $(id).textContent = format(value(panels), unit);
+  for (const [id, , unit, value, windowed] of STATS) {
+    const el = $(id);
+    el.classList.toggle('pending', windowed && collecting);
+    el.textContent = windowed && collecting ? 'collecting…' : format(value(panels), unit);
+  }
 }
 
 function rederive(): void {
