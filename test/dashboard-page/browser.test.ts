@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBenchmark } from '@inferwatch/loadgen';
+import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 // @ts-expect-error: plain JavaScript
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { systemBinary } from '../helpers/binaries.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, serve } from '../helpers/net.js';
 import { startEngine, type Started } from '../helpers/processes.js';
 
 // The page in a real browser during a demo-like run: the simulated engine, the gateway in front of
@@ -60,6 +61,7 @@ interface PageElement {
   classList: { contains(name: string): boolean };
   parentElement: PageElement | null;
   querySelector(selector: 'canvas'): PageCanvas | null;
+  querySelector(selector: string): PageElement | null;
 }
 interface PageCanvas {
   width: number;
@@ -76,6 +78,29 @@ const refreshes = (page: Page) => page.evaluate(() => Number(document.body.datas
 async function waitForRefreshes(page: Page, atLeast: number, timeoutMs = 30_000): Promise<void> {
   await page.waitForFunction((n) => Number(document.body.dataset.refreshes ?? 0) >= n, atLeast, { timeout: timeoutMs, polling: 200 });
 }
+
+/**
+ * Until the page holds a full rate window (15 s of snapshots) and shows rates and quantiles instead
+ * of "collecting…". The window is 15 s of the server's clock whatever the refresh, hence the bound.
+ */
+async function waitForFullWindow(page: Page): Promise<void> {
+  await page.waitForFunction(() => Number(document.body.dataset.refreshes ?? 0) > 0 && document.getElementById('stat-rps')!.textContent !== 'collecting…', undefined, {
+    timeout: 45_000,
+    polling: 200,
+  });
+}
+
+/** What the page says in words: per panel its note (empty while hidden), points and y-axis labels; the stats; the GPU section's note. */
+const pageWords = (page: Page) =>
+  page.evaluate(() => {
+    const shown = (el: PageElement | null) => (el === null || el.classList.contains('hidden') ? '' : (el.textContent ?? ''));
+    const panels = [...document.querySelectorAll('.panel')].map((p) => [p.id.replace('panel-', ''), { note: shown(p.querySelector('.note')), points: Number(p.dataset.points), ticks: JSON.parse(p.dataset.ticks ?? '[]') as string[] }] as const);
+    return {
+      panels: Object.fromEntries(panels),
+      stats: Object.fromEntries([...document.querySelectorAll('.stat .value')].map((e) => [e.id.replace('stat-', ''), e.textContent])),
+      gpus: shown(document.getElementById('gpus-note')),
+    };
+  });
 
 /** Per panel: the points its data holds and the coloured (series or heatmap) pixels on its canvas. */
 const panelState = (page: Page) =>
@@ -98,6 +123,7 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
   let port: number;
   let context: BrowserContext;
   let profile: string;
+  let idlePage: Page;
   const load = new AbortController();
   const runs: Promise<unknown>[] = [];
 
@@ -117,7 +143,11 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
       args: ARGS,
       viewport: { width: 1400, height: 1000 },
     });
-    startLoad(80, 1);
+    // Enough load to last until the CPU test: rates and quantiles keep moving in every test that reads them.
+    startLoad(200, 1);
+    // The CPU test's page, opened now: its 15 s rate window fills while the first test runs.
+    idlePage = await context.newPage();
+    await idlePage.goto(`http://127.0.0.1:${port}/dashboard`);
   }, 60_000);
 
   afterAll(async () => {
@@ -136,7 +166,7 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     page.on('pageerror', (e) => errors.push(e.message));
     // Polled every 500 ms (`?refresh=`, as Grafana's address takes it): the same page, sooner.
     await page.goto(`http://127.0.0.1:${port}/dashboard?refresh=500ms`);
-    await waitForRefreshes(page, 8);
+    await waitForFullWindow(page);
     expect(await page.locator('#status').textContent()).toContain('every 0.5 s');
 
     const before = await panelState(page);
@@ -146,6 +176,8 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
       expect(panel.points, panel.id).toBeGreaterThan(0);
       expect(panel.coloured, `${panel.id}: coloured pixels`).toBeGreaterThan(20);
     }
+    // Every panel has data, so none says what would feed it, and the GPU section has its panels.
+    expect(await page.locator('.note:visible').allTextContents()).toEqual([]);
     const stats = () => page.evaluate(() => [...document.querySelectorAll('.stat .value')].map((e) => e.textContent));
     const statsBefore = await stats();
     for (const value of statsBefore) expect(value).not.toBe('–');
@@ -176,11 +208,11 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
   }, 120_000);
 
   it('stays under 5 % of a CPU at its default 2 s refresh', async () => {
-    const page = await context.newPage();
+    const page = idlePage;
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
-    await page.goto(`http://127.0.0.1:${port}/dashboard`);
-    await waitForRefreshes(page, 2);
+    // Measured once every panel draws its lines: while "collecting…" the rate panels draw none.
+    await waitForFullWindow(page);
     expect(await page.locator('#status').textContent()).toContain('every 2 s');
     // The renderer process's CPU time (all its threads: script, layout, paint, raster) over wall time,
     // across five refreshes; CPU time, not task wall time, so a busy machine does not inflate it.
@@ -221,11 +253,16 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     startLoad(40, 2);
     await waitForRefreshes(page, during + 4);
     expect(await page.locator('#status').getAttribute('class')).toBe('status');
+    // The first full window, a few seconds after the restart: it holds counters from both sides of it.
+    await waitForFullWindow(page);
     const rates = await page.evaluate(() =>
       ['panel-requests', 'panel-tokens'].flatMap((id) => Object.values(JSON.parse(document.getElementById(id)!.dataset.last ?? '{}') as Record<string, number | null>)),
     );
     expect(rates.length).toBeGreaterThan(0);
-    for (const r of rates) if (r !== null) expect(r).toBeGreaterThanOrEqual(0);
+    for (const r of rates) {
+      expect(r).not.toBeNull();
+      expect(r).toBeGreaterThanOrEqual(0);
+    }
     expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
@@ -243,6 +280,79 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     }
     await page.close();
   });
+
+  it('says "collecting…" until the rate window is full, what feeds each empty panel, and counts on whole ticks', async () => {
+    // A server the test drives, with no engine state, no scheduled() and no GPUs. One request stays
+    // running and one waiting: the scheduler's scale is 0 to 1, where fractional ticks would repeat
+    // labels. Every other request has its first token 0.25 ms after it arrives, between two classic
+    // TTFT bounds (0.2 and 0.3 ms), so the TTFT p50 is exactly 0.25 ms, interpolated mid-bucket.
+    const llm = createLlmMetrics({ log: false, buckets: { 'gen_ai.server.time_to_first_token': [0.0002, 0.0003] } });
+    const request = (at: number) => {
+      const r = llm.startRequest({ model: MODEL, promptTokens: 20, at });
+      r.tokens(1, at + 0.25);
+      return r;
+    };
+    request(llm.now());
+    llm.startRequest({ model: MODEL, promptTokens: 20 });
+    const telemetry = startMetrics({ serviceName: 'page-states', llm, meterProvider: 'private', otlp: false });
+    const app = await serve((req, res) => telemetry.dashboardHandler(req, res));
+    const traffic = setInterval(() => {
+      const at = llm.now();
+      const r = request(at);
+      r.tokens(1, at + 1.25);
+      r.end({ at: at + 2 });
+    }, 50);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const noEngine = 'No data: reported through reportEngineState() / observeEngineState(), or bridged from an engine.';
+    const noQueue = 'No data: recorded when the server calls scheduled().';
+    const windowed = ['requests', 'tokens', 'ttft', 'itl', 'e2e', 'queue'];
+    try {
+      const opened = Date.now();
+      await page.goto(`${app.url}/dashboard?refresh=250ms`);
+      await waitForRefreshes(page, 2);
+      const first = await pageWords(page);
+      for (const id of windowed) {
+        expect(first.panels[id].note, id).toMatch(/^collecting… \d+ s of the 15 s window$/);
+        expect(first.panels[id].points, id).toBe(0);
+      }
+      for (const id of ['rps', 'prompt', 'gen', 'ttft', 'e2e']) expect(first.stats[id], id).toBe('collecting…');
+      expect(first.panels.kv.note).toBe(noEngine);
+      expect(first.panels['queue-heat'].note).toBe(noQueue);
+      expect(first.gpus).toBe('No GPU metrics: reported with startMetrics({ gpu: true }) and @inferwatch/gpu installed.');
+      expect([first.stats.running, first.stats.waiting]).toEqual(['1', '1']);
+      expect(first.panels.scheduler.note).toBe('');
+      // The axis of a panel whose lines sit at 0 and 1: whole ticks, each label once, both values labelled.
+      const ticks = first.panels.scheduler.ticks;
+      expect(ticks).toContain('0');
+      expect(ticks).toContain('1');
+      expect(new Set(ticks).size, ticks.join(', ')).toBe(ticks.length);
+      for (const tick of ticks) expect(tick).toMatch(/^\d+$/);
+
+      await waitForFullWindow(page);
+      // The first snapshot was taken after `opened`: no page can hold 15 s of them any sooner.
+      expect(Date.now() - opened).toBeGreaterThanOrEqual(15_000);
+      const full = await pageWords(page);
+      for (const id of ['requests', 'tokens', 'ttft', 'itl', 'e2e', 'ttft-heat', 'itl-heat', 'e2e-heat', 'scheduler']) {
+        expect(full.panels[id].note, id).toBe('');
+        expect(full.panels[id].points, id).toBeGreaterThan(0);
+      }
+      expect(full.panels.queue.note).toBe(noQueue);
+      expect(full.panels['queue-heat'].note).toBe(noQueue);
+      expect(full.panels.kv.note).toBe(noEngine);
+      expect(full.stats.ttft).toBe('0.25 ms');
+      expect(full.stats.rps).toMatch(/^\d/);
+      expect(errors).toEqual([]);
+    } finally {
+      clearInterval(traffic);
+      await page.close();
+      // The browser keeps its connections alive past the page; close() alone would wait for them.
+      app.server.closeAllConnections();
+      await app.close();
+      await telemetry.shutdown();
+    }
+  }, 90_000);
 
   it('is refused without the token on a server started with one, and works with it given once in the address', async () => {
     const protectedGateway = await startGateway({ upstreams: [engine.url], port: 0, host: '127.0.0.1', metricsToken: 'page-token-123', logIntervalMs: 0, bridgeIntervalMs: 0, gpu: false });

@@ -3,6 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Snapshot } from '../src/export/snapshot.js';
 import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
+import { COUNT_INCRS, countSplits, format, type Unit } from './format.js';
 
 const RANGE_MS = 15_000;
 const SHADES = 8;
@@ -10,7 +11,6 @@ const QS = [0.5, 0.9, 0.99];
 const COLORS = ['#73bf69', '#f2cc0c', '#5794f2', '#ff780a', '#b877d9', '#f2495c', '#8ab8ff', '#ffb357'];
 const MODEL = 'gen_ai.request.model';
 
-type Unit = 's' | 'rate' | 'ratio' | 'count' | 'W' | 'C';
 type Row = { t: number; values: Map<string, number | null> };
 
 interface LineSpec {
@@ -19,8 +19,12 @@ interface LineSpec {
   title: string;
   unit: Unit;
   section: string;
+  /** What records its data, shown while it has none: an empty panel otherwise reads as a broken one. */
+  feeds: string;
   /** Leave out lines that stayed at zero (finish reasons never seen would only crowd the legend). */
   hideZero?: boolean;
+  /** Rates or quantiles over RANGE_MS: drawn only once the page holds that much history. */
+  windowed?: boolean;
   /** Values at `end` keyed by legend. */
   derive: (window: Indexed[], end: number, latest: Indexed, match: Match) => Map<string, number | null>;
 }
@@ -29,6 +33,7 @@ interface HeatSpec {
   id: string;
   title: string;
   section: string;
+  feeds: string;
   metric: string;
 }
 type Spec = LineSpec | HeatSpec;
@@ -40,47 +45,50 @@ const all: Match = () => true;
 // Engine state reported per upstream (the gateway's bridge) names no model: it shows under every
 // model, as the Grafana dashboards select it by job and instance only.
 const orUnlabelled = (m: Match): Match => (a) => a[MODEL] === undefined || m(a);
+// What records each panel's data, in the words of the API a server calls (`code` in backticks).
+const FEEDS = {
+  ttft: "recorded at a request's first token (streamed responses)",
+  itl: 'recorded between the tokens of streamed responses',
+  e2e: 'recorded when requests end',
+  queue: 'recorded when the server calls `scheduled()`',
+};
+const GPUS_FEED = 'reported with `startMetrics({ gpu: true })` and `@inferwatch/gpu` installed';
+// A GPU panel drawn at all has GPUs: an empty one is a reading the driver does not give.
+const GPU_FEEDS = 'read from `nvidia-smi`, which gives none for these GPUs';
 
 const SPECS: Spec[] = [
-  { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true,
+  { kind: 'line', id: 'requests', title: 'Finished requests by outcome (req/s)', unit: 'rate', section: 'Requests', hideZero: true, windowed: true, feeds: 'counted when requests end',
     derive: (w, end, _l, m) => rateBy(w, end, RANGE_MS, 'inferwatch.requests.finished', m, 'finish_reason') },
-  { kind: 'line', id: 'tokens', title: 'Token throughput (tokens/s)', unit: 'rate', section: 'Requests',
+  { kind: 'line', id: 'tokens', title: 'Token throughput (tokens/s)', unit: 'rate', section: 'Requests', windowed: true, feeds: 'counted from the prompt and generated tokens of requests',
     derive: (w, end, _l, m) => {
       const by = rateBy(w, end, RANGE_MS, 'inferwatch.tokens', m, 'gen_ai.token.type');
       return new Map([['prompt', by.get('input') ?? null], ['generation', by.get('output') ?? null]]);
     } },
   { kind: 'line', id: 'scheduler', title: 'Scheduler: running / waiting / swapped', unit: 'count', section: 'Requests',
+    feeds: 'counted from requests in flight, or reported through `reportEngineState()` / `observeEngineState()`',
     derive: (_w, _e, l, m) => new Map(['running', 'waiting', 'swapped'].map((s) => [s, gaugeBy(l, `inferwatch.scheduler.${s}`, orUnlabelled(m), 'sum').get('') ?? null])) },
   { kind: 'line', id: 'kv', title: 'KV-cache usage', unit: 'ratio', section: 'Requests',
+    feeds: 'reported through `reportEngineState()` / `observeEngineState()`, or bridged from an engine',
     derive: (_w, _e, l, m) => new Map([['GPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.gpu.usage', orUnlabelled(m), 'avg').get('') ?? null], ['CPU KV cache', gaugeBy(l, 'inferwatch.kv_cache.cpu.usage', orUnlabelled(m), 'avg').get('') ?? null]]) },
-  { kind: 'line', id: 'ttft', title: 'Time to first token', unit: 's', section: 'Latency', derive: quantileLines('gen_ai.server.time_to_first_token') },
-  { kind: 'heat', id: 'ttft-heat', title: 'Time to first token: distribution', section: 'Latency', metric: 'gen_ai.server.time_to_first_token' },
-  { kind: 'line', id: 'itl', title: 'Inter-token latency', unit: 's', section: 'Latency', derive: quantileLines('inferwatch.request.inter_token_latency') },
-  { kind: 'heat', id: 'itl-heat', title: 'Inter-token latency: distribution', section: 'Latency', metric: 'inferwatch.request.inter_token_latency' },
-  { kind: 'line', id: 'e2e', title: 'End-to-end request latency', unit: 's', section: 'Latency', derive: quantileLines('gen_ai.server.request.duration') },
-  { kind: 'heat', id: 'e2e-heat', title: 'End-to-end latency: distribution', section: 'Latency', metric: 'gen_ai.server.request.duration' },
-  { kind: 'line', id: 'queue', title: 'Queue time', unit: 's', section: 'Latency', derive: quantileLines('inferwatch.request.queue.duration') },
-  { kind: 'heat', id: 'queue-heat', title: 'Queue time: distribution', section: 'Latency', metric: 'inferwatch.request.queue.duration' },
-  { kind: 'line', id: 'gpu-util', title: 'GPU utilization', unit: 'ratio', section: 'GPUs',
+  { kind: 'line', id: 'ttft', title: 'Time to first token', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.ttft, derive: quantileLines('gen_ai.server.time_to_first_token') },
+  { kind: 'heat', id: 'ttft-heat', title: 'Time to first token: distribution', section: 'Latency', feeds: FEEDS.ttft, metric: 'gen_ai.server.time_to_first_token' },
+  { kind: 'line', id: 'itl', title: 'Inter-token latency', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.itl, derive: quantileLines('inferwatch.request.inter_token_latency') },
+  { kind: 'heat', id: 'itl-heat', title: 'Inter-token latency: distribution', section: 'Latency', feeds: FEEDS.itl, metric: 'inferwatch.request.inter_token_latency' },
+  { kind: 'line', id: 'e2e', title: 'End-to-end request latency', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.e2e, derive: quantileLines('gen_ai.server.request.duration') },
+  { kind: 'heat', id: 'e2e-heat', title: 'End-to-end latency: distribution', section: 'Latency', feeds: FEEDS.e2e, metric: 'gen_ai.server.request.duration' },
+  { kind: 'line', id: 'queue', title: 'Queue time', unit: 's', section: 'Latency', windowed: true, feeds: FEEDS.queue, derive: quantileLines('inferwatch.request.queue.duration') },
+  { kind: 'heat', id: 'queue-heat', title: 'Queue time: distribution', section: 'Latency', feeds: FEEDS.queue, metric: 'inferwatch.request.queue.duration' },
+  { kind: 'line', id: 'gpu-util', title: 'GPU utilization', unit: 'ratio', section: 'GPUs', feeds: GPU_FEEDS,
     derive: (_w, _e, l) => gaugeBy(l, 'hw.gpu.utilization', all, 'avg', gpuLabel) },
-  { kind: 'line', id: 'gpu-mem', title: 'GPU memory used', unit: 'ratio', section: 'GPUs',
+  { kind: 'line', id: 'gpu-mem', title: 'GPU memory used', unit: 'ratio', section: 'GPUs', feeds: GPU_FEEDS,
     derive: (_w, _e, l) => {
       const used = gaugeBy(l, 'hw.gpu.memory.usage', all, 'sum', gpuLabel);
       const limit = gaugeBy(l, 'hw.gpu.memory.limit', all, 'sum', gpuLabel);
       return new Map([...used].map(([g, u]) => [g, limit.get(g) ? u / limit.get(g)! : null]));
     } },
-  { kind: 'line', id: 'gpu-power', title: 'GPU power', unit: 'W', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.power', all, 'sum', gpuLabel) },
-  { kind: 'line', id: 'gpu-temp', title: 'GPU temperature', unit: 'C', section: 'GPUs', derive: (_w, _e, l) => gaugeBy(l, 'hw.temperature', all, 'max', gpuLabel) },
+  { kind: 'line', id: 'gpu-power', title: 'GPU power', unit: 'W', section: 'GPUs', feeds: GPU_FEEDS, derive: (_w, _e, l) => gaugeBy(l, 'hw.power', all, 'sum', gpuLabel) },
+  { kind: 'line', id: 'gpu-temp', title: 'GPU temperature', unit: 'C', section: 'GPUs', feeds: GPU_FEEDS, derive: (_w, _e, l) => gaugeBy(l, 'hw.temperature', all, 'max', gpuLabel) },
 ];
-
-function format(v: number | null | undefined, unit: Unit): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  if (unit === 's') return v < 1 ? `${(v * 1000).toFixed(v < 0.01 ? 1 : 0)} ms` : `${v.toFixed(2)} s`;
-  if (unit === 'ratio') return `${(v * 100).toFixed(0)}%`;
-  if (unit === 'W') return `${v.toFixed(0)} W`;
-  if (unit === 'C') return `${v.toFixed(0)} °C`;
-  return Math.abs(v) >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(v < 10 && unit === 'rate' ? 2 : 0);
-}
 
 function refreshFrom(value: string | null): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value ?? '');
@@ -113,6 +121,8 @@ const models = new Set<string>();
 interface Panel {
   spec: Spec;
   el: HTMLElement;
+  /** Over the chart while it has nothing to draw: why, and what would feed it. */
+  note: HTMLElement;
   rows: Row[];
   legends: string[];
   plot?: uPlot;
@@ -140,15 +150,16 @@ function sectionFor(name: string): HTMLElement {
 const statsEl = document.createElement('div');
 statsEl.className = 'stats';
 main.append(statsEl);
-const STATS: [string, string, Unit, (p: Panel[]) => number | null | undefined][] = [
-  ['stat-rps', 'Requests/s', 'rate', (p) => sumOf(last(p, 'requests'))],
-  ['stat-prompt', 'Prompt tokens/s', 'rate', (p) => last(p, 'tokens')?.get('prompt')],
-  ['stat-gen', 'Generation tokens/s', 'rate', (p) => last(p, 'tokens')?.get('generation')],
-  ['stat-running', 'Running', 'count', (p) => last(p, 'scheduler')?.get('running')],
-  ['stat-waiting', 'Waiting', 'count', (p) => last(p, 'scheduler')?.get('waiting')],
-  ['stat-kv', 'GPU KV cache', 'ratio', (p) => last(p, 'kv')?.get('GPU KV cache')],
-  ['stat-ttft', 'TTFT p50', 's', (p) => last(p, 'ttft')?.get('p50')],
-  ['stat-e2e', 'E2E p99', 's', (p) => last(p, 'e2e')?.get('p99')],
+// The last field: a rate or quantile over RANGE_MS, "collecting…" until the page holds that much history.
+const STATS: [string, string, Unit, (p: Panel[]) => number | null | undefined, boolean][] = [
+  ['stat-rps', 'Requests/s', 'rate', (p) => sumOf(last(p, 'requests')), true],
+  ['stat-prompt', 'Prompt tokens/s', 'rate', (p) => last(p, 'tokens')?.get('prompt'), true],
+  ['stat-gen', 'Generation tokens/s', 'rate', (p) => last(p, 'tokens')?.get('generation'), true],
+  ['stat-running', 'Running', 'count', (p) => last(p, 'scheduler')?.get('running'), false],
+  ['stat-waiting', 'Waiting', 'count', (p) => last(p, 'scheduler')?.get('waiting'), false],
+  ['stat-kv', 'GPU KV cache', 'ratio', (p) => last(p, 'kv')?.get('GPU KV cache'), false],
+  ['stat-ttft', 'TTFT p50', 's', (p) => last(p, 'ttft')?.get('p50'), true],
+  ['stat-e2e', 'E2E p99', 's', (p) => last(p, 'e2e')?.get('p99'), true],
 ];
 for (const [id, label] of STATS) {
   const el = document.createElement('div');
@@ -165,11 +176,34 @@ for (const spec of SPECS) {
   el.className = 'panel';
   el.id = `panel-${spec.id}`;
   el.dataset.points = '0';
-  el.innerHTML = '<h3></h3><div class="chart"></div>';
+  el.innerHTML = '<h3></h3><div class="chart"></div><p class="note hidden"></p>';
   el.querySelector('h3')!.textContent = spec.title;
   sectionFor(spec.section).append(el);
-  panels.push({ spec, el, rows: [], legends: [], heat: spec.kind === 'heat' ? [] : undefined });
+  panels.push({ spec, el, note: el.querySelector('.note')!, rows: [], legends: [], heat: spec.kind === 'heat' ? [] : undefined });
 }
+// Without GPUs the section keeps its heading and says what would fill it, instead of four empty panels.
+const gpuNote = document.createElement('p');
+gpuNote.className = 'note hidden';
+gpuNote.id = 'gpus-note';
+sections.get('GPUs')!.before(gpuNote);
+
+/** Sets a note's text, `code` in backticks as code; touches the DOM only when the text changes. */
+function setNote(el: HTMLElement, text: string): void {
+  el.classList.toggle('hidden', text === '');
+  if (el.dataset.text === text) return;
+  el.dataset.text = text;
+  el.replaceChildren(
+    ...text.split('`').map((part, i) => {
+      if (i % 2 === 0) return part;
+      const code = document.createElement('code');
+      code.textContent = part;
+      return code;
+    }),
+  );
+}
+
+/** Milliseconds of history the page holds up to snapshot `at`. */
+const heldAt = (at: number) => (at < 0 ? 0 : snapshots[at].t - snapshots[0].t);
 
 const matchModel = (): Match => {
   const model = modelSelect.value;
@@ -180,7 +214,11 @@ function deriveRow(panel: Panel, at: number, match: Match): void {
   const latest = snapshots[at];
   if (panel.spec.kind === 'line') {
     const window = windowOf(snapshots.slice(0, at + 1), latest.t, RANGE_MS);
-    panel.rows.push({ t: latest.t, values: panel.spec.derive(window, latest.t, latest, match) });
+    let values = panel.spec.derive(window, latest.t, latest, match);
+    // A window the page has not held in full would give a rate that ramps up from 0 as history
+    // arrives (rate() divides by the whole range): no point until the window is full.
+    if (panel.spec.windowed && heldAt(at) < RANGE_MS) values = new Map([...values.keys()].map((k) => [k, null]));
+    panel.rows.push({ t: latest.t, values });
     if (panel.rows.length > KEEP) panel.rows.shift();
   } else {
     panel.heat!.push({ t: latest.t, counts: bucketIncrease(snapshots[at - 1], latest, panel.spec.metric, match) });
@@ -189,6 +227,12 @@ function deriveRow(panel: Panel, at: number, match: Match): void {
 }
 
 const width = (el: HTMLElement) => Math.max(300, el.clientWidth - 16);
+
+// Y axes as wide as their longest label ("≤ 1.95 ms", "0.75 ms"), measured in uPlot's axis font,
+// plus its tick and gap: a fixed width would clip the digits that tell ticks apart.
+const measure = document.createElement('canvas').getContext('2d')!;
+measure.font = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif';
+const axisSize = (_u: uPlot, values: string[] | null) => Math.ceil(Math.max(24, ...(values ?? []).map((v) => measure.measureText(v).width)) + 20);
 
 function drawLine(panel: Panel): void {
   const spec = panel.spec as LineSpec;
@@ -208,7 +252,23 @@ function drawLine(panel: Panel): void {
         width: width(panel.el),
         height: 200,
         series: [{}, ...legends.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, value: (_u: uPlot, v: number | null) => format(v, spec.unit) }))],
-        axes: [{ stroke: '#8e8e9e', grid: { stroke: '#2c3235' } }, { stroke: '#8e8e9e', grid: { stroke: '#2c3235' }, size: 60, values: (_u, vs) => vs.map((v) => format(v, spec.unit)) }],
+        axes: [
+          { stroke: '#8e8e9e', grid: { stroke: '#2c3235' } },
+          {
+            stroke: '#8e8e9e',
+            grid: { stroke: '#2c3235' },
+            size: axisSize,
+            // Counts are whole: ticks chosen among whole steps, not fractions rounded into repeated labels.
+            ...(spec.unit === 'count' ? { incrs: COUNT_INCRS, splits: (_u: uPlot, _i: number, min: number, max: number, incr: number) => countSplits(min, max, incr) } : {}),
+            values: (_u, vs) => {
+              const labels = vs.map((v) => format(v, spec.unit));
+              // The labels as drawn on the canvas, for a reader (or test) that cannot see it.
+              const ticks = JSON.stringify(labels);
+              if (panel.el.dataset.ticks !== ticks) panel.el.dataset.ticks = ticks;
+              return labels;
+            },
+          },
+        ],
         scales: { y: { range: (_u, min, max) => [Math.min(0, min), spec.unit === 'ratio' ? Math.max(1, max) : max > 0 ? max * 1.1 : 1] } },
         cursor: { drag: { x: false, y: false } },
       },
@@ -273,7 +333,7 @@ function drawHeat(panel: Panel): void {
         {
           stroke: '#8e8e9e',
           grid: { show: false },
-          size: 70,
+          size: axisSize,
           splits: () => panel.heatView!.les.map((_, j) => j + 0.5).filter((_, j) => j % every() === 0),
           values: (_u, vs) => vs.map((v) => label(panel.heatView!.les[Math.floor(v)])),
         },
@@ -288,17 +348,30 @@ function drawHeat(panel: Panel): void {
 
 function render(): void {
   const gpus = (snapshots.at(-1)?.metrics.get('hw.gpu.utilization')?.size ?? 0) > 0;
-  for (const [name, grid] of sections) {
-    const hidden = name === 'GPUs' && !gpus;
-    grid.classList.toggle('hidden', hidden);
-    grid.previousElementSibling?.classList.toggle('hidden', hidden);
-  }
+  sections.get('GPUs')!.classList.toggle('hidden', !gpus);
+  setNote(gpuNote, gpus ? '' : `No GPU metrics: ${GPUS_FEED}.`);
+  const held = heldAt(snapshots.length - 1);
+  const collecting = held < RANGE_MS;
   for (const panel of panels) {
     if (panel.spec.section === 'GPUs' && !gpus) continue;
     if (panel.spec.kind === 'line') drawLine(panel);
     else drawHeat(panel);
+    // A heatmap column is the increase between two snapshots: none before the second.
+    const empty = panel.el.dataset.points === '0' && (panel.spec.kind === 'line' || snapshots.length > 1);
+    setNote(
+      panel.note,
+      panel.spec.kind === 'line' && panel.spec.windowed && collecting
+        ? `collecting… ${Math.floor(held / 1000)} s of the ${RANGE_MS / 1000} s window`
+        : empty
+          ? `No data: ${panel.spec.feeds}.`
+          : '',
+    );
   }
-  for (const [id, , unit, value] of STATS) $(id).textContent = format(value(panels), unit);
+  for (const [id, , unit, value, windowed] of STATS) {
+    const el = $(id);
+    el.classList.toggle('pending', windowed && collecting);
+    el.textContent = windowed && collecting ? 'collecting…' : format(value(panels), unit);
+  }
 }
 
 function rederive(): void {
