@@ -74,9 +74,13 @@ export function joinCluster(recorders: readonly Recorder[], resource: Attributes
   let resolveJoined!: (joined: boolean) => void;
   const joined = new Promise<boolean>((resolve) => (resolveJoined = resolve));
   const welcomeTimer = setTimeout(() => {
+    // PM2's cluster mode forks its workers with node:cluster from its own daemon, which runs none of the app's code.
+    const pm2 = process.env.pm_id !== undefined;
     notices.warn(
       'cluster_no_primary',
-      "this process is a node:cluster worker, but its primary runs no startMetrics(): each worker's /metrics shows only its own requests. Call startMetrics() in the primary too, so any worker answers for the whole group (see the SDK README, Many processes).",
+      pm2
+        ? "this process is a PM2 cluster-mode worker: PM2's daemon is its node:cluster primary and runs no code of yours, so the workers cannot be assembled into one /metrics; each shows only its own requests. Give each instance a metrics port of its own (prometheus: { port: 9464 + Number(process.env.NODE_APP_INSTANCE) }) and sum them in PromQL, or run the app under node:cluster with startMetrics() in the primary (see the SDK README, Many processes)."
+        : "this process is a node:cluster worker, but its primary runs no startMetrics(): each worker's /metrics shows only its own requests. Call startMetrics() in the primary too, so any worker answers for the whole group (see the SDK README, Many processes).",
     );
     resolveJoined(false);
   }, WELCOME_TIMEOUT_MS).unref();

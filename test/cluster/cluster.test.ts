@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JavaScript
+import { startPrometheus } from '../../dashboards/lab.mjs';
+import { seeded } from '../../packages/loadgen/src/random.js';
+import { systemBinary } from '../helpers/binaries.js';
+import { freePort } from '../helpers/net.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+
+// examples/integrations/cluster.mjs with 4 workers behind one port, under an independent client's load
+// (plain node:http, Poisson arrivals): some requests aborted by the client after their first token, and one
+// worker killed with SIGKILL mid-run (the primary forks another). Any worker answers /metrics for the group:
+// every scrape after the load must equal what the client saw finish, and no counter may ever go back.
+const prometheusBinary = systemBinary('prometheus', 'a real Prometheus scraping a node:cluster app');
+const WORKERS = 4;
+const REQUESTS = 2000;
+const RATE = 100;
+const ABORT_SHARE = 0.1;
+/** Aborts only before this request, the kill after: a request the kill cut is never one the client aborted. */
+const ABORTS_UNTIL = 1000;
+const KILL_AT = 1200;
+const SCRAPES_AFTER = 20;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MODEL = 'cluster-model';
+const stop = `inferwatch_requests_finished_total{gen_ai_request_model="${MODEL}",gen_ai_operation_name="chat",gen_ai_provider_name="unknown",finish_reason="stop"}`;
+const abort = stop.replace('finish_reason="stop"', 'finish_reason="abort"');
+const outputTokens = `inferwatch_tokens_total{gen_ai_request_model="${MODEL}",gen_ai_operation_name="chat",gen_ai_provider_name="unknown",gen_ai_token_type="output"}`;
+const labels = `gen_ai_request_model="${MODEL}",gen_ai_operation_name="chat",gen_ai_provider_name="unknown"`;
+
+type Outcome = { kind: 'completed' | 'aborted' | 'cut'; tokens: number; endedAt: number };
+
+/** One streamed completion over plain node:http; `abortAfterFirst` leaves once the first token arrived. */
+function completion(url: string, abortAfterFirst: boolean): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let tokens = 0;
+    let done = false;
+    let settled = false;
+    const settle = (kind: Outcome['kind']) => {
+      if (settled) return;
+      settled = true;
+      resolve({ kind, tokens, endedAt: Date.now() });
+    };
+    const req = request(`${url}/v1/chat/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        for (const event of chunk.split('\n\n')) {
+          if (event.includes('[DONE]')) done = true;
+          else if (event.includes('"content"')) tokens++;
+        }
+        if (abortAfterFirst && tokens > 0) {
+          settle('aborted');
+          req.destroy();
+        }
+      });
+      res.on('end', () => settle(done ? 'completed' : 'cut'));
+      res.on('error', () => settle('cut'));
+    });
+    req.on('error', () => settle('cut'));
+    req.end(JSON.stringify({ model: MODEL, stream: true, messages: [] }));
+  });
+}
+
+/** A sample's value in a text exposition, 0 when absent. */
+const value = (text: string, sample: string) => Number(text.split('\n').find((l) => l.startsWith(`${sample} `))?.slice(sample.length + 1) ?? 0);
+
+describe('a node:cluster app with 4 workers, one of them killed mid-run', () => {
+  let app: ChildProcess;
+  let url: string;
+  let output = '';
+  const outcomes: Outcome[] = [];
+  const during: { stop: number; abort: number; tokens: number; count: number }[] = [];
+  const after: string[] = [];
+  let killed: number | undefined;
+  let prom: { query: (expr: string, time?: number) => Promise<{ metric: Record<string, string>; value: [number, string] }[]>; child: ChildProcess; remove: () => void } | undefined;
+  let steady: { from: number; to: number } = { from: 0, to: 0 };
+
+  const scrape = async () => (await fetch(`${url}/metrics`, { headers: { accept: 'text/plain' } })).text();
+  const workerPids = () => [...output.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
+
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    app = spawn(process.execPath, [`${ROOT}examples/integrations/cluster.mjs`], { cwd: `${ROOT}examples/integrations`, env: { ...process.env, PORT: String(port), WORKERS: String(WORKERS) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    app.stdout!.on('data', (d: Buffer) => (output += d));
+    app.stderr!.on('data', (d: Buffer) => (output += d));
+    await waitUntil(() => workerPids().length >= WORKERS, { what: `${WORKERS} workers listening`, timeoutMs: 20_000 });
+    if (prometheusBinary !== undefined) prom = await startPrometheus({ cluster: [url.replace('http://', '')] }, { prometheusBinary, nativeHistograms: true });
+
+    // Scrapes through the shared port (any worker answers) for as long as the load runs: none may go back.
+    let loading = true;
+    const watching = (async () => {
+      while (loading) {
+        const text = await scrape();
+        during.push({ stop: value(text, stop), abort: value(text, abort), tokens: value(text, outputTokens), count: value(text, `gen_ai_server_request_duration_count{${labels}}`) });
+        await sleep(100);
+      }
+    })();
+    const random = seeded(20);
+    const pending: Promise<Outcome>[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      if (i === KILL_AT) {
+        killed = workerPids()[1];
+        process.kill(killed, 'SIGKILL');
+        steady.from = Date.now();
+      }
+      pending.push(completion(url, i < ABORTS_UNTIL && random() < ABORT_SHARE).then((o) => (outcomes.push(o), o)));
+      await sleep((-Math.log(1 - random()) / RATE) * 1000);
+    }
+    steady.to = Date.now();
+    await Promise.all(pending);
+    loading = false;
+    await watching;
+    // The group settles: every worker sent what it recorded, the killed one was replaced.
+    await waitUntil(async () => value(await scrape(), stop) === outcomes.filter((o) => o.kind === 'completed').length, { what: 'the group to hold every completed request', timeoutMs: 15_000 });
+    for (let i = 0; i < SCRAPES_AFTER; i++) after.push(await scrape());
+  }, 120_000);
+
+  afterAll(async () => {
+    if (prom !== undefined) {
+      const exited = new Promise((resolve) => prom!.child.once('exit', resolve));
+      prom.child.kill();
+      await exited;
+      prom.remove();
+    }
+    if (app !== undefined && app.exitCode === null) {
+      const exited = new Promise((resolve) => app.once('exit', resolve));
+      app.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('replaced the killed worker, and the client saw requests cut by it', () => {
+    expect(killed).toBeDefined();
+    expect(workerPids().length).toBeGreaterThan(WORKERS);
+    console.log(`client: ${outcomes.filter((o) => o.kind === 'completed').length} completed, ${outcomes.filter((o) => o.kind === 'aborted').length} aborted, ${outcomes.filter((o) => o.kind === 'cut').length} cut by the kill`);
+    expect(outcomes).toHaveLength(REQUESTS);
+  });
+
+  it(`answers every one of ${SCRAPES_AFTER} scrapes after the load with the client's exact counts`, () => {
+    const completed = outcomes.filter((o) => o.kind === 'completed');
+    const aborted = outcomes.filter((o) => o.kind === 'aborted');
+    const cut = outcomes.filter((o) => o.kind === 'cut');
+    expect(aborted.length).toBeGreaterThan(50);
+    for (const text of after) {
+      expect(value(text, stop)).toBe(completed.length);
+      expect(value(text, abort)).toBe(aborted.length);
+      // Every _count is the finished requests: successes alone, and the aborted under their error type.
+      expect(value(text, `gen_ai_server_request_duration_count{${labels}}`)).toBe(completed.length);
+      expect(value(text, `gen_ai_server_request_duration_count{${labels},error_type="cancelled"}`)).toBe(aborted.length);
+      expect(value(text, `gen_ai_server_time_to_first_token_count{${labels}}`)).toBeGreaterThanOrEqual(completed.length + aborted.length);
+      // Tokens count as they pass: every token of a finished request, and of a cut one at most what it sent.
+      const finishedTokens = [...completed, ...aborted].reduce((n, o) => n + o.tokens, 0);
+      expect(value(text, outputTokens)).toBeGreaterThanOrEqual(finishedTokens);
+      expect(value(text, outputTokens)).toBeLessThanOrEqual(finishedTokens + cut.reduce((n, o) => n + o.tokens, 0) + cut.length);
+      // No request is in flight any more, the killed worker's included.
+      for (const state of ['running', 'waiting', 'swapped']) expect(value(text, `inferwatch_scheduler_${state}{${labels}}`), state).toBe(0);
+    }
+  });
+
+  it('never showed a counter lower than an earlier scrape, across the kill', () => {
+    expect(during.length).toBeGreaterThan(50);
+    for (let i = 1; i < during.length; i++) {
+      for (const key of ['stop', 'abort', 'tokens', 'count'] as const) expect(during[i][key], `${key} at scrape ${i}`).toBeGreaterThanOrEqual(during[i - 1][key]);
+    }
+  });
+
+  it.skipIf(prometheusBinary === undefined)('shows Prometheus no counter reset, and the client’s completion rate within 2 %', async () => {
+    const resets = await prom!.query(`resets(inferwatch_requests_finished_total[5m]) > 0 or resets(inferwatch_tokens_total[5m]) > 0 or resets(histogram_count(gen_ai_server_request_duration)[5m:1s]) > 0`);
+    expect(resets).toEqual([]);
+    // After the kill, at a steady 100 req/s: the rate over the last 10 s of the load, against the client's completions in those 10 s.
+    const at = steady.to / 1000;
+    const [rate] = await prom!.query(`sum(rate(${stop.replace('inferwatch_requests_finished_total{', 'inferwatch_requests_finished_total{')}[10s]))`, at);
+    const client = outcomes.filter((o) => o.kind === 'completed' && o.endedAt > steady.to - 10_000 && o.endedAt <= steady.to).length / 10;
+    console.log(`rate: Prometheus ${Number(rate.value[1]).toFixed(2)} req/s, client ${client.toFixed(2)} req/s`);
+    expect(Math.abs(Number(rate.value[1]) / client - 1)).toBeLessThanOrEqual(0.02);
+  });
+});
