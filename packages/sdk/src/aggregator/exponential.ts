@@ -19,9 +19,25 @@ const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 const LOW = 1 - HIGH;
 
 /**
+ * For each of the 1024 slices of the octave the significand's top 10 bits select, how many of its scale-8
+ * boundaries lie below the slice: a significand's index in the octave is that, or one more (at scale 8 a
+ * bucket, 1/370 of the octave, is wider than a slice, so no slice holds two boundaries).
+ */
+const SLICE_START = (() => {
+  const table = new Uint8Array(1024);
+  let j = 0;
+  for (let slice = 0; slice < 1024; slice++) {
+    const low = 1 + slice / 1024;
+    while (j < OCTAVE_BOUNDS.length && low > OCTAVE_BOUNDS[j]) j++;
+    table[slice] = j;
+  }
+  return table;
+})();
+
+/**
  * The bucket index of a positive, finite `value` at `scale` (-4..8), exact at every boundary: read from
- * the value's exponent and significand bits, with the significand placed among the octave's boundaries
- * (a logarithm's estimate, corrected against the exact table).
+ * the value's exponent and significand bits, the significand placed among the octave's boundaries by a
+ * table of its top bits and one comparison with the exact boundary table.
  */
 export function mapToIndex(value: number, scale: number): number {
   scratch[0] = value;
@@ -38,17 +54,14 @@ export function mapToIndex(value: number, scale: number): number {
   // (2^(e-1), 2^e] holds 2^e itself: an exact power of two closes the bucket below it.
   if (scale <= 0) return (powerOfTwo ? e - 1 : e) >> -scale;
   if (powerOfTwo) return (e << scale) - 1;
-  // The significand as a double in (1, 2).
-  words[HIGH] = (high & 0xfffff) | 0x3ff00000;
-  const m = scratch[0];
-  const step = FINEST >> scale;
-  const last = (1 << scale) - 1;
-  let j = Math.floor(Math.log2(m) * (1 << scale));
-  if (j > last) j = last;
-  // Bucket j of the octave when m is above boundary j (entry j·step - 1) and not above boundary j + 1.
-  while (j > 0 && !(m > OCTAVE_BOUNDS[j * step - 1])) j--;
-  while (j < last && m > OCTAVE_BOUNDS[(j + 1) * step - 1]) j++;
-  return (e << scale) + j;
+  let j = SLICE_START[(high >>> 10) & 0x3ff];
+  if (j < FINEST - 1) {
+    // The significand as a double in (1, 2), against the boundary just above the slice's start.
+    words[HIGH] = (high & 0xfffff) | 0x3ff00000;
+    if (scratch[0] > OCTAVE_BOUNDS[j]) j++;
+  }
+  // The scale-8 index in the octave; a coarser scale's buckets are runs of 2^(8-scale) of them.
+  return (e << scale) + (j >> (MAX_SCALE - scale));
 }
 
 export interface ExponentialOptions {
