@@ -37,3 +37,9 @@ export const requests = (() => {
 
 /** Inter-token gaps in milliseconds (a decode step of a batched engine). */
 export const tokenGaps = Float64Array.from({ length: SCRIPTS }, () => logNormal(25, 0.5));
+
+/**
+ * Prompt lengths in tokens (log-normal around 500), for the scrape benchmarks' token-usage histograms.
+ * Drawn after everything above, so the recording benchmarks' timestamps are the ones they always were.
+ */
+export const promptTokens = Uint32Array.from({ length: SCRIPTS }, () => Math.max(1, Math.round(logNormal(500, 1))));
