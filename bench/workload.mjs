@@ -1,7 +1,8 @@
-// Realistic timestamps for the recording benchmarks: queue, prefill and inter-token times drawn from
-// TTFT/ITL-like distributions (log-normal, exponential queueing), so every histogram's bucket search
-// costs what it costs in production rather than stopping at the first bucket. Seeded: every
-// contender and every run records the same values.
+// Realistic timestamps for the recording and scrape benchmarks: queue, prefill and inter-token times
+// drawn from TTFT/ITL-like distributions (log-normal, exponential queueing), so every histogram's bucket
+// search costs what it costs in production rather than stopping at the first bucket, and a native
+// histogram populates the buckets it would in production. Seeded: every contender and every run records
+// the same values.
 
 /** mulberry32 */
 function random(seed) {
