@@ -1,7 +1,8 @@
 // The same lifecycle metrics recorded the usual ways, for side-by-side comparison with inferwatch.
 // Every contender gets the same timestamps (milliseconds), so each observes the same values.
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import client from 'prom-client';
+import prometheusIo from '@prometheus-io/client';
+import promClient from 'prom-client';
 
 class NullReader extends MetricReader {
   async onShutdown() {}
@@ -57,7 +58,9 @@ export function otelLifecycle() {
   };
 }
 
-function promMetrics() {
+// @prometheus-io/client (the Prometheus organisation's successor to prom-client) keeps prom-client's API, so
+// both run the same code below; each with its default buckets, which are the same eleven.
+function promMetrics(client) {
   const registry = new client.Registry();
   const labelNames = ['model', 'operation', 'provider'];
   const h = (name) => new client.Histogram({ name, help: name, labelNames, registers: [registry] });
@@ -74,7 +77,7 @@ function promMetrics() {
 
 /** prom-client with label objects on every call, as its README shows. */
 export function promClientLifecycle() {
-  const m = promMetrics();
+  const m = promMetrics(promClient);
   return {
     start(model, at) {
       const labels = { model, operation: 'chat', provider: 'vllm' };
@@ -115,11 +118,12 @@ export function promClientLifecycle() {
 }
 
 /**
- * prom-client as its fastest users write it: `.labels()` children resolved once per label set and
- * cached (here per model, as inferwatch caches its series), so a request only looks up its model.
+ * prom-client (or @prometheus-io/client, `client`) as its fastest users write it: `.labels()` children
+ * resolved once per label set and cached (here per model, as inferwatch caches its series), so a request
+ * only looks up its model.
  */
-export function promClientBoundLifecycle() {
-  const m = promMetrics();
+export function promClientBoundLifecycle(client = promClient) {
+  const m = promMetrics(client);
   const byModel = new Map();
   const bind = (model) => {
     const l = [model, 'chat', 'vllm'];
@@ -170,3 +174,6 @@ export function promClientBoundLifecycle() {
     },
   };
 }
+
+/** @prometheus-io/client with bound children, as `promClientBoundLifecycle`. */
+export const prometheusIoBoundLifecycle = () => promClientBoundLifecycle(prometheusIo);

@@ -1,6 +1,7 @@
 // The report's closing notes: what stands in the way of each goal not met, and the floor on this machine.
 const f = (x) => String(x);
 const spread = (xs) => Math.max(...xs) / Math.min(...xs);
+const perSeries = (bytes, series) => Math.round(bytes / series);
 
 export function notes(r) {
   const lines = ['## Notes on the goals', ''];
@@ -13,9 +14,15 @@ export function notes(r) {
   );
   lines.push(
     `- **Scrape.** The exposition is written as bytes straight from the recorder's typed arrays (label bytes cached per series, digits ` +
-      `written in place), so the event-loop block is the writer alone (${f(r.scrape_eventloop_block_ms_50_models)} ms median, ${f(r.scrape_eventloop_block_ms_50_models_max)} ms worst). ` +
-      `\`scrape_ms_50_models\` is measured by a client in another process and includes moving ${f(r.scrape_bytes_50_models)} bytes over loopback; gzip (` +
-      `${f(r.scrape_bytes_50_models_gzip)} bytes, compressed off the event loop) is what Prometheus asks for, and the figure a scraper sees.`,
+      `and varints written in place), so the event-loop block is the writer alone (${f(r.scrape_eventloop_block_ms_50_models)} ms median, ${f(r.scrape_eventloop_block_ms_50_models_max)} ms worst, at 50 models; ` +
+      `${f(r.scrape_eventloop_block_ms_100_models_16_tenants)} ms and ${f(r.scrape_eventloop_block_ms_100_models_16_tenants_max)} ms at ${f(r.scrape_series_100_models_16_tenants)} series). ` +
+      `The scrape times are measured by a client in another process and include moving the bytes over loopback; gzip, compressed off ` +
+      `the event loop, is what Prometheus asks for, and the figure a scraper sees. In the protobuf format a native histogram is one series ` +
+      `whatever its buckets, but every series still carries its label pairs in full: ${f(r.scrape_label_bytes_50_models)} of the ` +
+      `${f(r.scrape_bytes_50_models)} bytes at 50 models (${f(r.scrape_series_50_models)} series, ${perSeries(r.scrape_label_bytes_50_models, r.scrape_series_50_models)} bytes of labels each), ` +
+      `${f(r.scrape_label_bytes_100_models_16_tenants)} of ${f(r.scrape_bytes_100_models_16_tenants)} at 100 models × 16 tenants. The rest is mostly ` +
+      `buckets: a native histogram's size grows with the buckets its values populate, up to the scale's limit, which is why the ` +
+      `data sets record realistic spreads rather than one value per histogram.`,
   );
   lines.push(
     `- **Gateway.** Without the SDK the gateway moves a chunk every ${f(Math.round(1e6 / r.gateway_tokens_per_s_sdk_off * 10) / 10)} µs (one process, saturated); ` +
@@ -32,8 +39,9 @@ export function notes(r) {
   );
   lines.push(
     `- **Batched tokens.** \`sdk_ns_per_token_batched\` records an inter-token latency with a realistic value for a different request ` +
-      `each call (64 in turn), so it pays a bucket search (18 buckets, linear) and a cache line per request that the previous benchmark ` +
-      `(one request, zero gaps, first bucket) did not.`,
+      `each call (64 in turn), so it pays a cache line per request and the bucket's index: in native mode from the value's exponent ` +
+      `bits and a logarithm corrected against the exact boundaries (${f(r.sdk_ns_per_token_batched)} ns), in classic mode a linear ` +
+      `search of 18 buckets (${f(r.sdk_classic_ns_per_token_batched)} ns).`,
   );
   lines.push('');
   return lines.join('\n');

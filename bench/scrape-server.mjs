@@ -1,13 +1,18 @@
 // The scraped side of the scrape benchmark, in its own process so the scraping client's work is not
-// counted as the host's: serves /metrics for the 50-model data and records, per scrape, the longest
-// event-loop block (monitorEventLoopDelay at 1 ms resolution, from the request to 20 ms after the
-// response). Sends the blocks to the parent when asked.
+// counted as the host's: `node bench/scrape-server.mjs <data> [histograms]` builds one data set of
+// bench/scrape-data.mjs (`fifty` in the given mode, `tenants`, `gateway`), serves its /metrics, and records,
+// per scrape, the longest event-loop block (monitorEventLoopDelay at 1 ms resolution, from the request to
+// 20 ms after the response). Sends the blocks to the parent when asked.
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startMetrics } from '@inferwatch/sdk';
-import { fiftyModels } from './scrape-data.mjs';
+import { fiftyModels, gateway, tenants } from './scrape-data.mjs';
 
-const telemetry = startMetrics({ llm: fiftyModels(), meterProvider: 'private', otlp: false });
+const [data, histograms] = process.argv.slice(2);
+const telemetry =
+  data === 'gateway'
+    ? gateway(startMetrics)
+    : startMetrics({ llm: data === 'tenants' ? tenants() : fiftyModels(histograms), meterProvider: 'private', otlp: false });
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 const blocks = [];

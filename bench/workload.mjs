@@ -1,7 +1,8 @@
-// Realistic timestamps for the recording benchmarks: queue, prefill and inter-token times drawn from
-// TTFT/ITL-like distributions (log-normal, exponential queueing), so every histogram's bucket search
-// costs what it costs in production rather than stopping at the first bucket. Seeded: every
-// contender and every run records the same values.
+// Realistic timestamps for the recording and scrape benchmarks: queue, prefill and inter-token times
+// drawn from TTFT/ITL-like distributions (log-normal, exponential queueing), so every histogram's bucket
+// search costs what it costs in production rather than stopping at the first bucket, and a native
+// histogram populates the buckets it would in production. Seeded: every contender and every run records
+// the same values.
 
 /** mulberry32 */
 function random(seed) {
@@ -37,3 +38,9 @@ export const requests = (() => {
 
 /** Inter-token gaps in milliseconds (a decode step of a batched engine). */
 export const tokenGaps = Float64Array.from({ length: SCRIPTS }, () => logNormal(25, 0.5));
+
+/**
+ * Prompt lengths in tokens (log-normal around 500), for the scrape benchmarks' token-usage histograms.
+ * Drawn after everything above, so the recording benchmarks' timestamps are the ones they always were.
+ */
+export const promptTokens = Uint32Array.from({ length: SCRIPTS }, () => Math.max(1, Math.round(logNormal(500, 1))));
