@@ -15,6 +15,8 @@ const TYPES: Readonly<Record<MetricKind, number>> = { counter: 0, gauge: 1, hist
 /** Prometheus' default zero-bucket width: only exact zeros (and nothing any latency or count is) fall in it. */
 const ZERO_THRESHOLD = 2 ** -128;
 const MIN_CAPACITY = 16 * 1024;
+/** Most empty buckets written as zeros inside a span: past that, a new span costs fewer bytes. */
+const GAP_FILL = 5;
 
 // Field numbers of metrics.proto.
 const FAMILY = { name: 1, help: 2, type: 3, metric: 4 };
@@ -297,37 +299,55 @@ export class ProtobufWriter implements ExpositionWriter {
 
   /**
    * Schema, zero bucket, spans and deltas from dense counts starting at OTel index `offset`. A Prometheus
-   * bucket index is the OTel one plus one; runs of empty buckets become gaps between spans.
+   * bucket index is the OTel one plus one. A run of up to GAP_FILL empty buckets stays inside a span as
+   * zero deltas (a byte each) rather than open a new span (six or seven bytes); the deltas go packed, as
+   * every protobuf parser must accept for a repeated number.
    */
   private nativeBuckets(scale: number, zeroCount: number, offset: number, counts: ArrayLike<number>, size: number): void {
     const e = this.e;
     e.sint(HISTOGRAM.schema, scale);
     e.double(HISTOGRAM.zeroThreshold, ZERO_THRESHOLD);
     e.uint(HISTOGRAM.zeroCount, zeroCount);
+    let first = -1;
+    let last = -1;
+    for (let k = 0; k < size; k++) {
+      if (counts[k] === 0) continue;
+      if (first < 0) first = k;
+      last = k;
+    }
+    if (first < 0) return;
     let previousEnd = 0;
-    let first = true;
-    for (let k = 0; k < size; ) {
-      if (counts[k] === 0) {
-        k++;
-        continue;
+    for (let k = first; k <= last; ) {
+      const start = k;
+      let end = k + 1;
+      for (;;) {
+        while (end <= last && counts[end] !== 0) end++;
+        let next = end;
+        while (next <= last && counts[next] === 0) next++;
+        if (next > last || next - end > GAP_FILL) break;
+        end = next;
       }
-      let end = k;
-      while (end < size && counts[end] !== 0) end++;
-      const index = offset + k + 1;
       const span = e.begin(HISTOGRAM.positiveSpan);
-      e.sint(SPAN.offset, first ? index : index - previousEnd);
-      e.uint(SPAN.length, end - k);
+      const index = offset + start + 1;
+      e.sint(SPAN.offset, start === first ? index : index - previousEnd);
+      e.uint(SPAN.length, end - start);
       e.end(span);
-      first = false;
       previousEnd = offset + end + 1;
       k = end;
+      while (k <= last && counts[k] === 0) k++;
     }
+    const deltas = e.begin(HISTOGRAM.positiveDelta);
     let previous = 0;
-    for (let k = 0; k < size; k++) {
+    for (let k = first; k <= last; ) {
       const count = counts[k];
-      if (count === 0) continue;
-      e.sint(HISTOGRAM.positiveDelta, count - previous);
+      e.svarint(count - previous);
       previous = count;
+      k++;
+      // Past a gap that opened a new span, the next delta follows the last bucket sent.
+      let next = k;
+      while (next <= last && counts[next] === 0) next++;
+      if (next - k > GAP_FILL) k = next;
     }
+    e.end(deltas);
   }
 }
