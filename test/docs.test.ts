@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GPU_GAUGES, POLL_ERRORS } from '../packages/gpu/src/catalog.js';
-import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS } from '../packages/sdk/src/record/catalog.js';
+import { ATTR_ERROR_TYPE, ATTR_MODEL, ATTR_OPERATION, ATTR_PROVIDER, CLIENT_HISTOGRAMS, COUNTERS, GAUGES, HISTOGRAMS, RUNTIME_HISTOGRAMS } from '../packages/sdk/src/record/catalog.js';
 import { DEFAULT_MAX_VALUES, MAX_REQUEST_ATTRIBUTES } from '../packages/sdk/src/record/request-attributes.js';
 import { SPAN_ATTRIBUTES, SPAN_EVENTS } from '../packages/sdk/src/trace/spans.js';
 
@@ -12,6 +12,7 @@ describe('docs/metrics.md', () => {
   const all = [
     ...Object.values(HISTOGRAMS).map((m) => ({ ...m, counter: false })),
     ...Object.values(CLIENT_HISTOGRAMS).map((m) => ({ ...m, counter: false })),
+    ...Object.values(RUNTIME_HISTOGRAMS).map((m) => ({ ...m, counter: false })),
     ...Object.values(COUNTERS).map((m) => ({ ...m, counter: true })),
     ...Object.values(GAUGES).map((m) => ({ ...m, counter: false })),
     ...Object.values(GPU_GAUGES).map((m) => ({ ...m, counter: false })),
@@ -24,11 +25,23 @@ describe('docs/metrics.md', () => {
     expect(row).toContain(`| ${unit} |`);
   });
 
-  it.each([...Object.values(HISTOGRAMS), ...Object.values(CLIENT_HISTOGRAMS)])('lists the default buckets of $name', ({ name, buckets }) => {
+  it.each([...Object.values(HISTOGRAMS), ...Object.values(CLIENT_HISTOGRAMS), ...Object.values(RUNTIME_HISTOGRAMS)])('lists the default buckets of $name', ({ name, buckets }) => {
     const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\` |`))!;
     if (row.includes('as queue')) return;
     const listed = buckets.join(', ');
     expect(row.includes(listed) || row.includes(`${buckets[0]}, ${buckets[1]}, then`), name).toBe(true);
+  });
+});
+
+describe('docs/metrics.md tables', () => {
+  // Details belong in the prose under a table: a cell holds a sentence or two (or a bucket list).
+  it('keep every cell short', () => {
+    const long = doc
+      .split('\n')
+      .filter((line) => line.startsWith('|'))
+      .flatMap((line) => line.split('|').slice(1, -1))
+      .filter((cell) => cell.trim().length > 200);
+    expect(long).toEqual([]);
   });
 });
 
