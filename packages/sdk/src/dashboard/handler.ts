@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { diag } from '@opentelemetry/api';
+import { errorText, type Notices } from '../record/notices.js';
 
 export interface DashboardOptions {
   /**
@@ -49,12 +49,12 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 }
 
 /** The page and its snapshot (from `snapshotJson`: this process's exposition parts, or a cluster group's). */
-export function createDashboardHandler(snapshotJson: () => Promise<string>, options: DashboardOptions = {}): DashboardHandler {
+export function createDashboardHandler(snapshotJson: () => Promise<string>, options: DashboardOptions, notices: Notices): DashboardHandler {
   let token: Buffer | undefined;
   if (typeof options.token === 'string' && options.token !== '') token = digest(options.token);
   else if (options.token !== undefined) {
     // Asked for protection but gave no usable token: stay closed rather than open.
-    diag.warn('inferwatch: dashboard { token } must be a non-empty string; the page refuses every request');
+    notices.warn('dashboard_token', 'dashboard { token } must be a non-empty string; the page refuses every request');
     token = randomBytes(32);
   }
   let page: Promise<Page> | undefined;
@@ -89,7 +89,7 @@ export function createDashboardHandler(snapshotJson: () => Promise<string>, opti
         snapshot().then(
           (json) => send(res, 200, { 'content-type': 'application/json' }, json),
           (error: unknown) => {
-            diag.warn('inferwatch: dashboard snapshot failed', error);
+            notices.warn('dashboard_snapshot', `the dashboard snapshot failed (${errorText(error)}); later failures are not printed`);
             send(res, 503, { 'content-type': 'text/plain' }, 'Metrics are not available\n');
           },
         );
@@ -109,12 +109,12 @@ export function createDashboardHandler(snapshotJson: () => Promise<string>, opti
         },
         (error: unknown) => {
           page = undefined;
-          diag.warn('inferwatch: the dashboard page is missing from the package (was it built?)', error);
+          notices.warn('dashboard_page', `the dashboard page is missing from the package (${errorText(error)}); was it built?`);
           send(res, 500, { 'content-type': 'text/plain' }, 'The dashboard page is missing from this build\n');
         },
       );
     } catch (error) {
-      diag.warn('inferwatch: dashboard request failed', error);
+      notices.warn('dashboard_request', `a dashboard request failed (${errorText(error)}); later failures are not printed`);
       send(res, 500, { 'content-type': 'text/plain' }, 'Dashboard error\n');
     }
   };

@@ -4,7 +4,7 @@
  * call) and, when one is missing, the feature stays off and the app is told once the exact line to run.
  */
 import { createRequire } from 'node:module';
-import type { Notices } from '../record/notices.js';
+import { errorText, type Notices } from '../record/notices.js';
 
 const load = createRequire(import.meta.url);
 
@@ -15,7 +15,7 @@ export function optionalPackage<T>(name: string, feature: string, install: reado
   } catch (error) {
     const e = error as { code?: unknown; message?: unknown };
     const missing = e?.code === 'MODULE_NOT_FOUND' && String(e.message).includes(name);
-    const reason = missing ? 'it is not installed' : `it could not be loaded: ${String(e?.message ?? error).split('\n')[0].slice(0, 200)}`;
+    const reason = missing ? 'it is not installed' : `it could not be loaded: ${errorText(error)}`;
     notices.warn(`package:${name}`, `${feature} needs ${name}, and ${reason}. Run: npm install ${install.join(' ')}`);
     return undefined;
   }

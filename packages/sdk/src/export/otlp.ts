@@ -4,7 +4,7 @@
  */
 import { ExportResultCode } from '@opentelemetry/core';
 import { PeriodicExportingMetricReader, type MetricProducer, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import type { Notices } from '../record/notices.js';
+import { errorText, type Notices } from '../record/notices.js';
 import { optionalPackage } from './optional-package.js';
 import { envNumber, otlpProtocol, otlpUrl, SUPPORTED_PROTOCOLS } from './otlp-env.js';
 
@@ -34,8 +34,7 @@ function reporting(exporter: PushMetricExporter, notices: Notices, url: string):
     export: (metrics, done) =>
       exporter.export(metrics, (result) => {
         if (result.code !== ExportResultCode.SUCCESS) {
-          const reason = result.error instanceof Error ? result.error.message : 'unknown error';
-          notices.warn('export_failed', `OTLP metrics export to ${url} failed (${reason.slice(0, 200)}); later failures are not printed`);
+          notices.warn('export_failed', `OTLP metrics export to ${url} failed (${errorText(result.error)}); later failures are not printed`);
         }
         done(result);
       }),

@@ -4,6 +4,7 @@ import { constants, gzip } from 'node:zlib';
 import { diag, type Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { MetricReader, type CollectionResult, type MetricData, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import { errorText } from '../record/notices.js';
 import { CONTENT_TYPES, negotiateFormat, writeRecorders, type ExpositionFormat, type ExpositionWriter } from './exposition.js';
 import { viewOf, type RecorderSource } from './families.js';
 import { ProtobufWriter } from './protobuf-writer.js';
@@ -114,7 +115,7 @@ export function servePrometheus(options: PrometheusOptions, render: Render): { h
       // 503 when the exposition is someone else's to give and they did not (a cluster's primary); else 500.
       const status = (error as { status?: unknown } | null)?.status === 503 ? 503 : 500;
       if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(`# failed to export metrics: ${error instanceof Error ? error.message : String(error)}\n`);
+      res.end(`# failed to export metrics: ${errorText(error)}\n`);
       return;
     }
     const headers: Record<string, string | number> = { 'content-type': CONTENT_TYPES[format], 'content-length': body.length, vary: 'Accept, Accept-Encoding' };

@@ -10,7 +10,7 @@ import { DataPointType, type CollectionResult, type ExponentialHistogram, type H
 
 /**
  * The page's view of one collection: cumulative counters and histogram buckets and current gauges,
- * per series, as the exporters see them. Rates and quantiles are the reader's job (page/promql.ts).
+ * per series, as the exporters see them. Rates and quantiles are the reader's job (query/promql.ts).
  */
 export interface Snapshot {
   /** Unix milliseconds of the collection. */

@@ -45,7 +45,7 @@ export interface ClientOperation {
   chunk(): void;
   /** The call completed; usage from the response when it has one. */
   end(usage?: ClientUsage): void;
-  /** The call failed; `error.type` comes from the error's `type`, `code`, `status`, `statusCode` or `name`, first found. */
+  /** The call failed; `error.type` comes from the error's `code`, `type`, `status`, `statusCode` or `name`, first found. */
   fail(error?: unknown): void;
   /** The CLIENT span's context; undefined when no TracerProvider is registered. */
   spanContext(): SpanContext | undefined;

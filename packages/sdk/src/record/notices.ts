@@ -42,6 +42,17 @@ export class Notices {
   }
 }
 
+/** An error as a notice quotes it: the first line of its message, at most 200 characters. */
+export function errorText(error: unknown): string {
+  let message: unknown;
+  try {
+    message = error instanceof Error ? error.message : undefined;
+  } catch {
+    // A hostile getter.
+  }
+  return typeof message === 'string' && message !== '' ? message.split('\n')[0].slice(0, 200) : 'unknown error';
+}
+
 /** For problems found where no recorder is at hand (a tap on a foreign handle, startMetrics). */
 export const processNotices = new Notices();
 

@@ -20,7 +20,7 @@ import {
   type Render,
 } from '../export/prometheus.js';
 import { snapshotOfParts } from '../export/snapshot.js';
-import { Notices } from '../record/notices.js';
+import { errorText, Notices } from '../record/notices.js';
 import { Recorder, type LlmMetrics } from '../record/recorder.js';
 import { createRuntimeMetrics } from '../runtime/runtime-metrics.js';
 import { GPU_OPTION_KEYS, loadGpu, type GpuOption, type GpuOptions } from './gpu.js';
@@ -206,8 +206,7 @@ export function startMetrics(options: StartMetricsOptions = {}): RunningMetrics 
     return start(options, notices);
   } catch (error) {
     // Whatever start-up could not survive (a hostile option, an exporter that threw): metrics off, host running.
-    const reason = error instanceof Error ? error.message : 'unknown error';
-    notices.warn('start_failed', `startMetrics() failed (${reason.slice(0, 200)}); metrics are not exported`);
+    notices.warn('start_failed', `startMetrics() failed (${errorText(error)}); metrics are not exported`);
     return start({ prometheus: false, otlp: false, tracing: false, runtime: false, meterProvider: 'private' }, notices);
   }
 }
@@ -292,7 +291,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
       (): ExporterStatus => ON,
       (error: unknown): ExporterStatus => {
         const err = error instanceof Error ? error : new Error(String(error));
-        const detail = `the Prometheus port could not be opened (${err.message}); /metrics is only served through metricsHandler`;
+        const detail = `the Prometheus port could not be opened (${errorText(err)}); /metrics is only served through metricsHandler`;
         notices.warn('prometheus_port', detail);
         return { state: 'failed', detail, error: err };
       },
@@ -309,7 +308,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
   // at its construction (as OTel's PrometheusExporter is handed to one) rather than this one taking theirs.
   const meterProvider = mode === false ? undefined : new MeterProvider({ resource, readers });
   const handed = meterProvider ? [] : readers.map((reader) => ({ reader, ...handedOut(reader) }));
-  const dashboardHandler = createDashboardHandler(snapshotJson, dashboardOptions ?? {});
+  const dashboardHandler = createDashboardHandler(snapshotJson, dashboardOptions ?? {}, notices);
   const registered = meterProvider !== undefined && register && metrics.setGlobalMeterProvider(meterProvider);
   if (registered) ownProviders.add(meterProvider);
   else if (meterProvider !== undefined && register) {

@@ -8,7 +8,7 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import type { Resource } from '@opentelemetry/resources';
 import { optionalPackage } from '../export/optional-package.js';
 import { otlpProtocol, otlpUrl, SUPPORTED_PROTOCOLS } from '../export/otlp-env.js';
-import type { Notices } from '../record/notices.js';
+import { errorText, type Notices } from '../record/notices.js';
 
 export interface TracingOptions {
   /** `otlp` or `console`. Default: `OTEL_TRACES_EXPORTER`. */
@@ -70,8 +70,7 @@ function reporting(exporter: SpanExporterLike, notices: Notices, url: string): S
     export: (spans, done) =>
       exporter.export(spans, (result) => {
         if (result.code !== 0) {
-          const reason = result.error instanceof Error ? result.error.message : 'unknown error';
-          notices.warn('trace_export_failed', `OTLP trace export to ${url} failed (${reason.slice(0, 200)}); later failures are not printed`);
+          notices.warn('trace_export_failed', `OTLP trace export to ${url} failed (${errorText(result.error)}); later failures are not printed`);
         }
         done(result);
       }),
@@ -103,7 +102,9 @@ export function startTracing(options: TracingOptions | undefined, resource: Reso
     install.push(exporterName);
   }
   const base = optionalPackage<TraceBaseModule>('@opentelemetry/sdk-trace-base', 'Tracing', install, notices);
-  const exporterModule = exporterName === undefined ? undefined : optionalPackage<TraceExporterModule>(exporterName, 'OTLP trace export', install, notices);
+  // With the trace SDK missing, its notice already names the exporter too: one line to run, said once.
+  const exporterModule =
+    exporterName === undefined || base === undefined ? undefined : optionalPackage<TraceExporterModule>(exporterName, 'OTLP trace export', [exporterName], notices);
   if (base === undefined || (exporterName !== undefined && exporterModule === undefined)) return { problem: `request spans need ${install.join(' and ')} (npm install ${install.join(' ')})` };
   let tracerProvider: ProviderLike;
   try {
@@ -114,7 +115,7 @@ export function startTracing(options: TracingOptions | undefined, resource: Reso
     tracerProvider = new base.BasicTracerProvider({ resource, spanProcessors: [new base.BatchSpanProcessor(exporter)] });
   } catch (error) {
     // A bad exporter setting costs the spans, never the host's start-up.
-    const problem = `tracing could not start (${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}); request spans are off`;
+    const problem = `tracing could not start (${errorText(error)}); request spans are off`;
     notices.warn('tracing_failed', problem);
     return { problem };
   }
