@@ -15,17 +15,50 @@ const PERCENTILES = [0.5, 0.9, 0.95, 0.99];
 
 // Latency panels count successful requests (no error.type) unless their title says otherwise;
 // failures and aborts have their own panel, by error.type.
+// Native histograms first: a Prometheus that scrapes them keeps one series per histogram under the bare
+// name (and drops its classic buckets); classic buckets (`_bucket`, by `le`) otherwise: a text scraper, a
+// server in classic mode, another exporter. Each query reads whichever the job has.
 const quantiles = (metric, filter = '') =>
-  PERCENTILES.map((q) => ({ expr: `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket{${MSEL}${filter}}[$__rate_interval])))`, legendFormat: `p${q * 100}` }));
+  PERCENTILES.map((q) => ({
+    expr: `histogram_quantile(${q}, sum(rate(${metric}{${MSEL}${filter}}[$__rate_interval]))) or histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket{${MSEL}${filter}}[$__rate_interval])))`,
+    legendFormat: `p${q * 100}`,
+  }));
 const SUCCESS = ', error_type=""';
-const failures = [{ expr: `sum by (error_type) (rate(gen_ai_server_request_duration_count{${MSEL}, error_type!=""}[$__rate_interval]))`, legendFormat: '{{error_type}}' }];
+// A native histogram has no `_count` series: its count is histogram_count() of the histogram.
+const failures = [
+  {
+    expr: `sum by (error_type) (histogram_count(rate(gen_ai_server_request_duration{${MSEL}, error_type!=""}[$__rate_interval]))) or sum by (error_type) (rate(gen_ai_server_request_duration_count{${MSEL}, error_type!=""}[$__rate_interval]))`,
+    legendFormat: '{{error_type}}',
+  },
+];
 const tokenRate = (type, legend) => ({ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="${type}"}[$__rate_interval]))`, legendFormat: legend });
-// One truth per engine: every gateway replica bridges the same upstream's state (label `upstream`),
-// so those series count once per upstream (the highest replica's reading); series an engine or a
-// server reports about itself (no `upstream`) add up across instances.
-const perEngine = (metric) => `max by (upstream) (${metric}{${SEL}, upstream!=""}) or ${metric}{${SEL}, upstream=""}`;
+// One truth per engine: every gateway replica bridges the same upstream's state (label `upstream`), so
+// those series count once per upstream, as the replicas' average: each samples the engine at its own
+// moments, and their max would read high whenever the state moves. Series an engine or a server reports
+// about itself (no `upstream`) add up across instances.
+const perEngine = (metric) => `avg by (upstream) (${metric}{${SEL}, upstream!=""}) or ${metric}{${SEL}, upstream=""}`;
 const scheduler = ['running', 'swapped', 'waiting'].map((state) => ({ expr: `sum(${perEngine(`inferwatch_scheduler_${state}`)})`, legendFormat: state }));
-const distribution = (metric) => [{ expr: `sum by (le) (increase(${metric}_bucket{${MSEL}}[$__range]))`, legendFormat: '{{le}}', format: 'heatmap', instant: true }];
+const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+/** Exponents of the bounds of each distribution panel: the SDK's text view of the metric (test/dashboards checks they agree). */
+export const DISTRIBUTION_POWERS = {
+  inferwatch_request_inference_duration: range(-10, 8),
+  inferwatch_request_queue_duration: range(-10, 8),
+  gen_ai_server_time_to_first_token: range(-10, 4),
+  inferwatch_request_inter_token_latency: range(-10, 4),
+};
+/**
+ * Requests at or below each bound over the dashboard's range, as cumulative `le` series a bar gauge in
+ * heatmap format draws: from native histograms, counted at the powers of two 2^powers[i] (the bounds the
+ * SDK's classic view of the metric uses, so both read alike), or from the classic buckets.
+ */
+const distribution = (metric) => {
+  const powers = DISTRIBUTION_POWERS[metric];
+  const h = `sum(increase(${metric}{${MSEL}}[$__range]))`;
+  const native = [...powers.map((p) => [`histogram_fraction(0, ${2 ** p}, ${h}) * histogram_count(${h})`, String(2 ** p)]), [`histogram_count(${h})`, '+Inf']]
+    .map(([expr, le]) => `label_replace(${expr}, "le", "${le}", "", "")`)
+    .join(' or ');
+  return [{ expr: `${native} or sum by (le) (increase(${metric}_bucket{${MSEL}}[$__range]))`, legendFormat: '{{le}}', format: 'heatmap', instant: true }];
+};
 // GPUs are the host's: several processes polling the same GPU report the same hw.id, drawn once.
 const GPU_KEY = 'hw_id, gpu_index, hw_name';
 const perGpu = (expr) => [{ expr, legendFormat: 'GPU {{gpu_index}} {{hw_name}} ({{hw_id}})' }];
@@ -60,6 +93,11 @@ const ts = (title, targets, gridPos, unit) => panel('timeseries', title, targets
 const stat = (title, targets, gridPos, unit) => panel('stat', title, targets, gridPos, { unit, decimals: 1 }, { reduceOptions: { calcs: ['lastNotNull'] }, graphMode: 'area' });
 const heat = (title, targets, gridPos) =>
   panel('bargauge', title, targets, gridPos, { unit: 'short', min: 0 }, { displayMode: 'gradient', orientation: 'vertical', reduceOptions: { calcs: ['lastNotNull'] } });
+const described = (p, description) => ({ ...p, description });
+// A gateway learns a request's prompt tokens from the usage its response ends with; an engine counts them
+// once prefill is done. Streams aborted before their end add prompt tokens on the engine and none on a gateway.
+const PROMPT_TOKENS =
+  'Prompt tokens of requests past prefill, as this job knows them. An engine counts them once prefill is done; a gateway learns them from the usage that ends a response, so a stream its client aborts adds none there, and a gateway reads below its engines when clients abort (docs/metrics.md, What the dashboards show).';
 const row = (title, y) => ({ id: nextId++, type: 'row', title, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
 
 // One job at a time: a gateway and the engines behind it count the same requests, and their
@@ -112,7 +150,7 @@ const overview = dashboard(
   'inferwatch / LLM serving overview',
   [
     ts('E2E request latency', quantiles('gen_ai_server_request_duration', SUCCESS), { x: 0, y: 0, w: 12, h: 8 }, 's'),
-    ts('Token throughput', [tokenRate('input', 'prompt tokens/s'), tokenRate('output', 'generation tokens/s')], { x: 12, y: 0, w: 12, h: 8 }, 'short'),
+    described(ts('Token throughput', [tokenRate('input', 'prompt tokens/s'), tokenRate('output', 'generation tokens/s')], { x: 12, y: 0, w: 12, h: 8 }, 'short'), PROMPT_TOKENS),
     ts('Time per output token latency', quantiles('gen_ai_server_time_per_output_token'), { x: 0, y: 8, w: 12, h: 8 }, 's'),
     ts('Scheduler state', scheduler, { x: 12, y: 8, w: 12, h: 8 }, 'short'),
     ts('Time to first token latency (every request that got a first token)', quantiles('gen_ai_server_time_to_first_token'), { x: 0, y: 16, w: 12, h: 8 }, 's'),
@@ -142,9 +180,9 @@ const realtime = dashboard(
   'inferwatch / LLM serving real-time',
   [
     row('Inference Request Metrics', 0),
-    stat('Average prompt throughput', [{ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="input"}[1m]))`, legendFormat: 'tokens/s' }], { x: 0, y: 1, w: 6, h: 5 }, 'short'),
+    described(stat('Average prompt throughput', [{ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="input"}[1m]))`, legendFormat: 'tokens/s' }], { x: 0, y: 1, w: 6, h: 5 }, 'short'), PROMPT_TOKENS),
     stat('Average generation throughput', [{ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="output"}[1m]))`, legendFormat: 'tokens/s' }], { x: 6, y: 1, w: 6, h: 5 }, 'short'),
-    ts('Prompt tokens', [tokenRate('input', 'prompt tokens/s')], { x: 12, y: 1, w: 6, h: 5 }, 'short'),
+    described(ts('Prompt tokens', [tokenRate('input', 'prompt tokens/s')], { x: 12, y: 1, w: 6, h: 5 }, 'short'), PROMPT_TOKENS),
     ts('Generation tokens', [tokenRate('output', 'generation tokens/s')], { x: 18, y: 1, w: 6, h: 5 }, 'short'),
     ts('Scheduler running / swapped / waiting', scheduler, { x: 0, y: 6, w: 24, h: 7 }, 'short'),
     heat('Inference compute duration', distribution('inferwatch_request_inference_duration'), { x: 0, y: 13, w: 12, h: 8 }),

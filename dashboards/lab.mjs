@@ -1,7 +1,7 @@
 // A demo run with a real Prometheus, shared by the dashboard tests and the screenshot script: the
 // simulated engine, two gateway replicas in front of it (both bridging the engine's state and both
-// polling the same GPUs: the fake nvidia-smi on PATH), Prometheus (Debian's binary) scraping all
-// three every second, and load through both gateways.
+// polling the same GPUs: the fake nvidia-smi on PATH), two Prometheus servers (Debian's binary, one with
+// native histograms on and one without) scraping all three every second, and load through both gateways.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,11 +34,17 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
     return `127.0.0.1:${port}`;
   };
   const engine = await node(script, [...engineArgs, '--log-interval-ms', '600000'], ready);
-  const gatewayArgs = ['--host', '127.0.0.1', '--upstream', `http://${engine}`, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000', '--gpu'];
+  // The bridge reads the engine four times a second, so a replica's view of a moving state is dense enough to average over a run.
+  const gatewayArgs = ['--host', '127.0.0.1', '--upstream', `http://${engine}`, '--bridge-interval-ms', '250', '--log-interval-ms', '600000', '--gpu'];
   const gateways = [await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on'), await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on')];
 
-  const prom = await startPrometheus({ 'inferwatch-gateway': gateways, 'inferwatch-engine': [engine] }, { prometheusBinary, scrapeIntervalS });
+  // Two Prometheus servers scrape the same processes: one with native histograms on, as the dashboards'
+  // compose file runs it, and one without, reading the classic buckets a text scraper gets.
+  const jobs = { 'inferwatch-gateway': gateways, 'inferwatch-engine': [engine] };
+  const prom = await startPrometheus(jobs, { prometheusBinary, scrapeIntervalS, nativeHistograms: true });
   children.push(prom.child);
+  const classic = await startPrometheus(jobs, { prometheusBinary, scrapeIntervalS });
+  children.push(classic.child);
   const { prometheus, query } = prom;
 
   return {
@@ -100,7 +106,10 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
       }
       return () => controller.abort();
     },
+    /** An instant query to the Prometheus with native histograms. */
     query,
+    /** The same, to the Prometheus without them. */
+    classicQuery: classic.query,
     async queryRange(expr, start, end, step) {
       const url = `${prometheus}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${start}&end=${end}&step=${step}`;
       const body = await (await fetch(url)).json();
@@ -115,6 +124,7 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
         await exited;
       }
       prom.remove();
+      classic.remove();
     },
   };
 }

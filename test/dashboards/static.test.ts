@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript
-import { DASHBOARDS } from '../../dashboards/generate.mjs';
+import { DASHBOARDS, DISTRIBUTION_POWERS } from '../../dashboards/generate.mjs';
 // @ts-expect-error: plain JavaScript
 import { allPanels } from '../../dashboards/lab.mjs';
+import { HISTOGRAMS } from '../../packages/sdk/src/record/catalog.js';
 import { requireBinary } from '../helpers/binaries.js';
 
 const dir = fileURLToPath(new URL('../../dashboards/', import.meta.url));
@@ -61,7 +62,7 @@ describe.each(dashboards)('%s', (file, dashboard) => {
 
   it('aggregates across instances in every query', () => {
     for (const p of panels) {
-      for (const t of p.targets ?? []) expect(t.expr, p.title).toMatch(/^(histogram_quantile\(|sum|avg|max)/);
+      for (const t of p.targets ?? []) expect(t.expr, p.title).toMatch(/^(histogram_quantile\(|sum|avg|max|label_replace\()/);
     }
   });
 });
@@ -89,6 +90,8 @@ describe('dashboards/docker-compose.yaml', () => {
     const datasource = readFileSync(`${dir}grafana/provisioning/datasources/prometheus.yaml`, 'utf8');
     expect(datasource).toContain('url: http://prometheus:9090');
     expect(readFileSync(`${dir}grafana/provisioning/dashboards/inferwatch.yaml`, 'utf8')).toContain('path: /var/lib/grafana/dashboards');
+    // Native histograms on, as Prometheus 2.x needs them named (3.x: scrape_native_histograms in the config).
+    expect(result.stdout).toContain('--enable-feature=native-histograms');
     const prometheus = readFileSync(`${dir}prometheus/prometheus.yaml`, 'utf8');
     expect(prometheus).toContain('host.docker.internal:8000');
     expect(prometheus).toContain('host.docker.internal:8001');
@@ -122,7 +125,8 @@ describe.each(dashboards)('%s says what each number counts', (_file, dashboard) 
   it('has a panel of failures and aborts by error.type', () => {
     const failures = panels.filter((p) => exprs(p).some((e) => e.includes('error_type!=""')));
     expect(failures.map((p) => p.title)).toEqual(['Failed and aborted requests by error.type']);
-    expect(exprs(failures[0])[0]).toMatch(/^sum by \(error_type\) \(rate\(gen_ai_server_request_duration_count\{/);
+    // Native histograms' counts first, the classic _count series where there are none.
+    expect(exprs(failures[0])[0]).toMatch(/^sum by \(error_type\) \(histogram_count\(rate\(gen_ai_server_request_duration\{.* or sum by \(error_type\) \(rate\(gen_ai_server_request_duration_count\{/);
   });
 
   it('counts each engine once, however many gateway replicas bridge it', () => {
@@ -130,7 +134,7 @@ describe.each(dashboards)('%s says what each number counts', (_file, dashboard) 
     expect(engineState.length).toBeGreaterThanOrEqual(3);
     for (const expr of engineState) {
       const metric = /inferwatch_(scheduler|kv_cache)_\w+/.exec(expr)![0];
-      expect(expr).toContain(`max by (upstream) (${metric}{job=~"$job", instance=~"$instance", upstream!=""}) or ${metric}{job=~"$job", instance=~"$instance", upstream=""}`);
+      expect(expr).toContain(`avg by (upstream) (${metric}{job=~"$job", instance=~"$instance", upstream!=""}) or ${metric}{job=~"$job", instance=~"$instance", upstream=""}`);
     }
   });
 
@@ -141,6 +145,18 @@ describe.each(dashboards)('%s says what each number counts', (_file, dashboard) 
       expect(expr).toMatch(/^max by \(hw_id, /);
       expect(expr).not.toContain('instance,');
       expect(expr).not.toMatch(/^sum/);
+    }
+  });
+});
+
+describe('the distribution panels', () => {
+  it('count at the bounds the SDK’s text view of each metric has, so native and classic draw the same bars', () => {
+    const entries = Object.entries(DISTRIBUTION_POWERS as Record<string, number[]>);
+    expect(entries.length).toBe(4);
+    for (const [metric, powers] of entries) {
+      const spec = Object.values(HISTOGRAMS).find((h) => h.name.replaceAll('.', '_') === metric);
+      expect(spec, metric).toBeDefined();
+      expect(powers).toEqual(Array.from(spec!.powers));
     }
   });
 });
