@@ -14,11 +14,11 @@ import { fiftyModels } from './scrape-data.mjs';
 /** Prometheus 2.42's `Accept` with native histograms on (scrape_native_histograms on 3.x sends the same first choice). */
 export const PROMETHEUS_NATIVE_ACCEPT =
   'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
-const PROTOBUF = { accept: PROMETHEUS_NATIVE_ACCEPT, 'user-agent': 'Prometheus/2.42.0' };
+export const PROTOBUF = { accept: PROMETHEUS_NATIVE_ACCEPT, 'user-agent': 'Prometheus/2.42.0' };
 const TEXT = { accept: 'text/plain;version=0.0.4' };
 const GZIP = { 'accept-encoding': 'gzip' };
 
-function scrape(url, headers) {
+export function scrape(url, headers) {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     request(url, { headers }, (res) => {

@@ -47,6 +47,11 @@ export class ClusterPrimary {
   private readonly logLines: PeriodicLogLine[] = [];
   private nextId = 0;
   private readonly gathers = new Map<number, (state: State) => void>();
+  /**
+   * Per recorder, the group's series as last assembled, and the keys of those some worker's state changed
+   * since: a scrape re-adds only those, so an idle group costs a scrape nothing but the render.
+   */
+  private readonly assembled: { series: Map<string, Series>; stale: Set<string> | 'all' }[] = [];
 
   constructor(
     private readonly ownInstance: string,
@@ -87,6 +92,7 @@ export class ClusterPrimary {
     const member = this.members.get(worker.id);
     if (member === undefined) return;
     this.members.delete(worker.id);
+    for (const a of this.assembled) a.stale = 'all';
     member.recorders.forEach((r, i) => {
       const retired = this.retiredAt(i);
       for (const s of r.series.values()) retired.series.set(s.key, sum(retired.series.get(s.key), s, this.layouts[i]));
@@ -111,7 +117,11 @@ export class ClusterPrimary {
     state.recorders.forEach((r, i) => {
       const own = member.recorders[i];
       if (own === undefined) return;
-      for (const s of r.series) own.series.set(s.key, s);
+      const stale = this.assembledAt(i).stale;
+      for (const s of r.series) {
+        own.series.set(s.key, s);
+        if (stale !== 'all') stale.add(s.key);
+      }
       own.misuse = r.misuse;
       if (r.engine !== undefined) own.engine = r.engine;
     });
@@ -171,10 +181,15 @@ export class ClusterPrimary {
     return ask.type === 'render' ? renderExposition(ask.format ?? 'prometheus', parts).toString('base64') : snapshotOfParts(parts);
   }
 
+  private assembledAt(i: number) {
+    return (this.assembled[i] ??= { series: new Map(), stale: 'all' });
+  }
+
   /** The group's recorders now: retired and live states summed per series (or kept apart per worker). */
   sources(): RecorderSource[] {
     return this.layouts.map((layouts, i) => {
-      const series = new Map<string, Series>();
+      const assembled = this.assembledAt(i);
+      const { series } = assembled;
       const add = (s: SeriesState, live: boolean, instance?: string) => {
         const key = instance === undefined ? s.key : `${instance}\u0000${s.key}`;
         let target = series.get(key);
@@ -185,13 +200,29 @@ export class ClusterPrimary {
         addSeriesState(target, s, live);
       };
       const retired = this.retired[i];
-      for (const s of retired?.series.values() ?? []) add(s, false);
+      // Kept apart per worker, a series' keys are many: those groups are assembled whole each time.
+      const stale = this.options.perWorker ? 'all' : assembled.stale;
+      if (stale === 'all') {
+        series.clear();
+        for (const s of retired?.series.values() ?? []) add(s, false);
+        for (const member of this.members.values()) for (const s of member.recorders[i]?.series.values() ?? []) add(s, true, this.options.perWorker ? member.instance : undefined);
+      } else {
+        for (const key of stale) {
+          series.delete(key);
+          const before = retired?.series.get(key);
+          if (before !== undefined) add(before, false);
+          for (const member of this.members.values()) {
+            const s = member.recorders[i]?.series.get(key);
+            if (s !== undefined) add(s, true);
+          }
+        }
+      }
+      assembled.stale = new Set();
       const misuse = Float64Array.from(retired?.misuse ?? new Array<number>(MISUSE_REASONS.length).fill(0));
       const points: EnginePoint[] = [];
       for (const member of this.members.values()) {
         const r = member.recorders[i];
         if (r === undefined) continue;
-        for (const s of r.series.values()) add(s, true, this.options.perWorker ? member.instance : undefined);
         r.misuse.forEach((n, k) => (misuse[k] += n));
         for (const p of r.engine) {
           points.push({ attributes: { ...p.attributes, [INSTANCE]: member.instance }, values: Float64Array.from(p.values, (v) => (v === null ? NaN : v)) });
