@@ -182,6 +182,20 @@ describe.skipIf(chromiumPath === undefined)('the live dashboard page in headless
     const statsBefore = await stats();
     for (const value of statsBefore) expect(value).not.toBe('–');
     expect(await page.locator('#model option').allTextContents()).toContain(MODEL);
+    // The SLO tiles (the defaults: TTFT within 1 s and availability, 99 % each) over the requests so far.
+    const slos = await page.evaluate(() =>
+      ['ttft', 'availability'].map((id) => {
+        const el = document.getElementById(`slo-${id}`)!;
+        return { label: el.querySelector('.label')!.textContent, value: el.querySelector('.value')!.textContent, total: Number(el.dataset.total), compliance: Number(el.dataset.compliance) };
+      }),
+    );
+    expect(slos.map((s) => s.label)).toEqual(['TTFT ≤ 1 s, objective 99%', 'Availability, objective 99%']);
+    for (const s of slos) {
+      expect(s.total).toBeGreaterThan(0);
+      expect(s.compliance).toBeGreaterThanOrEqual(0);
+      expect(s.compliance).toBeLessThanOrEqual(1);
+      expect(s.value).toMatch(/^\d+\.\d\d%$/);
+    }
 
     await waitForRefreshes(page, (await refreshes(page)) + 10);
     const after = await panelState(page);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COUNT_INCRS, countSplits, format } from '../../packages/sdk/page/format.js';
+import { COUNT_INCRS, compliance, countSplits, format } from '../../packages/sdk/page/format.js';
 
 describe("the page's numbers", () => {
   it('keeps the digits that tell latencies apart, without trailing zeros or float noise', () => {
@@ -52,5 +52,15 @@ describe("the page's numbers", () => {
     }
     expect(COUNT_INCRS.slice(0, 7)).toEqual([1, 2, 5, 10, 20, 50, 100]);
     expect(COUNT_INCRS.every(Number.isInteger)).toBe(true);
+  });
+
+  it('writes SLO compliance to two decimals, rounded down so that a miss never reads 100 %', () => {
+    expect(compliance(1)).toBe('100.00%');
+    expect(compliance(0.99996)).toBe('99.99%');
+    expect(compliance(0.9973)).toBe('99.73%');
+    expect(compliance(0.5)).toBe('50.00%');
+    expect(compliance(0.57)).toBe('57.00%');
+    expect(compliance(0)).toBe('0.00%');
+    expect(compliance(null)).toBe('–');
   });
 });

@@ -118,6 +118,34 @@ describe('the dashboard handler', () => {
     }
   });
 
+  it('writes the SLOs it reports on into the page: the defaults, the ones given, none when turned off, a bad value said once and replaced', async () => {
+    const configOf = async (slo: unknown) => {
+      const metrics = startMetrics({ prometheus: false, otlp: false, meterProvider: false, runtime: false, dashboard: { slo: slo as never } });
+      const server = await serve(metrics.dashboardHandler);
+      try {
+        const html = await (await fetch(`${server.url}/dashboard`)).text();
+        const json = /<script type="application\/json" id="inferwatch-config">(.*?)<\/script>/s.exec(html)?.[1];
+        return JSON.parse(json ?? 'null') as unknown;
+      } finally {
+        await server.close();
+        await metrics.shutdown();
+      }
+    };
+    expect(await configOf(undefined)).toEqual({ slo: { ttft: { objective: 0.99, thresholdSeconds: 1 }, availability: { objective: 0.99 } } });
+    expect(await configOf({ ttft: { objective: 0.995, thresholdSeconds: 2 }, availability: false })).toEqual({ slo: { ttft: { objective: 0.995, thresholdSeconds: 2 } } });
+    expect(await configOf(false)).toEqual({ slo: {} });
+    const lines: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(await configOf({ ttft: { objective: 99 }, availability: { objective: '0.9' } })).toEqual({ slo: { ttft: { objective: 0.99, thresholdSeconds: 1 }, availability: { objective: 0.99 } } });
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(lines.filter((l) => l.includes('ttft.objective must be a number between 0 and 1, not 99'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('availability.objective must be a number between 0 and 1, not a string of 3 characters'))).toHaveLength(1);
+  });
+
   it('answers only GET and HEAD', async () => {
     const url = await start();
     const res = await fetch(`${url}/dashboard/snapshot`, { method: 'POST', body: '{}' });

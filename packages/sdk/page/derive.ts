@@ -1,6 +1,7 @@
 // What the page shows, derived from successive snapshots with PromQL's arithmetic (promql.ts):
 // rate() per series then summed, histogram_quantile() of the summed bucket rates, gauges as they stand.
-import type { Snapshot, SnapshotPoint } from '../src/export/snapshot.js';
+import type { SloSettings } from '../src/dashboard/page-config.js';
+import type { Snapshot, SnapshotPoint } from '../src/export/snapshot-types.js';
 import { addNative, histogramQuantile, nativeQuantile, nativeRate, rate, type Bucket, type NativeBuckets, type NativeSample, type Sample } from '../src/query/promql.js';
 
 type Attributes = SnapshotPoint['attributes'];
@@ -175,6 +176,84 @@ function octaves(h: NativeBuckets): Map<string, number> {
     if (h.counts[i] === 0) continue;
     const le = String(2 ** Math.ceil((h.offset + i + 1) / 2 ** h.scale));
     out.set(le, (out.get(le) ?? 0) + h.counts[i]);
+  }
+  return out;
+}
+
+export interface SloStatus {
+  objective: number;
+  /** Good ÷ eligible requests since the process (or the cluster's group) started; null with none. */
+  compliance: number | null;
+  /** 1 − (1 − compliance) ÷ (1 − objective): the share of the error budget not spent; negative once overspent. */
+  budgetLeft: number | null;
+  /** Eligible requests. */
+  total: number;
+}
+
+/** Observations of a histogram point at or below `x`: exact at a bucket bound, interpolated linearly inside a bucket (as histogram_fraction). */
+function countAtOrBelow(p: SnapshotPoint, x: number): number {
+  const counts = p.counts ?? [];
+  let total = 0;
+  if (isNative(p)) {
+    total = p.zeroCount ?? 0;
+    const width = 2 ** -p.scale!;
+    for (let k = 0; k < counts.length; k++) {
+      const index = (p.offset ?? 0) + k;
+      const lower = 2 ** (index * width);
+      const upper = 2 ** ((index + 1) * width);
+      if (upper <= x) total += counts[k];
+      else if (lower < x) total += (counts[k] * (x - lower)) / (upper - lower);
+    }
+    return total;
+  }
+  const bounds = p.bounds ?? [];
+  for (let i = 0; i < counts.length; i++) {
+    const lower = i === 0 ? 0 : bounds[i - 1];
+    const upper = i < bounds.length ? bounds[i] : Infinity;
+    if (upper <= x) total += counts[i];
+    else if (lower < x && upper !== Infinity) total += (counts[i] * (x - lower)) / (upper - lower);
+  }
+  return total;
+}
+
+const countOf = (p: SnapshotPoint) => p.count ?? (p.counts ?? []).reduce((a, b) => a + b, p.zeroCount ?? 0);
+/** Outcomes an availability SLO leaves out, as docs/alerts.md defines it: cancellations and client errors (4xx but 429). */
+const notEligible = (errorType: unknown) => errorType === 'cancelled' || (typeof errorType === 'string' && /^4\d\d$/.test(errorType) && errorType !== '429');
+
+function status(objective: number, good: number, total: number): SloStatus {
+  if (!(total > 0)) return { objective, compliance: null, budgetLeft: null, total: 0 };
+  const compliance = good / total;
+  return { objective, compliance, budgetLeft: 1 - (1 - compliance) / (1 - objective), total };
+}
+
+/**
+ * The SLOs over the cumulative counts of `latest` (since start), for the series `match` selects: TTFT, the share
+ * of requests that got a first token within the threshold; availability, the share of eligible requests that
+ * did not fail.
+ */
+export function sloStatus(latest: Indexed | undefined, match: Match, slo: SloSettings): { ttft?: SloStatus; availability?: SloStatus } {
+  const points = (name: string) => [...(latest?.metrics.get(name)?.values() ?? [])].filter((p) => match(p.attributes));
+  const out: { ttft?: SloStatus; availability?: SloStatus } = {};
+  if (slo.ttft !== undefined) {
+    let good = 0;
+    let total = 0;
+    for (const p of points('gen_ai.server.time_to_first_token')) {
+      good += countAtOrBelow(p, slo.ttft.thresholdSeconds);
+      total += countOf(p);
+    }
+    out.ttft = status(slo.ttft.objective, good, total);
+  }
+  if (slo.availability !== undefined) {
+    let bad = 0;
+    let total = 0;
+    for (const p of points('gen_ai.server.request.duration')) {
+      const errorType = p.attributes['error.type'];
+      if (notEligible(errorType)) continue;
+      const n = countOf(p);
+      total += n;
+      if (errorType !== undefined) bad += n;
+    }
+    out.availability = status(slo.availability.objective, total - bad, total);
   }
   return out;
 }

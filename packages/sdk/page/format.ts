@@ -57,3 +57,13 @@ export function countSplits(min: number, max: number, incr: number): number[] {
   for (let v = Math.ceil(min / step) * step; v <= max; v += step) out.push(v);
   return out;
 }
+
+/**
+ * An SLO's compliance, to two decimals rounded down: 99.996 % reads 99.99 %, never 100 %, which would say
+ * no request missed.
+ */
+export function compliance(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '–';
+  // The epsilon keeps float noise (0.57 × 10 000 = 5699.999…) from taking a hundredth off.
+  return `${(Math.floor(v * 10_000 + 1e-6) / 100).toFixed(2)}%`;
+}

@@ -1,9 +1,10 @@
 // The live page: polls <mount>/snapshot (every 2 s, or as `?refresh=` says) and draws the real-time dashboard's panels with uPlot.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Snapshot } from '../src/export/snapshot.js';
-import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, windowOf, type Indexed, type Match } from './derive.js';
-import { COUNT_INCRS, countSplits, format, type Unit } from './format.js';
+import type { Snapshot } from '../src/export/snapshot-types.js';
+import type { PageConfig, SloSettings } from '../src/dashboard/page-config.js';
+import { bucketIncrease, gaugeBy, indexSnapshot, quantiles, rateBy, sloStatus, windowOf, type Indexed, type Match, type SloStatus } from './derive.js';
+import { COUNT_INCRS, compliance, countSplits, format, type Unit } from './format.js';
 
 const RANGE_MS = 15_000;
 const SHADES = 8;
@@ -168,6 +169,49 @@ for (const [id, label] of STATS) {
   el.querySelector('.label')!.textContent = label;
   statsEl.append(el);
 }
+// The objectives the server set (`dashboard: { slo }`), which its handler writes into the page.
+const slo = ((): SloSettings => {
+  try {
+    return (JSON.parse(document.getElementById('inferwatch-config')?.textContent ?? '{}') as Partial<PageConfig>).slo ?? {};
+  } catch {
+    return {};
+  }
+})();
+const SLOS: ['ttft' | 'availability', string][] = [];
+if (slo.ttft) SLOS.push(['ttft', `TTFT ≤ ${format(slo.ttft.thresholdSeconds, 's')}, objective ${format(slo.ttft.objective, 'ratio')}`]);
+if (slo.availability) SLOS.push(['availability', `Availability, objective ${format(slo.availability.objective, 'ratio')}`]);
+const sloEl = document.createElement('div');
+sloEl.className = 'stats';
+sloEl.id = 'slo';
+if (SLOS.length > 0) {
+  const h = document.createElement('h2');
+  h.textContent = 'SLOs since start';
+  main.append(h, sloEl);
+}
+for (const [id, label] of SLOS) {
+  const el = document.createElement('div');
+  el.className = 'stat';
+  el.id = `slo-${id}`;
+  el.innerHTML = '<div class="label"></div><div class="value">–</div><div class="detail"></div>';
+  el.querySelector('.label')!.textContent = label;
+  sloEl.append(el);
+}
+
+/** Compliance, the error budget left and the requests it counts, in the SLO's tile (and its data-* for a reader that cannot see it). */
+function drawSlo(id: string, s: SloStatus | undefined): void {
+  const el = document.getElementById(`slo-${id}`);
+  if (el === null || s === undefined) return;
+  const value = el.querySelector<HTMLElement>('.value')!;
+  value.textContent = s.compliance === null ? 'no requests' : compliance(s.compliance);
+  value.classList.toggle('pending', s.compliance === null);
+  value.classList.toggle('over', s.budgetLeft !== null && s.budgetLeft < 0);
+  el.querySelector('.detail')!.textContent =
+    s.budgetLeft === null ? '' : `${s.budgetLeft < 0 ? 'budget overspent' : `${format(s.budgetLeft, 'ratio')} of the error budget left`} · ${s.total} requests`;
+  el.dataset.compliance = String(s.compliance);
+  el.dataset.budgetLeft = String(s.budgetLeft);
+  el.dataset.total = String(s.total);
+}
+
 const last = (p: Panel[], id: string) => p.find((x) => x.spec.id === id)?.rows.at(-1)?.values;
 const sumOf = (m: Map<string, number | null> | undefined) => (m === undefined || m.size === 0 ? null : [...m.values()].reduce<number>((a, v) => a + (v ?? 0), 0));
 
@@ -367,6 +411,8 @@ function render(): void {
           : '',
     );
   }
+  const status = sloStatus(snapshots.at(-1), matchModel(), slo);
+  for (const [id] of SLOS) drawSlo(id, status[id]);
   for (const [id, , unit, value, windowed] of STATS) {
     const el = $(id);
     el.classList.toggle('pending', windowed && collecting);

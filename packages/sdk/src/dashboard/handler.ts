@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { errorText, type Notices } from '../record/notices.js';
+import type { PageConfig } from './page-config.js';
+import { sloSettings, type SloOptions } from './slo.js';
 
 export interface DashboardOptions {
   /**
@@ -12,6 +14,8 @@ export interface DashboardOptions {
    * page then sends the header itself and drops the token from the address bar).
    */
   token?: string;
+  /** The SLOs the page reports on since start (default: TTFT ≤ 1 s and availability, 99 % each); `false` for none. */
+  slo?: SloOptions;
 }
 
 /** Serves `GET <mount>` (the page) and `GET <mount>/snapshot` (its JSON) on your own HTTP server. */
@@ -25,12 +29,14 @@ interface Page {
 }
 
 /** The built page: next to the bundled module in dist, or in dist when the sources run (tests). */
-async function loadPage(): Promise<Page> {
+/** The page with `config` in its JSON slot: `<` escaped, so no value can close the script element. */
+async function loadPage(config: PageConfig): Promise<Page> {
   const candidates = [new URL('./dashboard.html', import.meta.url), new URL('../../dist/dashboard.html', import.meta.url)];
+  const json = JSON.stringify(config).replaceAll('<', '\\u003c');
   let lastError: unknown;
   for (const url of candidates) {
     try {
-      const raw = await readFile(url);
+      const raw = Buffer.from((await readFile(url, 'utf8')).replace('/*CONFIG*/', () => json));
       return { raw, gzipped: await gzipAsync(raw) };
     } catch (error) {
       lastError = error;
@@ -57,6 +63,7 @@ export function createDashboardHandler(snapshotJson: () => Promise<string>, opti
     notices.warn('dashboard_token', 'dashboard { token } must be a non-empty string; the page refuses every request');
     token = randomBytes(32);
   }
+  const config: PageConfig = { slo: sloSettings(options.slo, notices) };
   let page: Promise<Page> | undefined;
   // Several tabs polling at once share one collection.
   let inFlight: Promise<string> | undefined;
@@ -95,7 +102,7 @@ export function createDashboardHandler(snapshotJson: () => Promise<string>, opti
         );
         return;
       }
-      page ??= loadPage();
+      page ??= loadPage(config);
       page.then(
         ({ raw, gzipped }) => {
           const zipped = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));

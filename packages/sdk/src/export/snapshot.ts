@@ -1,49 +1,13 @@
 import type { Attributes } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
+import { DataPointType, type CollectionResult, type ExponentialHistogram, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
 import { VERSION } from '../version.js';
 import { RECORDER_FAMILIES, viewOf } from './families.js';
 import { metricData } from './producer.js';
 import type { ExpositionParts } from './prometheus.js';
+import type { Snapshot, SnapshotMetric, SnapshotPoint } from './snapshot-types.js';
 
 const SCOPE = { name: '@inferwatch/sdk', version: VERSION };
-import { DataPointType, type CollectionResult, type ExponentialHistogram, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
-
-/**
- * The page's view of one collection: cumulative counters and histogram buckets and current gauges,
- * per series, as the exporters see them. Rates and quantiles are the reader's job (query/promql.ts).
- */
-export interface Snapshot {
-  /** Unix milliseconds of the collection. */
-  t: number;
-  /** `service.name` of the process. */
-  service: string;
-  metrics: SnapshotMetric[];
-}
-
-export interface SnapshotMetric {
-  /** OTel name, e.g. `gen_ai.server.time_to_first_token`. */
-  name: string;
-  unit: string;
-  /** `counter` (monotonic sum), `gauge` (gauges and up-down sums) or `histogram`. */
-  kind: 'counter' | 'gauge' | 'histogram';
-  points: SnapshotPoint[];
-}
-
-export interface SnapshotPoint {
-  attributes: Attributes;
-  /** Counter or gauge value. */
-  value?: number;
-  /** Classic histogram: finite upper bounds; `counts` has one more entry, for +Inf. Counts are per bucket, not cumulative. */
-  bounds?: number[];
-  /** Per bucket: classic (with `bounds`) or native (with `scale`, from bucket `offset`). */
-  counts?: number[];
-  /** Native histogram: bucket `offset + i` holds (2^((offset+i)/2^scale), 2^((offset+i+1)/2^scale)]; zeros apart. */
-  scale?: number;
-  offset?: number;
-  zeroCount?: number;
-  sum?: number;
-  count?: number;
-}
 
 function kindOf(metric: MetricData): SnapshotMetric['kind'] | undefined {
   switch (metric.dataPointType) {

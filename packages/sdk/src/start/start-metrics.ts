@@ -224,7 +224,7 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
   const otlpOptions = nested(options.otlp, 'startMetrics({ otlp })', OTLP_OPTION_KEYS, notices) as OtlpOptions | false | undefined;
   const tracingOptions = nested(options.tracing, 'startMetrics({ tracing })', TRACING_OPTION_KEYS, notices) as TracingOptions | false | undefined;
   const gpuOptions = options.gpu === true ? {} : options.gpu ? readOptions(options.gpu, 'startMetrics({ gpu })', GPU_OPTION_KEYS, notices) : undefined;
-  const dashboardOptions = readOptions(options.dashboard, 'startMetrics({ dashboard })', ['token'], notices) as DashboardOptions | undefined;
+  const dashboardOptions = readOptions(options.dashboard, 'startMetrics({ dashboard })', ['token', 'slo'], notices) as DashboardOptions | undefined;
   const mode = options.meterProvider === undefined ? 'global' : options.meterProvider;
   if (mode !== 'global' && mode !== 'private' && mode !== false) {
     notices.warn('invalid_meter_provider', "startMetrics(): meterProvider takes 'global', 'private' or false; using 'global'");
