@@ -92,7 +92,8 @@ export async function startGateway(options) {
       }
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'cache-control': 'no-cache' });
       try {
-        for await (const chunk of upstream.body) await exchange.write(chunk);
+        // An answer without a body (a 204) ends here.
+        if (upstream.body !== null) for await (const chunk of upstream.body) await exchange.write(chunk);
       } catch (error) {
         if (exchange.signal.aborted) throw error;
         // The upstream broke off mid-stream: nothing can be retried once bytes went out.
