@@ -54,10 +54,15 @@ const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-llama-ser
 const pool = instrumentContext(llm, context, { model: modelName, maxWaiting: Number(args['max-waiting']) });
 const quiet = (_req, res) => res.writeHead(404).end();
 
-const ROLES = { system: 'system', developer: 'system', user: 'user' };
+const ROLES = new Map([['system', 'system'], ['developer', 'system'], ['user', 'user']]);
 const textOf = (content) => (typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('') : '');
 /** OpenAI messages as node-llama-cpp's chat history; the model's answer is generated after the last one. */
-const historyOf = (messages) => messages.map((m) => (ROLES[m?.role] ? { type: ROLES[m.role], text: textOf(m?.content) } : { type: 'model', response: [textOf(m?.content)] }));
+const historyOf = (messages) =>
+  messages.map((m) => {
+    // Any other role (assistant, tool...) is the model's; a Map, so that no role names a prototype's property.
+    const type = typeof m?.role === 'string' ? ROLES.get(m.role) : undefined;
+    return type ? { type, text: textOf(m?.content) } : { type: 'model', response: [textOf(m?.content)] };
+  });
 
 async function generate({ body, chat, ctx, arrival, headers, signal, stop }, reply) {
   const prompt = chat ? undefined : Array.isArray(body.prompt) ? body.prompt.join('') : body.prompt;
