@@ -2,16 +2,30 @@
 // does not know (exit 2), never a stack trace.
 import { parseArgs } from 'node:util';
 
-/** The parsed flags; `name` prefixes the error line (`ERROR name] ...`). */
+/** @typedef {NonNullable<import('node:util').ParseArgsConfig['options']>} Options */
+/** @typedef {{ help: { type: 'boolean', default: false } }} HelpOption */
+
+/**
+ * The parsed flags, typed from `options` (a string flag with a default is a string, one without may be
+ * undefined, a `multiple` one an array); `name` prefixes the error line (`ERROR name] ...`).
+ * @template {Options} O
+ * @param {string} name
+ * @param {string} usage
+ * @param {O} options
+ * @returns {ReturnType<typeof parseArgs<{ options: HelpOption & O }>>['values']}
+ */
 export function parseCommandLine(name, usage, options) {
+  /** @type {{ options: HelpOption & O }} */
+  const config = { options: { help: { type: 'boolean', default: false }, ...options } };
   let parsed;
   try {
-    parsed = parseArgs({ options: { help: { type: 'boolean', default: false }, ...options } });
+    parsed = parseArgs(config);
   } catch (error) {
-    console.error(`ERROR ${name}] ${error.message}\n\n${usage}`);
+    console.error(`ERROR ${name}] ${error instanceof Error ? error.message : error}\n\n${usage}`);
     process.exit(2);
   }
-  if (parsed.values.help) {
+  // (`in`: inside this generic function the values' type is not resolved yet.)
+  if ('help' in parsed.values && parsed.values.help) {
     console.log(usage);
     process.exit(0);
   }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-// The whole repository (packages, tests, the page) type-checks with the settings it ships; run as a test
+// The whole repository (packages, tests, the examples as checked JavaScript, the page) type-checks with the settings it ships; run as a test
 // file beside the TTFT truth test (vitest.config.ts) rather than before the suite, so the compiler's CPU
 // overlaps that test's waiting.
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -20,7 +20,7 @@ async function tsc(project: string): Promise<string> {
 }
 
 describe('types', () => {
-  it.each(['tsconfig.json', 'packages/sdk/page/tsconfig.json'])('%s type-checks', async (project) => {
+  it.each(['tsconfig.json', 'tsconfig.examples.json', 'packages/sdk/page/tsconfig.json'])('%s type-checks', async (project) => {
     expect(await tsc(project)).toBe('');
   }, 180_000);
 });

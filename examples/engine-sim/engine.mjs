@@ -5,6 +5,39 @@
 // Prefill costs time per prompt token; a decode step costs a base plus time per running sequence and
 // gives every running sequence one token. Every event goes to the sequence's @inferwatch/sdk handle.
 
+/** @typedef {import('@inferwatch/sdk').LlmMetrics} LlmMetrics */
+/** @typedef {import('@inferwatch/sdk').RequestHandle} RequestHandle */
+/** @typedef {typeof DEFAULTS} EngineOptions */
+
+/**
+ * What `submit` takes.
+ * @typedef {object} Submission
+ * @property {RequestHandle} handle
+ * @property {number} promptTokens
+ * @property {number} outputTokens  the tokens it generates
+ * @property {number | undefined} maxTokens  the request's max_tokens, if it gave one
+ * @property {boolean} [stopped]
+ * @property {(index: number) => void} onToken
+ * @property {(finishReason: string) => void} onEnd
+ */
+
+/**
+ * A sequence in the engine: the request, and the KV-cache blocks it holds.
+ * @typedef {object} Sequence
+ * @property {RequestHandle} handle
+ * @property {number} promptTokens
+ * @property {number} target  the tokens it generates
+ * @property {number | undefined} maxTokens
+ * @property {boolean} stopped
+ * @property {number} generated
+ * @property {number} blocks
+ * @property {boolean} onCpu
+ * @property {boolean} needsPrefill
+ * @property {(index: number) => void} onToken
+ * @property {(finishReason: string) => void} onEnd
+ * @property {boolean} done
+ */
+
 export const DEFAULTS = {
   maxNumSeqs: 24,
   numGpuBlocks: 320,
@@ -16,11 +49,19 @@ export const DEFAULTS = {
 };
 
 export class Engine {
+  /**
+   * @param {LlmMetrics} llm
+   * @param {{ [K in keyof EngineOptions]?: number | undefined }} [options]  undefined: the default
+   */
   constructor(llm, options = {}) {
     this.llm = llm;
+    /** @type {EngineOptions} */
     this.o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    /** @type {Sequence[]} */
     this.waiting = [];
+    /** @type {Sequence[]} */
     this.running = [];
+    /** @type {Sequence[]} */
     this.swapped = [];
     this.freeGpu = this.o.numGpuBlocks;
     this.freeCpu = this.o.numCpuBlocks;
@@ -31,6 +72,8 @@ export class Engine {
   /**
    * Queues a sequence; `onToken(index)` for each output token, `onEnd(finishReason)` once. `stopped`: its
    * last token completes a stop sequence, so it ends with `stop` even at max_tokens, as vLLM's does.
+   * @param {Submission} submission
+   * @returns {Sequence}
    */
   submit({ handle, promptTokens, outputTokens, maxTokens, stopped = false, onToken, onEnd }) {
     const seq = { handle, promptTokens, target: outputTokens, maxTokens, stopped, generated: 0, blocks: 0, onCpu: false, needsPrefill: true, onToken, onEnd, done: false };
@@ -40,7 +83,10 @@ export class Engine {
     return seq;
   }
 
-  /** The client left: free everything the sequence holds. */
+  /**
+   * The client left: free everything the sequence holds.
+   * @param {Sequence} seq
+   */
   cancel(seq) {
     if (seq.done) return;
     seq.done = true;
@@ -53,10 +99,12 @@ export class Engine {
     this.report();
   }
 
+  /** @param {number} tokens */
   blocksFor(tokens) {
     return Math.ceil(tokens / this.o.blockSize);
   }
 
+  /** @param {Sequence} seq */
   release(seq) {
     if (seq.onCpu) this.freeCpu += seq.blocks;
     else this.freeGpu += seq.blocks;
@@ -127,7 +175,11 @@ export class Engine {
     this.step();
   }
 
-  /** Makes sure `seq` has a block for its next token, preempting the newest sequences if it must. */
+  /**
+   * Makes sure `seq` has a block for its next token, preempting the newest sequences if it must.
+   * @param {Sequence} seq
+   * @param {number} at
+   */
   makeRoom(seq, at) {
     const need = this.blocksFor(seq.promptTokens + seq.generated + 1);
     while (need > seq.blocks) {
@@ -143,6 +195,10 @@ export class Engine {
     return true;
   }
 
+  /**
+   * @param {Sequence} seq
+   * @param {number} at
+   */
   preempt(seq, at) {
     this.running.splice(this.running.indexOf(seq), 1);
     if (seq.blocks <= this.freeCpu) {
@@ -159,6 +215,10 @@ export class Engine {
     this.swapped.push(seq);
   }
 
+  /**
+   * @param {Sequence} seq
+   * @param {number} at
+   */
   finish(seq, at) {
     seq.done = true;
     this.running.splice(this.running.indexOf(seq), 1);

@@ -41,6 +41,7 @@ const args = parseCommandLine('engine', USAGE, {
   'log-interval-ms': { type: 'string', default: '10000' },
 });
 const maxBodyBytes = Number(args['max-body-bytes']);
+/** @param {string | undefined} v */
 const num = (v) => (v === undefined ? undefined : Number(v));
 const options = {
   maxNumSeqs: num(args['max-num-seqs']),
@@ -60,6 +61,9 @@ const maxContext = (options.numGpuBlocks ?? DEFAULTS.numGpuBlocks) * (options.bl
 /**
  * Where the first of `stops` ends an output of `outputTokens` words: the text each token up to the one
  * that completes it may send (the stop sequence left out), or undefined when none appears.
+ * @param {string[]} stops
+ * @param {number} outputTokens
+ * @returns {string[] | undefined}
  */
 function stopsAt(stops, outputTokens) {
   const scanner = stopScanner(stops);
@@ -82,8 +86,9 @@ const server = createOpenAIServer({
   dashboardHandler: telemetry.dashboardHandler,
   health: () => engine.state(),
   supports: { stop: true },
-  generate: ({ body, chat, ctx, arrival, headers, signal, stop }, reply) => {
-    const promptTokens = promptTokensOf(body, chat);
+  generate: (request, reply) => {
+    const { body, chat, ctx, arrival, headers, signal, stop } = request;
+    const promptTokens = promptTokensOf(request);
     const maxTokens = body.max_tokens ?? undefined;
     // With max_tokens the sequence runs to it (as benchmark_serving's ignore_eos); without, it stops on its own.
     const outputTokens = maxTokens ?? 16 + Math.floor(Math.random() * 240);
@@ -96,7 +101,7 @@ const server = createOpenAIServer({
     const handle = llm.startRequest({ model: ctx.model, operation: chat ? 'chat' : 'text_completion', promptTokens, at: arrival, context: extractTraceContext(headers) });
     const usage = { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens };
     reply.open();
-    return new Promise((resolve) => {
+    return /** @type {Promise<void>} */ (new Promise((resolve) => {
       const seq = engine.submit({
         handle,
         promptTokens,
@@ -118,19 +123,20 @@ const server = createOpenAIServer({
         engine.cancel(seq);
         resolve();
       }, { once: true });
-    });
+    }));
   },
 });
 
-server.once('error', async (error) => {
+server.once('error', /** @param {NodeJS.ErrnoException} error */ async (error) => {
   console.error(`ERROR engine] ${error.code === 'EADDRINUSE' ? `port ${args.port} is already in use (--port)` : `could not listen: ${error.message}`}`);
   await telemetry.shutdown();
   process.exit(1);
 });
 server.listen(Number(args.port), args.host, () => {
-  console.log(`INFO engine] simulated engine serving ${args.model} on http://${args.host}:${server.address().port} (metrics: /metrics, live page: /dashboard)`);
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  console.log(`INFO engine] simulated engine serving ${args.model} on http://${args.host}:${port} (metrics: /metrics, live page: /dashboard)`);
   // A parent that started this engine (the gateway's command line) learns it is up.
-  process.send?.({ listening: server.address().port });
+  process.send?.({ listening: port });
 });
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

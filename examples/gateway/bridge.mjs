@@ -5,6 +5,10 @@
 // A failed or stale scrape drops that upstream's values rather than repeat them.
 import parsePrometheus from 'parse-prometheus-text-format';
 
+/** @typedef {import('@inferwatch/sdk').EngineState} EngineState */
+/** @typedef {'running' | 'waiting' | 'swapped' | 'gpuKvCacheUsage' | 'cpuKvCacheUsage'} Field */
+
+/** @type {Record<Field, string[]>} */
 const FIELDS = {
   running: ['vllm:num_requests_running', 'inferwatch_scheduler_running'],
   waiting: ['vllm:num_requests_waiting', 'inferwatch_scheduler_waiting'],
@@ -12,23 +16,33 @@ const FIELDS = {
   gpuKvCacheUsage: ['vllm:gpu_cache_usage_perc', 'vllm:kv_cache_usage_perc', 'inferwatch_kv_cache_gpu_usage'],
   cpuKvCacheUsage: ['vllm:cpu_cache_usage_perc', 'inferwatch_kv_cache_cpu_usage'],
 };
+/** @type {Set<Field>} */
 const RATIOS = new Set(['gpuKvCacheUsage', 'cpuKvCacheUsage']);
 const WANTED = new Set(Object.values(FIELDS).flat());
 
-/** The lines of an exposition that belong to the families the bridge reads (samples, HELP, TYPE, UNIT). */
+/**
+ * The lines of an exposition that belong to the families the bridge reads (samples, HELP, TYPE, UNIT).
+ * @param {string} text
+ */
 function wantedLines(text) {
+  /** @param {string} line */
   const keep = (line) => WANTED.has(line.startsWith('#') ? line.split(' ')[2] : line.split(/[{ ]/, 1)[0]);
   return `${text.split('\n').filter(keep).join('\n')}\n`;
 }
 
-/** Engine state from one exposition: counts summed over its series (models, engines), usage averaged. */
+/**
+ * Engine state from one exposition: counts summed over its series (models, engines), usage averaged.
+ * @param {string} text
+ * @returns {EngineState}
+ */
 export function engineStateFrom(text) {
   // Only the families read here reach the parser: it throws on a whole page over something it cannot
   // flatten (a histogram without labels, such as the SDK's inferwatch_eventloop_delay), which dropped every
   // upstream's state. Its output ends with a newline: the parser drops the last sample of a page without one.
   const families = new Map(parsePrometheus(wantedLines(text)).map((f) => [f.name, f]));
+  /** @type {{ -readonly [F in Field]?: number }} */
   const state = {};
-  for (const [field, names] of Object.entries(FIELDS)) {
+  for (const [field, names] of /** @type {[Field, string[]][]} */ (Object.entries(FIELDS))) {
     const family = names.map((n) => families.get(n)).find(Boolean);
     const values = (family?.metrics ?? []).map((m) => Number(m.value)).filter(Number.isFinite);
     if (values.length === 0) continue;
@@ -39,16 +53,23 @@ export function engineStateFrom(text) {
 }
 
 export class EngineBridge {
+  /**
+   * @param {import('@inferwatch/sdk').LlmMetrics} llm
+   * @param {readonly string[]} urls  the upstreams
+   * @param {{ intervalMs?: number, timeoutMs?: number }} [options]
+   */
   constructor(llm, urls, { intervalMs = 5000, timeoutMs = 2000 } = {}) {
     this.urls = urls;
     this.intervalMs = intervalMs;
     this.timeoutMs = timeoutMs;
+    /** @type {Map<string, { state: EngineState, at: number }>} upstream → its last good scrape */
     this.latest = new Map();
     this.unobserve = llm.observeEngineState(() => this.current());
     this.timer = setInterval(() => void this.scrapeAll(), intervalMs).unref();
     void this.scrapeAll();
   }
 
+  /** @returns {EngineState[]} */
   current() {
     const freshAfter = Date.now() - 3 * this.intervalMs;
     return [...this.latest].filter(([, s]) => s.at >= freshAfter).map(([upstream, s]) => ({ ...s.state, attributes: { upstream } }));
@@ -58,6 +79,7 @@ export class EngineBridge {
     await Promise.all(this.urls.map((url) => this.scrape(url)));
   }
 
+  /** @param {string} url */
   async scrape(url) {
     try {
       const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(this.timeoutMs) });

@@ -12,10 +12,47 @@ import { ModelCatalog } from './models.mjs';
 import { Upstreams } from './upstreams.mjs';
 import { validate } from './validate.mjs';
 
+/** @typedef {import('node:http').IncomingMessage} IncomingMessage */
+/** @typedef {import('node:http').ServerResponse} ServerResponse */
+
+/**
+ * @typedef {object} GatewayOptions
+ * @property {readonly string[]} [upstreams]  URLs; userinfo becomes Basic auth
+ * @property {Readonly<Record<string, readonly string[]>>} [routes]  model → its upstreams
+ * @property {number} [port]
+ * @property {string} [host]
+ * @property {number} [maxConcurrency]
+ * @property {number} [maxQueue]
+ * @property {number} [timeoutMs]  a request's deadline from its arrival
+ * @property {number} [bodyTimeoutMs]
+ * @property {number} [headersTimeoutMs]
+ * @property {number} [maxBodyBytes]
+ * @property {number} [maxJsonDepth]
+ * @property {readonly string[]} [apiKeys]
+ * @property {string} [metricsToken]  protects /metrics and /dashboard
+ * @property {number} [modelsRefreshMs]
+ * @property {number} [bridgeIntervalMs]  0: no engine bridge
+ * @property {boolean} [instrument]  false: no SDK, for baselines
+ * @property {number} [logIntervalMs]  0: no log line
+ * @property {import('@inferwatch/sdk').GpuOption} [gpu]
+ * @property {readonly import('./attributes.mjs').AttributeSpec[]} [attributes]  request attributes from headers
+ */
+
+/**
+ * @param {ServerResponse} res
+ * @param {number} status
+ * @param {unknown} body  a string is sent as it is
+ * @param {Record<string, string>} [headers]
+ */
 function sendJson(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(typeof body === 'string' ? body : JSON.stringify(body));
 }
 
+/**
+ * @param {ServerResponse} res
+ * @param {HttpError} error
+ * @param {Record<string, string>} [headers]
+ */
 const sendError = (res, error, headers = {}) => sendJson(res, error.status, error.body(), headers);
 const INVALID_API_KEY = new HttpError(401, 'Incorrect API key provided. Send one of the gateway\'s keys as `Authorization: Bearer KEY`.', { code: 'invalid_api_key' });
 const INVALID_METRICS_TOKEN = new HttpError(401, 'The metrics need `Authorization: Bearer TOKEN`.', { code: 'invalid_api_key' });
@@ -27,6 +64,7 @@ const INVALID_METRICS_TOKEN = new HttpError(401, 'The metrics need `Authorizatio
  * and /dashboard), modelsRefreshMs, bridgeIntervalMs, instrument (false: no SDK, for baselines), logIntervalMs, gpu,
  * attributes ([{ name, header, maxValues }]: request attributes from headers; credential headers are refused).
  * Resolves to { url, server, llm, inFlight(), close() }.
+ * @param {GatewayOptions} options
  */
 export async function startGateway(options) {
   const attributes = headerAttributes(options.attributes ?? []);
@@ -61,15 +99,23 @@ export async function startGateway(options) {
     meter.createObservableGauge('inferwatch.gateway.queue.size', { unit: '{request}', description: 'Requests waiting for a slot in the gateway.' }).addCallback((r) => r.observe(limiter.queue.length));
     meter.createObservableGauge('inferwatch.gateway.active', { unit: '{request}', description: 'Requests holding a gateway slot (forwarded upstream).' }).addCallback((r) => r.observe(limiter.active));
   }
-  const bridge = instrument && options.bridgeIntervalMs !== 0 ? new EngineBridge(llm, upstreams.urls, { intervalMs: options.bridgeIntervalMs ?? 5000 }) : undefined;
+  const bridge = llm && options.bridgeIntervalMs !== 0 ? new EngineBridge(llm, upstreams.urls, { intervalMs: options.bridgeIntervalMs ?? 5000 }) : undefined;
   let inFlight = 0;
 
+  /** @param {ServerResponse} res */
   async function models(res) {
     if (catalog.listed.size === 0) await catalog.refresh();
     sendJson(res, 200, { object: 'list', data: catalog.list() });
   }
 
-  /** Forwards to each candidate in turn until one answers below 500, and streams its answer back. */
+  /**
+   * Forwards to each candidate in turn until one answers below 500, and streams its answer back.
+   * @param {string} path
+   * @param {Buffer} raw  the request body
+   * @param {string} model
+   * @param {import('@inferwatch/http').Exchange} exchange
+   * @param {ServerResponse} res
+   */
   async function forward(path, raw, model, exchange, res) {
     let lastError = 'no upstream answered';
     const headers = { 'content-type': 'application/json' };
@@ -92,7 +138,8 @@ export async function startGateway(options) {
       }
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json', 'cache-control': 'no-cache' });
       try {
-        for await (const chunk of upstream.body) await exchange.write(chunk);
+        // An answer without a body (a 204) ends here.
+        if (upstream.body !== null) for await (const chunk of upstream.body) await exchange.write(chunk);
       } catch (error) {
         if (exchange.signal.aborted) throw error;
         // The upstream broke off mid-stream: nothing can be retried once bytes went out.
@@ -105,13 +152,22 @@ export async function startGateway(options) {
     throw new HttpError(502, `Bad gateway: ${lastError}.`, { type: 'upstream_error' });
   }
 
-  /** One completion, from arrival to the end of its response; the exchange records how it ended. */
+  /**
+   * One completion, from arrival to the end of its response; the exchange records how it ended.
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {string} path
+   * @param {boolean} chat
+   */
   async function completion(req, res, path, chat) {
     // Only a request that passed the key check names attribute values: unauthenticated clients must not take the value slots.
     let authorized = apiKeyOk === undefined;
-    const readAttributes = attributes.read && ((r) => (authorized ? attributes.read(r) : undefined));
+    const { read } = attributes;
+    /** @type {import('@inferwatch/http').RequestAttributesOf | undefined} */
+    const readAttributes = read && ((r) => (authorized ? read(r) : undefined));
     const exchange = openExchange(llm, req, res, { operation: chat ? 'chat' : 'text_completion', ...limits, attributes: readAttributes });
     inFlight++;
+    /** @type {import('./limiter.mjs').Slot | undefined} */
     let slot;
     res.once('close', () => {
       inFlight--;
@@ -166,7 +222,7 @@ export async function startGateway(options) {
   server.headersTimeout = headersTimeoutMs;
   server.requestTimeout = server.headersTimeout + limits.bodyTimeoutMs + 5_000;
   try {
-    await new Promise((resolve, reject) => server.once('error', reject).listen(options.port ?? 8000, options.host ?? '127.0.0.1', resolve));
+    await /** @type {Promise<void>} */ (new Promise((resolve, reject) => server.once('error', reject).listen(options.port ?? 8000, options.host ?? '127.0.0.1', resolve)));
   } catch (error) {
     catalog.stop();
     bridge?.stop();
@@ -175,7 +231,7 @@ export async function startGateway(options) {
   }
 
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${server.address().port}`,
+    url: `http://${options.host ?? '127.0.0.1'}:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`,
     server,
     llm,
     inFlight: () => inFlight,

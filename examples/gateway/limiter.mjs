@@ -2,11 +2,18 @@
 
 export class QueueFullError extends Error {}
 
+/** @typedef {{ release(): void }} Slot  a held place among the `maxConcurrency` */
+
 export class Limiter {
+  /**
+   * @param {number} maxConcurrency
+   * @param {number} maxQueue
+   */
   constructor(maxConcurrency, maxQueue) {
     this.maxConcurrency = maxConcurrency;
     this.maxQueue = maxQueue;
     this.active = 0;
+    /** @type {{ grant(): void }[]} */
     this.queue = [];
   }
 
@@ -14,6 +21,8 @@ export class Limiter {
    * Resolves to a slot once one is free; rejects with QueueFullError when the queue is full, or with
    * `signal.reason` when `signal` aborts first (or already has). `slot.release()` may be called any
    * number of times: only the first frees it.
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<Slot>}
    */
   acquire(signal) {
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -27,7 +36,7 @@ export class Limiter {
         const i = this.queue.indexOf(entry);
         if (i === -1) return;
         this.queue.splice(i, 1);
-        reject(signal.reason);
+        reject(signal?.reason);
       };
       const entry = {
         grant: () => {
@@ -40,6 +49,7 @@ export class Limiter {
     });
   }
 
+  /** @returns {Slot} */
   slot() {
     let held = true;
     return {

@@ -71,22 +71,32 @@ const args = parseCommandLine('gateway', USAGE, {
   gpu: { type: 'boolean', default: false },
 });
 
+/** @param {string | undefined} value */
 const split = (value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const apiKeys = [...args['api-key'], ...split(process.env.INFERWATCH_API_KEYS)];
 let upstreams = [...args.upstream, ...split(process.env.INFERWATCH_UPSTREAMS)];
+/** @type {Record<string, string[]>} */
 const routes = {};
 for (const route of [...args.route, ...split(process.env.INFERWATCH_ROUTES)]) {
   const [model, url] = route.split(/=(.*)/s);
   (routes[model] ??= []).push(url);
 }
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   console.error(`ERROR gateway] ${message}`);
   engine?.kill('SIGTERM');
   process.exit(1);
 }
 
-/** Starts the engine; resolves once it listens, rejects with its reason when it exits first. */
+/**
+ * Starts the engine; resolves once it listens, rejects with its reason when it exits first.
+ * @param {string} host
+ * @param {string} port
+ */
 function startEngine(host, port) {
   const server = fileURLToPath(new URL(args.engine === 'llama' ? '../llama-server/server.mjs' : '../engine-sim/server.mjs', import.meta.url));
   const child = spawn(process.execPath, [server, '--port', port, '--host', host, '--log-interval-ms', args['log-interval-ms']], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
@@ -101,21 +111,26 @@ function startEngine(host, port) {
   return { child, ready };
 }
 
-/** Where this machine reaches a server listening on `host`: loopback for the wildcards, brackets for IPv6. */
+/**
+ * Where this machine reaches a server listening on `host`: loopback for the wildcards, brackets for IPv6.
+ * @param {string} host
+ */
 function reachableAt(host) {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** @type {import('node:child_process').ChildProcess | undefined} */
 let engine;
+/** @type {import('./attributes.mjs').AttributeSpec[]} */
 let attributes;
 try {
   attributes = args.attribute.map(parseAttributeFlag);
   // Refused before any engine starts: a header that carries credentials, a name given twice.
   headerAttributes(attributes);
 } catch (error) {
-  fail(error.message);
+  fail(/** @type {Error} */ (error).message);
 }
 // Whatever ends this process ends the engine it started.
 process.once('exit', () => engine?.kill('SIGTERM'));
@@ -128,11 +143,12 @@ if (upstreams.length === 0 && Object.keys(routes).length === 0) {
   try {
     await started.ready;
   } catch (error) {
-    fail(error.message);
+    fail(/** @type {Error} */ (error).message);
   }
   upstreams = [`http://${reachableAt(engineHost)}:${args['engine-port']}`];
 }
 
+/** @type {Awaited<ReturnType<typeof startGateway>>} */
 let gateway;
 try {
   gateway = await startGateway({
@@ -155,7 +171,8 @@ try {
     attributes,
   });
 } catch (error) {
-  fail(error.code === 'EADDRINUSE' ? `port ${args.port} is already in use (--port)` : `could not start: ${error.message}`);
+  const { code, message } = /** @type {NodeJS.ErrnoException} */ (error);
+  fail(code === 'EADDRINUSE' ? `port ${args.port} is already in use (--port)` : `could not start: ${message}`);
 }
 const shown = gateway.url.replace('0.0.0.0', 'localhost');
 const upstreamList = gateway.upstreams.join(', ');

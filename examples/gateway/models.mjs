@@ -3,29 +3,41 @@
 
 const MAX_MODELS_PER_UPSTREAM = 1000;
 
+/** @typedef {{ id: string, [field: string]: unknown }} Model  an entry of an OpenAI model list, as the upstream listed it */
+
 export class ModelCatalog {
+  /**
+   * @param {import('./upstreams.mjs').Upstreams} upstreams
+   * @param {{ refreshMs?: number, timeoutMs?: number, minGapMs?: number }} [options]
+   */
   constructor(upstreams, { refreshMs = 30_000, timeoutMs = 2000, minGapMs = 1000 } = {}) {
     this.upstreams = upstreams;
     this.timeoutMs = timeoutMs;
     this.minGapMs = minGapMs;
-    /** upstream URL → Map(id → model object), as last listed; an upstream that stops answering keeps its last list. */
+    /** @type {Map<string, Map<string, Model>>} upstream URL → Map(id → model object), as last listed; an upstream that stops answering keeps its last list. */
     this.listed = new Map();
     this.lastRefresh = -Infinity;
+    /** @type {Promise<unknown> | undefined} the round in progress */
     this.refreshing = undefined;
     this.timer = setInterval(() => void this.refresh(), refreshMs).unref();
   }
 
+  /** @param {string} id */
   has(id) {
     if (Object.hasOwn(this.upstreams.routes, id)) return true;
     for (const models of this.listed.values()) if (models.has(id)) return true;
     return false;
   }
 
-  /** Whether `id` is served, refreshing first if it is not known yet (at most once per `minGapMs`), for no longer than `signal` allows. */
+  /**
+   * Whether `id` is served, refreshing first if it is not known yet (at most once per `minGapMs`), for no longer than `signal` allows.
+   * @param {string} id
+   * @param {AbortSignal} signal
+   */
   async knows(id, signal) {
     if (this.has(id)) return true;
     if (performance.now() - this.lastRefresh >= this.minGapMs) {
-      await new Promise((resolve, reject) => {
+      await /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
         const onAbort = () => reject(signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -33,13 +45,14 @@ export class ModelCatalog {
           signal.removeEventListener('abort', onAbort);
           resolve();
         });
-      });
+      }));
     }
     return this.has(id);
   }
 
   /** The `data` of an OpenAI model list: every upstream's models, then routed names none listed. */
   list() {
+    /** @type {Map<string, Model>} */
     const seen = new Map();
     for (const models of this.listed.values()) for (const [id, model] of models) if (!seen.has(id)) seen.set(id, model);
     for (const id of Object.keys(this.upstreams.routes)) if (!seen.has(id)) seen.set(id, { id, object: 'model', created: 0, owned_by: 'inferwatch-gateway' });
@@ -55,14 +68,17 @@ export class ModelCatalog {
     return this.refreshing;
   }
 
+  /** @param {string} url */
   async refreshOne(url) {
     try {
       const res = await fetch(`${url}/v1/models`, { headers: this.upstreams.headersFor(url), signal: AbortSignal.timeout(this.timeoutMs) });
       if (!res.ok) return void (await res.body?.cancel());
-      const list = await res.json();
+      // Any JSON: only the entries of an object's `data` array that have a non-empty string id are kept.
+      const list = /** @type {{ data?: unknown } | null} */ (await res.json());
+      /** @type {Map<string, Model>} */
       const models = new Map();
-      for (const m of Array.isArray(list?.data) ? list.data : []) {
-        if (typeof m?.id === 'string' && m.id !== '' && models.size < MAX_MODELS_PER_UPSTREAM) models.set(m.id, m);
+      for (const m of /** @type {({ id?: unknown } | null)[]} */ (Array.isArray(list?.data) ? list.data : [])) {
+        if (typeof m?.id === 'string' && m.id !== '' && models.size < MAX_MODELS_PER_UPSTREAM) models.set(m.id, /** @type {Model} */ (m));
       }
       this.listed.set(url, models);
     } catch {

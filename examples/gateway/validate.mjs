@@ -1,12 +1,27 @@
 // OpenAI-style request checks: what is wrong comes back as a 400 with the usual error body.
 import { HttpError } from '@inferwatch/http';
 
-const isInt = (v) => Number.isInteger(v) && v >= 0;
+/**
+ * A non-negative integer.
+ * @param {unknown} v
+ * @returns {v is number}
+ */
+const isInt = (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+/**
+ * @param {string} message
+ * @param {string | null} [param]  the field at fault
+ */
 const invalid = (message, param = null) => new HttpError(400, message, { param });
 
-/** Checks a parsed completion request body; returns it, or throws an HttpError. */
-export function validate(body, chat) {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The request body must be a JSON object.');
+/**
+ * Checks a parsed completion request body; returns it, or throws an HttpError.
+ * @param {unknown} json
+ * @param {boolean} chat
+ * @returns {Record<string, unknown> & { model: string }} the body, with its checked fields
+ */
+export function validate(json, chat) {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw invalid('The request body must be a JSON object.');
+  const body = /** @type {Record<string, unknown>} */ (json);
   if (body.model === undefined) throw invalid('You must provide a model parameter.', 'model');
   if (typeof body.model !== 'string' || body.model === '') throw invalid('`model` must be a non-empty string.', 'model');
   if (chat) {
@@ -27,5 +42,5 @@ export function validate(body, chat) {
   for (const name of ['temperature', 'top_p']) {
     if (body[name] !== undefined && body[name] !== null && typeof body[name] !== 'number') throw invalid(`\`${name}\` must be a number.`, name);
   }
-  return body;
+  return /** @type {Record<string, unknown> & { model: string }} */ (body);
 }

@@ -25,6 +25,10 @@ if (cluster.isPrimary) {
   const llm = createLlmMetrics();
   const { metricsHandler } = startMetrics({ serviceName: 'cluster-example', llm });
 
+  /**
+   * @param {import('node:http').IncomingMessage} req
+   * @param {import('node:http').ServerResponse} res
+   */
   async function handler(req, res) {
     if (req.url === '/metrics') return metricsHandler(req, res);
     let body = '';

@@ -1,4 +1,8 @@
 // A stand-in for a model, shared by the server examples: an OpenAI-style SSE body, a token every 20 ms.
+/**
+ * @param {unknown} model  the request's, echoed in every chunk
+ * @param {string[]} [words]
+ */
 export async function* completionEvents(model, words = ['Hello', ' from', ' a', ' fake', ' model']) {
   for (const word of words) {
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -16,7 +16,9 @@ app.get('/metrics', (request, reply) => {
 });
 app.post('/v1/chat/completions', (request, reply) => {
   reply.header('content-type', 'text/event-stream');
-  return reply.send(Readable.from(completionEvents(request.body.model)));
+  // The JSON body, as Fastify parsed it.
+  const { model } = /** @type {{ model?: unknown }} */ (request.body);
+  return reply.send(Readable.from(completionEvents(model)));
 });
 await app.listen({ port, host: '127.0.0.1' });
 console.log(`listening on http://127.0.0.1:${port}`);

@@ -7,6 +7,10 @@ import { completionEvents, port } from './fake-llm.mjs';
 const llm = createLlmMetrics();
 const { metricsHandler } = startMetrics({ serviceName: 'node-http-example', llm });
 
+/**
+ * @param {import('node:http').IncomingMessage} req
+ * @param {import('node:http').ServerResponse} res
+ */
 async function handler(req, res) {
   if (req.url === '/metrics') return metricsHandler(req, res);
   let body = '';

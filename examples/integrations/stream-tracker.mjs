@@ -17,5 +17,8 @@ process.stdout.write('\n');
 
 const { resourceMetrics } = await llm.producer.collect();
 const ttft = resourceMetrics.scopeMetrics[0].metrics.find((m) => m.descriptor.name === 'gen_ai.server.time_to_first_token');
-console.log(`time to first token: ${(ttft.dataPoints[0].value.sum * 1000).toFixed(0)} ms`);
+// A histogram: its point holds the sum of the times recorded (one here).
+const value = ttft?.dataPoints[0]?.value;
+if (typeof value !== 'object' || value.sum === undefined) throw new Error('no time to first token was recorded');
+console.log(`time to first token: ${(value.sum * 1000).toFixed(0)} ms`);
 llm.shutdown();

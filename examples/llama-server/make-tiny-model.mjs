@@ -23,6 +23,7 @@ words called just where most know model says tokens flow through engine quietly 
 explain history distributed systems plain examples please`.split(/\s+/);
 
 // GGUF value types and ggml tensor types (ggml/docs/gguf.md).
+/** @typedef {string | number | boolean} GgufValue  a string, a number (of any of the numeric types) or a bool */
 const T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 };
 const GGML_F32 = 0;
 const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, BYTE: 6 };
@@ -53,32 +54,39 @@ function vocabulary() {
 }
 
 class Writer {
+  /** @type {Buffer[]} */
   chunks = [];
   size = 0;
+  /** @param {Buffer} buf */
   push(buf) {
     this.chunks.push(buf);
     this.size += buf.length;
   }
+  /** @param {number} v */
   u32(v) {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(v);
     this.push(b);
   }
+  /** @param {number} v */
   i32(v) {
     const b = Buffer.alloc(4);
     b.writeInt32LE(v);
     this.push(b);
   }
+  /** @param {number} v */
   u64(v) {
     const b = Buffer.alloc(8);
     b.writeBigUInt64LE(BigInt(v));
     this.push(b);
   }
+  /** @param {number} v */
   f32(v) {
     const b = Buffer.alloc(4);
     b.writeFloatLE(v);
     this.push(b);
   }
+  /** @param {string} s */
   str(s) {
     const b = Buffer.from(s, 'utf8');
     this.u64(b.length);
@@ -93,17 +101,35 @@ class Writer {
   }
 }
 
+/** @typedef {{ name: string, dims: number[], fill: (i: number) => number }} Tensor  its dimensions, and its i-th value */
+
+/**
+ * @param {number} vocabSize
+ * @param {() => number} rand  uniform in [0, 1)
+ */
 function tensors(vocabSize, rand) {
   const { embedding: e, layers, feedForward: ff } = SHAPE;
+  /** @type {Tensor[]} */
   const list = [];
   // ggml lists dimensions innermost first: a [n_out, n_in] matrix is written as [n_in, n_out].
+  /**
+   * @param {string} name
+   * @param {number[]} dims
+   * @param {number} scale
+   * @param {(i: number) => boolean} [keep]  false: the i-th value is 0
+   */
   const weight = (name, dims, scale, keep = () => true) => list.push({ name, dims, fill: (i) => (keep(i) ? (rand() * 2 - 1) * scale : 0) });
+  /**
+   * @param {string} name
+   * @param {number[]} dims
+   */
   const ones = (name, dims) => list.push({ name, dims, fill: () => 1 });
   weight('token_embd.weight', [e, vocabSize], 1);
   ones('output_norm.weight', [e]);
   // The special tokens and the bytes that start or continue a multi-byte character get a zero output
   // row (logit 0, below every other token's best): greedy decoding then writes whole characters and
   // runs to max_tokens, while sampling still ends on </s> now and then.
+  /** @param {number} token */
   const silent = (token) => token < 3 || token >= 3 + 0x80 && token < 3 + 0x100;
   weight('output.weight', [e, vocabSize], 4 / Math.sqrt(e), (i) => !silent(Math.floor(i / e)));
   for (let i = 0; i < layers; i++) {
@@ -122,6 +148,8 @@ export function tinyModelBytes(seed = 42) {
   const rand = seeded(seed);
   const list = tensors(tokens.length, rand);
   const { embedding, layers, heads, feedForward, context } = SHAPE;
+  // Each value of the type its entry names; an array's is [element type, items].
+  /** @type {[key: string, type: number, value: GgufValue | [elementType: number, items: GgufValue[]]][]} */
   const kv = [
     ['general.architecture', T.STRING, 'llama'],
     ['general.name', T.STRING, 'inferwatch-tiny-llama'],
@@ -150,19 +178,23 @@ export function tinyModelBytes(seed = 42) {
   w.u32(3);
   w.u64(list.length);
   w.u64(kv.length);
+  /**
+   * @param {number} type
+   * @param {GgufValue} v  of that type
+   */
   const value = (type, v) => {
-    if (type === T.STRING) w.str(v);
-    else if (type === T.UINT32) w.u32(v);
-    else if (type === T.INT32) w.i32(v);
-    else if (type === T.FLOAT32) w.f32(v);
+    if (type === T.STRING) w.str(/** @type {string} */ (v));
+    else if (type === T.UINT32) w.u32(/** @type {number} */ (v));
+    else if (type === T.INT32) w.i32(/** @type {number} */ (v));
+    else if (type === T.FLOAT32) w.f32(/** @type {number} */ (v));
     else if (type === T.BOOL) w.push(Buffer.from([v ? 1 : 0]));
   };
   for (const [key, type, v] of kv) {
     w.str(key);
     w.u32(type);
-    if (type !== T.ARRAY) value(type, v);
+    if (type !== T.ARRAY) value(type, /** @type {GgufValue} */ (v));
     else {
-      const [elementType, items] = v;
+      const [elementType, items] = /** @type {[number, GgufValue[]]} */ (v);
       w.u32(elementType);
       w.u64(items.length);
       for (const item of items) value(elementType, item);

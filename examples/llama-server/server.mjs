@@ -5,7 +5,7 @@
 // Serves --model PATH, or the project's tiny generated model. Metrics on /metrics, vLLM's log line.
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { getLlama, LlamaChat, LlamaCompletion } from 'node-llama-cpp';
+import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel } from 'node-llama-cpp';
 import { createLlmMetrics, extractTraceContext, startMetrics } from '@inferwatch/sdk';
 import { instrumentContext, QueueFullError } from '@inferwatch/llama-cpp';
 import { createOpenAIServer, stopScanner } from '@inferwatch/openai-server';
@@ -39,31 +39,53 @@ const modelName = args['served-model-name'] ?? (args.model ? basename(args.model
 const contextSize = Number(args['context-size']);
 const instrument = args.metrics !== 'off';
 
-const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });
+const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
 const model = await llama.loadModel({ modelPath });
 const context = await model.createContext({ sequences: Number(args.sequences), contextSize, threads: Number(args.threads) });
 
 // --metrics off keeps the pool (it is the scheduler) but gives it a recorder that records nothing.
 const ignored = { scheduled() {}, firstToken() {}, tokens() {}, preempted() {}, resumed() {}, end() {}, fail() {}, abort() {} };
-const unrecorded = { startRequest: () => ignored, reportEngineState() {}, observeEngineState: () => () => {}, now: () => performance.now() };
-const llm = instrument
+/** @type {import('@inferwatch/llama-cpp').PoolRecorder} */
+const unrecorded = { startRequest: () => ignored, observeEngineState: () => () => {}, now: () => performance.now() };
+const recorder = instrument
   ? createLlmMetrics({ provider: 'llama.cpp', log: { intervalMs: Number(args['log-interval-ms']), sink: (line) => console.log(`INFO llama] ${line}`) } })
-  : unrecorded;
+  : undefined;
+const llm = recorder ?? unrecorded;
 // GPU metrics as the simulator has them: present where nvidia-smi is (for a GPU build of llama.cpp).
-const telemetry = instrument ? startMetrics({ serviceName: 'inferwatch-llama-server', llm, gpu: true }) : undefined;
+const telemetry = recorder ? startMetrics({ serviceName: 'inferwatch-llama-server', llm: recorder, gpu: true }) : undefined;
 const pool = instrumentContext(llm, context, { model: modelName, maxWaiting: Number(args['max-waiting']) });
+/**
+ * @param {import('node:http').IncomingMessage} _req
+ * @param {import('node:http').ServerResponse} res
+ */
 const quiet = (_req, res) => res.writeHead(404).end();
 
-const ROLES = { system: 'system', developer: 'system', user: 'user' };
+/** @type {Map<string, 'system' | 'user'>} */
+const ROLES = new Map([['system', 'system'], ['developer', 'system'], ['user', 'user']]);
+/** @param {unknown} content  a string, or an array of parts whose `text` counts */
 const textOf = (content) => (typeof content === 'string' ? content : Array.isArray(content) ? content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('') : '');
-/** OpenAI messages as node-llama-cpp's chat history; the model's answer is generated after the last one. */
-const historyOf = (messages) => messages.map((m) => (ROLES[m?.role] ? { type: ROLES[m.role], text: textOf(m?.content) } : { type: 'model', response: [textOf(m?.content)] }));
+/**
+ * OpenAI messages as node-llama-cpp's chat history; the model's answer is generated after the last one.
+ * @param {import('@inferwatch/openai-server').ChatMessage[]} messages
+ * @returns {import('node-llama-cpp').ChatHistoryItem[]}
+ */
+const historyOf = (messages) =>
+  messages.map((m) => {
+    // Any other role (assistant, tool...) is the model's; a Map, so that no role names a prototype's property.
+    const type = typeof m?.role === 'string' ? ROLES.get(m.role) : undefined;
+    return type ? { type, text: textOf(m?.content) } : { type: 'model', response: [textOf(m?.content)] };
+  });
 
-async function generate({ body, chat, ctx, arrival, headers, signal, stop }, reply) {
-  const prompt = chat ? undefined : Array.isArray(body.prompt) ? body.prompt.join('') : body.prompt;
-  // At least the prompt's tokens (the chat template adds a few): refused before it queues, as vLLM
-  // refuses what exceeds max_model_len, rather than silently cut by node-llama-cpp's context shift.
-  const promptLength = model.tokenize(chat ? body.messages.map((m) => textOf(m?.content)).join('\n') : prompt).length + 1;
+/**
+ * @param {import('@inferwatch/openai-server').GenerateRequest} request
+ * @param {import('@inferwatch/openai-server').Reply} reply
+ */
+async function generate({ body, chat, arrival, headers, signal, stop }, reply) {
+  // The prompt as text: a completion's own, or a chat's messages (the chat template adds a few tokens).
+  const promptText = chat ? body.messages.map((m) => textOf(m?.content)).join('\n') : Array.isArray(body.prompt) ? body.prompt.join('') : body.prompt;
+  // At least the prompt's tokens: refused before it queues, as vLLM refuses what exceeds
+  // max_model_len, rather than silently cut by node-llama-cpp's context shift.
+  const promptLength = model.tokenize(promptText).length + 1;
   const maxTokens = body.max_tokens ?? contextSize - promptLength;
   if (promptLength + maxTokens > contextSize || maxTokens <= 0) {
     return reply.error(400, `prompt plus max_tokens (at least ${promptLength + maxTokens} tokens) exceed the context of ${contextSize}`, 'max_tokens');
@@ -90,7 +112,8 @@ async function generate({ body, chat, ctx, arrival, headers, signal, stop }, rep
     stopOnAbortSignal: true,
     temperature: typeof body.temperature === 'number' ? body.temperature : 1,
     topP: typeof body.top_p === 'number' ? body.top_p : undefined,
-    seed: Number.isInteger(body.seed) ? body.seed : undefined,
+    seed: typeof body.seed === 'number' && Number.isInteger(body.seed) ? body.seed : undefined,
+    /** @param {string} text */
     onTextChunk: (text) => {
       const sendable = scanner.push(text);
       if (sendable) reply.token(sendable);
@@ -100,7 +123,9 @@ async function generate({ body, chat, ctx, arrival, headers, signal, stop }, rep
   };
   const generator = chat ? new LlamaChat({ contextSequence: req.sequence }) : new LlamaCompletion({ contextSequence: req.sequence });
   try {
-    const { metadata } = chat ? await generator.generateResponse(historyOf(body.messages), options) : await generator.generateCompletionWithMeta(prompt, options);
+    const { metadata } = chat
+      ? await /** @type {LlamaChat} */ (generator).generateResponse(historyOf(body.messages), options)
+      : await /** @type {LlamaCompletion} */ (generator).generateCompletionWithMeta(promptText, options);
     // Stopped by a stop sequence: node-llama-cpp's name for that, which the pool records as finish_reason stop.
     const usage = req.end(signal.aborted ? 'abort' : scanner.stopped ? 'customStopTrigger' : metadata.stopReason);
     const rest = scanner.flush();
@@ -129,9 +154,10 @@ const server = createOpenAIServer({
 });
 
 server.listen(Number(args.port), args.host, () => {
-  console.log(`INFO llama] node-llama-cpp serving ${modelName} on http://${args.host}:${server.address().port} (${args.sequences} sequences × ${contextSize} tokens, ${args.threads} thread(s); metrics: /metrics, live page: /dashboard)`);
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  console.log(`INFO llama] node-llama-cpp serving ${modelName} on http://${args.host}:${port} (${args.sequences} sequences × ${contextSize} tokens, ${args.threads} thread(s); metrics: /metrics, live page: /dashboard)`);
   // A parent that started this engine (the gateway's command line) learns it is up.
-  process.send?.({ listening: server.address().port });
+  process.send?.({ listening: port });
 });
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

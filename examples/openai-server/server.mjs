@@ -7,11 +7,71 @@ import { chunkOf, completionBody, errorBody, usageChunk } from './wire.mjs';
 export { errorBody } from './wire.mjs';
 export { stopScanner } from './stops.mjs';
 
+/** @typedef {import('node:http').IncomingMessage} IncomingMessage */
+/** @typedef {import('node:http').ServerResponse} ServerResponse */
+/** @typedef {import('./wire.mjs').ResponseContext} ResponseContext */
+/** @typedef {import('./wire.mjs').Usage} Usage */
+
+/**
+ * A chat message as sent: the server checks only that `messages` is an array, so a field may hold anything.
+ * @typedef {{ role?: unknown, content?: unknown } | null} ChatMessage
+ */
+
+/**
+ * The fields the server checked (`invalid`), common to both kinds of request; the rest are as the client sent them.
+ * @typedef {object} CommonBody
+ * @property {unknown} [model]
+ * @property {number | null} [max_tokens]  a positive integer
+ * @property {boolean} [stream]
+ * @property {{ include_usage?: unknown } | null} [stream_options]  not checked: only its include_usage is read
+ * @property {number | null} [n]  1
+ * @property {string | string[] | null} [stop]
+ * @property {unknown} [temperature]
+ * @property {unknown} [top_p]
+ * @property {unknown} [seed]
+ */
+/** @typedef {CommonBody & { messages: ChatMessage[] }} ChatBody  a /v1/chat/completions body */
+/** @typedef {CommonBody & { prompt: string | string[] }} TextBody  a /v1/completions body */
+
+/** @typedef {{ chat: true, body: ChatBody } | { chat: false, body: TextBody }} BodyOfKind  a body, and which kind it is */
+
+/**
+ * What `generate` gets besides the body.
+ * @typedef {object} RequestInfo
+ * @property {ResponseContext} ctx
+ * @property {number | undefined} arrival  `options.now()` when the request arrived
+ * @property {import('node:http').IncomingHttpHeaders} headers  the request's (for its trace context)
+ * @property {AbortSignal} signal  aborts when the client leaves first
+ * @property {string[]} stop  the request's stop sequences, empty when it has none
+ */
+/** @typedef {RequestInfo & BodyOfKind} GenerateRequest */
+
+/** @typedef {ReturnType<typeof replyTo>} Reply */
+
+/**
+ * @typedef {object} OpenAIServerOptions
+ * @property {string} model  the served name
+ * @property {string} [ownedBy]
+ * @property {number} [maxModelLen]
+ * @property {string} [idPrefix]  in response ids (default `iw`)
+ * @property {() => number} [now]  the clock `arrival` is read on
+ * @property {number} [maxBodyBytes]
+ * @property {(req: IncomingMessage, res: ServerResponse) => void} metricsHandler
+ * @property {(req: IncomingMessage, res: ServerResponse) => void} [dashboardHandler]
+ * @property {() => object} [health]  extra /health fields
+ * @property {{ stop?: boolean }} [supports]
+ * @property {(request: GenerateRequest, reply: Reply) => unknown} generate  awaited; what it resolves to is ignored
+ */
+
 /** Request bodies larger than this are refused with 413 before they are parsed. */
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
 
 class BodyTooLarge extends Error {}
 
+/**
+ * @param {IncomingMessage} req
+ * @param {number} maxBytes
+ */
 async function readBody(req, maxBytes) {
   const declared = Number(req.headers['content-length']);
   if (declared > maxBytes) throw new BodyTooLarge();
@@ -28,7 +88,11 @@ async function readBody(req, maxBytes) {
 // OpenAI's own limit: a request names up to four stop sequences.
 const MAX_STOP_SEQUENCES = 4;
 
-/** `stop` as a list (none: empty), or undefined when it is not a string or up to four non-empty strings. */
+/**
+ * `stop` as a list (none: empty), or undefined when it is not a string or up to four non-empty strings.
+ * @param {unknown} stop
+ * @returns {string[] | undefined}
+ */
 function stopSequences(stop) {
   if (stop === undefined || stop === null) return [];
   const list = typeof stop === 'string' ? [stop] : stop;
@@ -40,19 +104,24 @@ function stopSequences(stop) {
  * The fields every engine needs, checked: undefined when the body is acceptable. A field the engine
  * does not implement is refused by name, as vLLM does, rather than silently ignored: `n` other than 1
  * (each engine generates one choice per request), and `stop` unless the engine declares it.
+ * @param {unknown} json
+ * @param {boolean} chat
+ * @param {{ stop: boolean }} supports
+ * @returns {[message: string, param: string | null] | undefined}
  */
-function invalid(body, chat, supports) {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['the body must be a JSON object', null];
+function invalid(json, chat, supports) {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return ['the body must be a JSON object', null];
+  const body = /** @type {Record<string, unknown>} */ (json);
   if (chat && !Array.isArray(body.messages)) return ['`messages` must be an array', 'messages'];
   if (!chat && typeof body.prompt !== 'string' && !(Array.isArray(body.prompt) && body.prompt.every((p) => typeof p === 'string'))) {
     return ['`prompt` must be a string or an array of strings', 'prompt'];
   }
-  if (body.max_tokens !== undefined && body.max_tokens !== null && !(Number.isInteger(body.max_tokens) && body.max_tokens > 0)) {
+  if (body.max_tokens !== undefined && body.max_tokens !== null && !(typeof body.max_tokens === 'number' && Number.isInteger(body.max_tokens) && body.max_tokens > 0)) {
     return ['`max_tokens` must be a positive integer', 'max_tokens'];
   }
   if (body.stream !== undefined && typeof body.stream !== 'boolean') return ['`stream` must be a boolean', 'stream'];
   if (body.n !== undefined && body.n !== null) {
-    if (!(Number.isInteger(body.n) && body.n > 0)) return ['`n` must be a positive integer', 'n'];
+    if (!(typeof body.n === 'number' && Number.isInteger(body.n) && body.n > 0)) return ['`n` must be a positive integer', 'n'];
     if (body.n !== 1) return [`\`n\` must be 1: this engine generates one choice per request (got ${body.n})`, 'n'];
   }
   const stop = stopSequences(body.stop);
@@ -67,12 +136,20 @@ function invalid(body, chat, supports) {
  * Not streamed: tokens collect into one JSON body sent by `end`. `error` answers with an OpenAI error
  * body, or closes the stream if it has begun. After the first `end`/`error`, or once the client has
  * left, everything is ignored.
+ * @param {ServerResponse} res
+ * @param {ResponseContext} ctx
+ * @param {CommonBody} body
  */
 function replyTo(res, ctx, body) {
   const stream = body.stream === true;
   let text = '';
   let first = true;
   let done = false;
+  /**
+   * @param {number} status
+   * @param {string} payload
+   * @param {Record<string, string>} [headers]
+   */
   const send = (status, payload, headers = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(payload);
   const open = () => {
     if (stream && !res.headersSent) {
@@ -86,6 +163,7 @@ function replyTo(res, ctx, body) {
       return done;
     },
     open,
+    /** @param {string} piece */
     token(piece) {
       if (done) return;
       if (!stream) {
@@ -96,6 +174,10 @@ function replyTo(res, ctx, body) {
       res.write(chunkOf(ctx, piece, null, first));
       first = false;
     },
+    /**
+     * @param {string} finishReason
+     * @param {Usage} usage
+     */
     end(finishReason, usage) {
       if (done) return;
       done = true;
@@ -109,6 +191,12 @@ function replyTo(res, ctx, body) {
     abandon() {
       done = true;
     },
+    /**
+     * @param {number} status
+     * @param {string} message
+     * @param {string | null} [param]
+     * @param {Record<string, string>} [headers]
+     */
     error(status, message, param = null, headers = {}) {
       if (done) return;
       done = true;
@@ -125,18 +213,30 @@ function replyTo(res, ctx, body) {
  * `generate({ body, chat, ctx, arrival, headers, signal, stop }, reply)`: `headers` are the request's (for
  * its trace context); `signal` aborts when the client leaves first; `stop` is the request's stop
  * sequences as a list, empty when it has none.
+ * @param {OpenAIServerOptions} options
  */
 export function createOpenAIServer(options) {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const supports = { stop: false, ...options.supports };
+  /**
+   * @param {ServerResponse} res
+   * @param {number} status
+   * @param {unknown} payload
+   */
   const json = (res, status, payload) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
   let nextId = 0;
 
+  /**
+   * @param {IncomingMessage} req
+   * @param {ServerResponse} res
+   * @param {boolean} chat
+   */
   async function completion(req, res, chat) {
     const arrival = options.now?.();
-    let body;
+    /** @type {unknown} */
+    let parsed;
     try {
-      body = JSON.parse(await readBody(req, maxBodyBytes));
+      parsed = JSON.parse(await readBody(req, maxBodyBytes));
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         res.setHeader('connection', 'close');
@@ -144,8 +244,10 @@ export function createOpenAIServer(options) {
       }
       return res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, 'the body is not valid JSON'));
     }
-    const problem = invalid(body, chat, supports);
+    const problem = invalid(parsed, chat, supports);
     if (problem) return res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, ...problem));
+    // Checked: it is the body of its kind, with the fields `invalid` checked of the types they have there.
+    const body = /** @type {ChatBody | TextBody} */ (parsed);
     const ctx = { id: `${chat ? 'chatcmpl' : 'cmpl'}-${options.idPrefix ?? 'iw'}-${++nextId}`, model: typeof body.model === 'string' ? body.model : options.model, created: Math.floor(Date.now() / 1000), chat };
     const reply = replyTo(res, ctx, body);
     const left = new AbortController();
@@ -155,10 +257,13 @@ export function createOpenAIServer(options) {
       left.abort(new Error('the client closed the connection'));
     });
     try {
-      await options.generate({ body, chat, ctx, arrival, headers: req.headers, signal: left.signal, stop: stopSequences(body.stop) }, reply);
+      const info = { ctx, arrival, headers: req.headers, signal: left.signal, stop: stopSequences(body.stop) ?? [] };
+      await options.generate(chat ? { ...info, chat, body: /** @type {ChatBody} */ (body) } : { ...info, chat, body: /** @type {TextBody} */ (body) }, reply);
     } catch (error) {
       reply.error(500, 'the engine failed');
-      if (!left.signal.aborted) console.error(`ERROR server] ${error?.name ?? 'Error'}: ${error?.message ?? error}`);
+      // Whatever was thrown: an Error, or anything else.
+      const thrown = /** @type {{ name?: unknown, message?: unknown } | null | undefined} */ (error);
+      if (!left.signal.aborted) console.error(`ERROR server] ${thrown?.name ?? 'Error'}: ${thrown?.message ?? error}`);
     }
     // A generator that returned without answering still answers: every request ends exactly once.
     if (!reply.done) reply.error(500, 'the engine gave no answer');

@@ -2,7 +2,11 @@
 // first stop sequence is sent and the stop sequence itself is not. Text that may be the start of a stop
 // sequence is held back until the next token says whether it is.
 
-/** For each position of `s`, the length of the longest proper prefix of `s` that ends there (KMP). */
+/**
+ * For each position of `s`, the length of the longest proper prefix of `s` that ends there (KMP).
+ * @param {string} s
+ * @returns {number[]}
+ */
 function prefixFunction(s) {
   const pi = new Array(s.length).fill(0);
   for (let i = 1, k = 0; i < s.length; i++) {
@@ -19,6 +23,7 @@ function prefixFunction(s) {
  * `flush()` returns what is still held back, for a generation that ended without a stop sequence.
  * Each stop sequence is matched by its own automaton kept across pushes, so a push costs its length
  * times the number of stop sequences, however long they are.
+ * @param {readonly string[]} stops
  */
 export function stopScanner(stops) {
   const matchers = stops.map((s) => ({ s, pi: prefixFunction(s), matched: 0 }));
@@ -28,12 +33,17 @@ export function stopScanner(stops) {
     get stopped() {
       return stopped;
     },
+    /**
+     * @param {string} text
+     * @returns {string}
+     */
     push(text) {
       if (stopped) return '';
       if (matchers.length === 0) return text;
       const all = held + text;
       for (let i = 0; i < text.length; i++) {
         const c = text[i];
+        /** @type {(typeof matchers)[number] | undefined} */
         let found;
         for (const m of matchers) {
           while (m.matched > 0 && m.s[m.matched] !== c) m.matched = m.pi[m.matched - 1];

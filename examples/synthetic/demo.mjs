@@ -15,6 +15,8 @@ const server = createServer((req, res) => {
 const models = ['llama-3.1-8b-instruct', 'qwen2.5-7b-instruct'];
 const maxRunning = 8;
 let running = 0;
+/** @typedef {{ request: import('@inferwatch/sdk').RequestHandle, outputTokens: number }} Queued */
+/** @type {Queued[]} */
 const queue = [];
 
 function arrive() {
@@ -25,7 +27,7 @@ function arrive() {
 
 function schedule() {
   while (running < maxRunning && queue.length > 0) {
-    const { request, outputTokens } = queue.shift();
+    const { request, outputTokens } = /** @type {Queued} */ (queue.shift()); // not empty: checked above
     running++;
     request.scheduled();
     let produced = 0;

@@ -1,2 +1,2 @@
 export { instrumentContext, QueueFullError, finishReasonOf } from './pool.js';
-export type { LlamaRequest, AcquireOptions, InstrumentContextOptions, InstrumentedContext, SequenceUsage } from './pool.js';
+export type { LlamaRequest, AcquireOptions, InstrumentContextOptions, InstrumentedContext, PoolRecorder, SequenceUsage } from './pool.js';

@@ -2,7 +2,16 @@
 // through @inferwatch/sdk: waiting until a sequence is free, scheduled when it gets one, prefill until
 // the first token, tokens as they are sampled, and the end with its finish reason and token counts.
 import type { Context } from '@opentelemetry/api';
-import type { EngineState, LlmMetrics, RequestHandle } from '@inferwatch/sdk';
+import type { EngineState, LlmMetrics, RequestHandle, StartRequestInfo } from '@inferwatch/sdk';
+
+/**
+ * What the pool uses of a recorder: an `LlmMetrics` is one, and so is anything with these methods (a
+ * recorder that records nothing, for a baseline without instrumentation).
+ */
+export interface PoolRecorder extends Pick<LlmMetrics, 'observeEngineState' | 'now'> {
+  startRequest(info: StartRequestInfo): Pick<RequestHandle, 'scheduled' | 'tokens' | 'end' | 'fail' | 'abort'>;
+}
+type PoolHandle = ReturnType<PoolRecorder['startRequest']>;
 
 /** What the pool reads from a `LlamaContextSequence` (node-llama-cpp 3). */
 export interface SequenceLike {
@@ -96,7 +105,7 @@ interface Waiter<S extends SequenceLike> {
   refuse: (error: Error) => void;
 }
 
-export function instrumentContext<S extends SequenceLike>(llm: LlmMetrics, context: ContextLike<S>, options: InstrumentContextOptions): InstrumentedContext<S> {
+export function instrumentContext<S extends SequenceLike>(llm: PoolRecorder, context: ContextLike<S>, options: InstrumentContextOptions): InstrumentedContext<S> {
   const maxWaiting = options.maxWaiting ?? Infinity;
   const idle: S[] = [];
   const busy = new Set<S>();
@@ -145,7 +154,7 @@ export function instrumentContext<S extends SequenceLike>(llm: LlmMetrics, conte
     );
   }
 
-  function start(handle: RequestHandle, sequence: S, signal: AbortSignal | undefined): LlamaRequest<S> {
+  function start(handle: PoolHandle, sequence: S, signal: AbortSignal | undefined): LlamaRequest<S> {
     busy.add(sequence);
     const baseInput = sequence.tokenMeter.usedInputTokens;
     const baseOutput = sequence.tokenMeter.usedOutputTokens;
