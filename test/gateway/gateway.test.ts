@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBenchmark } from '@inferwatch/loadgen';
 // @ts-expect-error: a plain JavaScript example
 import { startGateway } from '../../examples/gateway/gateway.mjs';
-import { freePort } from '../helpers/net.js';
+import { freePort, serve } from '../helpers/net.js';
 import { sample, startEngine, type Started } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -104,5 +104,20 @@ describe('the gateway in front of the simulated engine', () => {
     expect(sample(text, `inferwatch_kv_cache_gpu_usage{${upstream}}`)).toBe(0);
     expect(sample(text, `inferwatch_scheduler_running{${upstream}}`)).toBe(0);
     expect(sample(text, `inferwatch_scheduler_swapped{${upstream}}`)).toBe(0);
+  });
+});
+
+describe('the gateway in front of an upstream that answers without a body', () => {
+  it('passes a 204 on and ends it, instead of reading the missing body as a broken stream', async () => {
+    const upstream = await serve((_req, res) => res.writeHead(204).end());
+    const gateway: Gateway = await startGateway({ upstreams: [upstream.url], routes: { m: [upstream.url] }, port: await freePort(), logIntervalMs: 0, bridgeIntervalMs: 0, gpu: false });
+    try {
+      const res = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', prompt: 'hi' }) });
+      expect(res.status).toBe(204);
+      expect(await res.text()).toBe('');
+    } finally {
+      await gateway.close(100);
+      await upstream.close();
+    }
   });
 });
