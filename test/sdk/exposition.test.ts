@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, startMetrics, type LlmMetrics, type RunningMetrics } from '@inferwatch/sdk';
 import { acceptsGzip, negotiateFormat } from '../../packages/sdk/src/prometheus.js';
 import type { LlmMetricProducer } from '../../packages/sdk/src/producer.js';
-import { systemBinary } from '../helpers/binaries.js';
+import { requireBinary, systemBinary } from '../helpers/binaries.js';
 import { freePort, serve } from '../helpers/net.js';
 
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -205,9 +205,8 @@ describe('the exposition writer against the OTel serializer', () => {
     expect(acceptsGzip(undefined)).toBe(false);
   });
 
-  it('passes promtool check metrics in the text format', async () => {
-    const promtool = systemBinary('promtool', 'promtool check metrics on the exposition');
-    if (promtool === undefined) return;
+  it('passes promtool check metrics in the text format', async (ctx) => {
+    const promtool = requireBinary(ctx, 'promtool', 'promtool check metrics on the exposition');
     const llm = createLlmMetrics({ log: false });
     for (let i = 0; i < 40; i++) {
       const r = llm.startRequest({ model: `model-${i % 8}`, operation: i % 2 ? 'chat' : 'text_completion', promptTokens: 5 });
