@@ -5,6 +5,9 @@ import type { Reporter, TestModule } from 'vitest/node';
  * after one line per file with skipped tests and their reasons (a missing binary's note), so no skip is silent.
  */
 export default class SummaryReporter implements Reporter {
+  /** `tier`: a line saying which tier ran and how many files it left to `npm test`. */
+  constructor(private readonly options: { tier?: { name: string; leftOut: number } } = {}) {}
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     const count = { passed: 0, failed: 0, skipped: 0 };
     const lines: string[] = [];
@@ -22,6 +25,8 @@ export default class SummaryReporter implements Reporter {
       if (module.state() === 'failed' && [...module.children.allTests()].length === 0) count.failed++;
       if (skipped > 0) lines.push(`skipped ${skipped} in ${module.relativeModuleId}${notes.size ? `: ${[...notes].join('; ')}` : ''}`);
     }
+    const tier = this.options.tier;
+    if (tier) lines.push(`${tier.name} tier: ${tier.leftOut} files left to npm test (test/tiers.ts)`);
     console.log(`\n${lines.map((l) => `${l}\n`).join('')}${count.passed} passed, ${count.failed} failed, ${count.skipped} skipped`);
   }
 }
