@@ -7,6 +7,7 @@ import { createLlmMetrics, startMetrics, type LlmMetrics, type RunningMetrics, t
 import { indexSnapshot, quantiles, rateBy, sumRate, windowOf, type Indexed, type Match } from '../../packages/sdk/page/derive.js';
 import { systemBinary } from '../helpers/binaries.js';
 import { freePort, serve } from '../helpers/net.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // The page's numbers against PromQL's: Prometheus scrapes /metrics every second; at each scrape the
 // test takes the page's snapshot of the same data first, and records the next batch of requests only
@@ -95,9 +96,7 @@ describe.skipIf(prometheus === undefined)("the page's rates and quantiles equal 
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr!.resume();
-    const deadline = Date.now() + 60_000;
-    while (snapshots.length < SCRAPES + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(snapshots.length).toBeGreaterThan(SCRAPES);
+    await waitUntil(() => snapshots.length > SCRAPES, { what: `${SCRAPES + 1} scrapes`, timeoutMs: 60_000, intervalMs: 200 });
 
     // Prometheus' samples of model a's `stop` counter: their values say which snapshot each one is.
     const last = Date.now() / 1000;

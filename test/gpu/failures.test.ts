@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGpuCollector, type GpuCollector } from '@inferwatch/gpu';
 import { collect } from '../helpers/collect.js';
 import { FIXTURES, fakeNvidiaSmi } from '../helpers/fake-nvidia-smi.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 let fake: ReturnType<typeof fakeNvidiaSmi>;
 let gpu: GpuCollector | undefined;
@@ -62,7 +62,7 @@ describe('the GPU poller when nvidia-smi misbehaves', () => {
     const lines: string[] = [];
     const created = performance.now();
     gpu = createGpuCollector({ intervalMs: 20, maxBackoffMs: 320, log: (l) => lines.push(l) });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await sleep(1200);
     process.env.PATH = `${fake.dir}:${savedPath}`;
     const m = await collect(gpu.producer);
     expect(m.metric('hw.gpu.utilization')).toBeUndefined();

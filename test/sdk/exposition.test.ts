@@ -13,6 +13,7 @@ import { acceptsGzip, negotiateFormat } from '../../packages/sdk/src/prometheus.
 import type { LlmMetricProducer } from '../../packages/sdk/src/producer.js';
 import { requireBinary, systemBinary } from '../helpers/binaries.js';
 import { freePort, serve } from '../helpers/net.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const HOSTILE = ['quo"te', 'back\\slash', 'new\nline', 'both\\"\n', 'ünï😀', '{le="1"}', '', ' '];
@@ -262,11 +263,7 @@ describe.skipIf(systemBinary('prometheus', 'a real Prometheus scraping OpenMetri
       const body = (await (await fetch(`${api}/query?query=${encodeURIComponent(expr)}`)).json()) as { data: { result: unknown } };
       return body.data.result as { metric: Record<string, string>; value: [number, string] }[];
     };
-    let up: string | undefined;
-    for (let tries = 0; tries < 60 && up === undefined; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      up = await query('up{job="om"}').then((r) => r[0]?.value[1], () => undefined);
-    }
+    const up = await waitUntil(() => query('up{job="om"}').then((r) => r[0]?.value[1], () => undefined), { what: 'a first scrape', timeoutMs: 30_000, intervalMs: 500 });
     expect(up).toBe('1');
     expect(accepts[0]).toContain('application/openmetrics-text');
     const ours = parse((await scrape(`${app.url}/metrics`, { accept: 'text/plain' })).body.toString('utf8'));

@@ -6,6 +6,7 @@ import { startPrometheus } from '../../dashboards/lab.mjs';
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { histogramTotals, quantile } from '../../packages/loadgen/src/compare.js';
 import { systemBinary } from '../helpers/binaries.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const E2E = 'gen_ai_server_request_duration';
 const FINE = ['gen_ai_server_request_duration', 'gen_ai_server_time_to_first_token', 'gen_ai_server_time_per_output_token', 'inferwatch_request_inter_token_latency'];
@@ -51,11 +52,7 @@ describe('the gateway’s fine buckets', () => {
     let prom: { query: (expr: string) => Promise<{ value: [number, string] }[]>; child: { kill: () => void; once: (e: string, f: () => void) => void }; remove: () => void };
     beforeAll(async () => {
       prom = await startPrometheus({ gateway: [gateway.url.replace('http://', '')] }, { prometheusBinary });
-      const deadline = Date.now() + 20_000;
-      while ((await prom.query(`${E2E}_count{gen_ai_request_model="four-hundred"}`)).length === 0) {
-        if (Date.now() > deadline) throw new Error('Prometheus never scraped the gateway');
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      await waitUntil(async () => (await prom.query(`${E2E}_count{gen_ai_request_model="four-hundred"}`)).length > 0, { what: 'Prometheus to scrape the gateway', timeoutMs: 20_000, intervalMs: 250 });
     }, 30_000);
     afterAll(async () => {
       if (prom === undefined) return;
