@@ -37,3 +37,20 @@ export const FULL_ONLY: Record<string, string> = {
   'test/sdk/start-failures.test.ts': 'Node processes that start the SDK and exit',
   'test/gpu/resources.test.ts': 'a Node process hosting the GPU poller, killed',
 };
+
+// The unit tier runs its files several to a process, one after another (vitest's isolate: false): each
+// process loads the SDK once, which halves the tier's CPU time. These files run in a process of their
+// own all the same: they read what is printed (stderr, the diag logger), and the SDK prints each kind of
+// notice once per process; or they set process-wide OpenTelemetry globals. test/tiers.test.ts
+// fails a unit-tier file that reads what is printed, and test/helpers/tier-guard.ts one that leaves
+// process-wide state behind, until it is listed here.
+export const OWN_PROCESS: Record<string, string> = {
+  'test/sdk/notices.test.ts': 'reads stderr, where each kind of notice is printed once per process',
+  'test/sdk/global-provider.test.ts': 'registers the global MeterProvider, and reads the diag logger',
+  'test/sdk/external-provider.test.ts': "registers the app's NodeSDK globally, and reads the diag logger",
+  'test/sdk/tracing-setup.test.ts': 'registers global tracer providers',
+  'test/sdk/spans.test.ts': 'registers a global tracer provider',
+  'test/sdk/outcomes.test.ts': 'reads the diag logger',
+  'test/sdk/request-attributes.test.ts': 'reads the diag logger',
+  'test/http/parser-first.test.ts': 'reads the diag logger',
+};

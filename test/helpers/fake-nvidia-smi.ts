@@ -25,6 +25,10 @@ export function fakeNvidiaSmi() {
     fixture: (name: string) => set(`cat "${FIXTURES}${name}"`),
     /** Any shell script. */
     script: set,
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      allowedPrograms.delete('nvidia-smi');
+      allowedPrograms.delete(join(dir, 'nvidia-smi'));
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

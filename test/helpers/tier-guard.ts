@@ -1,18 +1,23 @@
-// Loaded before every test file, in both tiers (vitest.config.ts `setupFiles`): a file in the unit tier
-// that starts a program fails at that call, naming itself, in `npm test` and CI as well as in
-// `npm run test:unit`. So no contributor has to remember which tier a new file belongs to.
-// It sees what the test process starts through node:child_process. A worker thread has a module
-// registry of its own: the GPU poller's shell, which runs the tests' fake nvidia-smi, is out of its sight.
+// Loaded before every test file, in both tiers (vitest.config.ts `setupFiles`), it holds the unit tier's
+// files to the tier's rules (test/tiers.ts), in `npm test` and CI as well as in `npm run test:unit`, so
+// no contributor has to remember them:
+// - a file that starts a program fails at that call, naming itself. It sees what the test process starts
+//   through node:child_process; a worker thread has a module registry of its own, so the GPU poller's
+//   shell, which runs the tests' fake nvidia-smi, is out of its sight;
+// - a file that shares its process with others (all but OWN_PROCESS) fails at its end if it leaves
+//   process-wide state behind for the next one: OpenTelemetry globals, the environment, patched output
+//   or clock, fake timers.
 import childProcess from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { expect } from 'vitest';
-import { FULL_ONLY } from '../tiers.js';
+import { afterAll, beforeAll, expect, vi } from 'vitest';
+import { FULL_ONLY, OWN_PROCESS } from '../tiers.js';
 import { allowedPrograms } from './binaries.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const testFile = (path: string | undefined) => (path === undefined ? '' : relative(ROOT, path).split('\\').join('/'));
 const GUARDED = Symbol.for('inferwatch.test.tierGuard');
 type Starter = 'spawn' | 'spawnSync' | 'execFile' | 'execFileSync' | 'exec' | 'execSync' | 'fork';
 const STARTERS: Starter[] = ['spawn', 'spawnSync', 'execFile', 'execFileSync', 'exec', 'execSync', 'fork'];
@@ -31,10 +36,8 @@ type ErrorClass = new (message: string) => Error;
 export const UnitTierError: ErrorClass = ((globalThis as Record<symbol, ErrorClass>)[ERROR] ??= class UnitTierError extends Error {});
 
 function check(how: Starter, command: unknown, rest: unknown[]): void {
-  const testPath = expect.getState().testPath;
-  if (testPath === undefined) return;
-  const file = relative(ROOT, testPath).split('\\').join('/');
-  if (file in FULL_ONLY) return;
+  const file = testFile(expect.getState().testPath);
+  if (file === '' || file in FULL_ONLY) return;
   const program = programOf(how, command, rest);
   if (allowedPrograms.has(program)) return;
   throw new UnitTierError(
@@ -73,4 +76,57 @@ if (!target[GUARDED]) {
   }
   // `import { spawn } from 'node:child_process'` reads the named exports, which follow only after this.
   syncBuiltinESMExports();
+}
+
+// What this process had before its first test file ran: the next file must find the same.
+type Originals = { stderr: unknown; stdout: unknown; log: unknown; warn: unknown; error: unknown; now: unknown };
+const ORIGINALS = Symbol.for('inferwatch.test.processOriginals');
+const originals: Originals = ((globalThis as Record<symbol, Originals>)[ORIGINALS] ??= {
+  stderr: process.stderr.write,
+  stdout: process.stdout.write,
+  log: console.log,
+  warn: console.warn,
+  error: console.error,
+  now: performance.now,
+});
+const OTEL_GLOBALS = Symbol.for('opentelemetry.js.api.1');
+/** The environment now, to compare with `leftBehind`. */
+export const environment = () => new Map(Object.entries(process.env));
+
+/** The process-wide state changed since `before` (the environment then) and since this process's first file. */
+export function leftBehind(before: Map<string, string | undefined>): string[] {
+  const left: string[] = [];
+  const otel = Object.keys((globalThis as Record<symbol, object | undefined>)[OTEL_GLOBALS] ?? {}).filter((k) => k !== 'version');
+  if (otel.length > 0) left.push(`OpenTelemetry globals (${otel.join(', ')})`);
+  const now = environment();
+  const changed = [...new Set([...before.keys(), ...now.keys()])].filter((k) => before.get(k) !== now.get(k));
+  if (changed.length > 0) left.push(`environment variables (${changed.join(', ')})`);
+  const patched = {
+    'process.stderr.write': process.stderr.write !== originals.stderr,
+    'process.stdout.write': process.stdout.write !== originals.stdout,
+    'console.log': console.log !== originals.log,
+    'console.warn': console.warn !== originals.warn,
+    'console.error': console.error !== originals.error,
+    'performance.now': performance.now !== originals.now,
+  };
+  for (const [what, is] of Object.entries(patched)) if (is) left.push(what);
+  if (vi.isFakeTimers()) left.push('fake timers');
+  return left;
+}
+
+const sharing = testFile(expect.getState().testPath);
+if (sharing !== '' && !(sharing in FULL_ONLY) && !(sharing in OWN_PROCESS)) {
+  let before: Map<string, string | undefined>;
+  beforeAll(() => {
+    before = environment();
+  });
+  afterAll(() => {
+    const left = leftBehind(before);
+    if (left.length > 0) {
+      throw new UnitTierError(
+        `${sharing} leaves process-wide state behind: ${left.join('; ')}. The unit tier runs the next file in the same process: ` +
+          'restore it, or list the file in OWN_PROCESS in test/tiers.ts with why it needs a process of its own.',
+      );
+    }
+  });
 }
