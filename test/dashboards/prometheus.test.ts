@@ -8,6 +8,7 @@ import { quantile } from '../../packages/loadgen/src/compare.js';
 import { systemBinary } from '../helpers/binaries.js';
 import { parseSamples, sumOf } from '../helpers/exposition.js';
 import { sample } from '../helpers/processes.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 interface Target {
   expr: string;
@@ -53,7 +54,6 @@ const nativePart = (expr: string) => (/_(bucket|count)\{/.test(expr) ? expr.slic
 const engineTargets = JOBS.flatMap((job) => panelTargets.filter((t) => /inferwatch_(scheduler|kv_cache_gpu)_/.test(t.expr)).map((t) => ({ ...t, job })));
 const tokenTargets = panelTargets.filter((t) => t.expr.includes('inferwatch_tokens_total'));
 const SCRAPE_S = 1;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const now = () => Date.now() / 1000;
 
 describe.skipIf(prometheus === undefined)('every dashboard query against a real Prometheus scraping two gateway replicas and one engine', () => {
@@ -92,8 +92,7 @@ describe.skipIf(prometheus === undefined)('every dashboard query against a real 
 
     const release = lab.hold(28, 500);
     try {
-      const deadline = Date.now() + 20_000;
-      while (Date.now() < deadline) {
+      await waitUntil(async () => {
         const text = await (await fetch(`http://${lab.engine}/metrics`)).text();
         const reading = {
           at: now(),
@@ -104,9 +103,8 @@ describe.skipIf(prometheus === undefined)('every dashboard query against a real 
         };
         readings.push(reading);
         const steadySince = readings.findLastIndex((r) => r.running !== 24 || r.waiting !== 4) + 1;
-        if (steadySince < readings.length && reading.at - readings[steadySince].at >= 3 * SCRAPE_S + 1) break;
-        await sleep(200);
-      }
+        return steadySince < readings.length && reading.at - readings[steadySince].at >= 3 * SCRAPE_S + 1;
+      }, { what: () => `24 running and 4 waiting for ${3 * SCRAPE_S + 1} s (last: ${JSON.stringify(readings.at(-1))})`, timeoutMs: 20_000, intervalMs: 200 });
       phase.c.at = now();
     } finally {
       release();

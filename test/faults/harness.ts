@@ -3,9 +3,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { serve } from '../helpers/net.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 export const MODEL = 'sim-fault';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface UpstreamOptions {
   /** Tokens per response; each is one SSE event. */
@@ -18,12 +18,16 @@ export interface UpstreamOptions {
 
 /**
  * An OpenAI-style upstream serving MODEL. The prompt picks the script: `cut` destroys the stream
- * after two tokens, `fail` answers 500, `hang` never answers; anything else streams (or returns) tokens.
+ * after two tokens, `fail` answers 500, `hang` never answers, `held` sends its first token (not
+ * streamed: nothing) and the rest only after `release()`; anything else streams (or returns) tokens.
+ * `held` lets a test act while a request is surely under way, however slowly the machine runs.
  */
 export async function scriptedUpstream(options: UpstreamOptions = {}) {
   const { tokens = 20, gapMs = 2, tokenBytes = 0 } = options;
   const stats = { requests: 0, bytesSent: 0, open: 0 };
   const pad = 'x'.repeat(tokenBytes);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
   const served = await serve(async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET' && req.url === '/v1/models') {
       return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
@@ -39,6 +43,7 @@ export async function scriptedUpstream(options: UpstreamOptions = {}) {
     const event = (i: number, finish: string | null) =>
       `data: ${JSON.stringify({ id: 'c', object: 'text_completion', model: MODEL, choices: [{ index: 0, text: i < 0 ? '' : ` t${i}${pad}`, finish_reason: finish }] })}\n\n`;
     if (body.stream !== true) {
+      if (body.prompt === 'held') await released;
       await sleep(gapMs * tokens);
       const text = Array.from({ length: tokens }, (_, i) => ` t${i}`).join('');
       return res.writeHead(200, { 'content-type': 'application/json' }).end(
@@ -49,6 +54,10 @@ export async function scriptedUpstream(options: UpstreamOptions = {}) {
     for (let i = 0; i < tokens && !res.destroyed; i++) {
       if (gapMs > 0) await sleep(gapMs);
       if (body.prompt === 'cut' && i === 2) return void res.destroy();
+      if (body.prompt === 'held' && i === 1) {
+        await released;
+        if (res.destroyed) break;
+      }
       const data = event(i, null);
       stats.bytesSent += data.length;
       if (!res.write(data)) {
@@ -65,7 +74,7 @@ export async function scriptedUpstream(options: UpstreamOptions = {}) {
     }
     if (!res.destroyed) res.end(`${event(-1, 'length')}data: [DONE]\n\n`);
   });
-  return { ...served, stats };
+  return { ...served, stats, release };
 }
 
 /** A completion request as raw bytes, with a declared body length that may exceed what is sent. */
@@ -84,16 +93,6 @@ export async function rawSocket(port: number): Promise<Socket> {
   return socket;
 }
 
-/** Waits until `check` holds, polling every 25 ms for at most `ms`; returns whether it held. */
-export async function eventually(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(25);
-  }
-}
-
 /**
  * `count` clients that each send a request's headers and the first 500 bytes of its 2000-byte body, wait
  * until the server has seen every request (`seen`, its request event), then reset their connections.
@@ -105,7 +104,7 @@ export async function resetMidBody(port: number, model: string, count: number, s
       const { head, body } = rawRequest(port, { model, prompt: 'a'.repeat(2000), stream: true });
       socket.write(head);
       socket.write(body.subarray(0, 500));
-      await eventually(() => seen() === count, 15_000);
+      await waitUntil(() => seen() === count, { what: `the server to see all ${count} requests`, timeoutMs: 15_000 });
       await sleep(20);
       socket.resetAndDestroy();
     }),
@@ -167,16 +166,15 @@ export async function readGateway(url: string, headers: Record<string, string> =
 }
 
 /**
- * Waits (bounded) until the gateway has finished `expected` requests and holds nothing, then
- * returns what it shows. If it never settles, returns what it showed last, for the assertions to name.
+ * Waits (bounded) until the gateway has finished `expected` requests and holds nothing, then returns
+ * what it shows. If it never settles, the error names what it showed last.
  */
 export async function settled(url: string, expected: number, ms = 10_000): Promise<Settled> {
   let last: Settled | undefined;
-  await eventually(async () => {
+  return waitUntil(async () => {
     last = await readGateway(url);
-    return last.finished === expected && last.e2e === expected && last.active === 0 && last.queued === 0 && last.inFlight === 0 && last.running === 0 && last.waiting === 0;
-  }, ms);
-  return last!;
+    return last.finished === expected && last.e2e === expected && last.active === 0 && last.queued === 0 && last.inFlight === 0 && last.running === 0 && last.waiting === 0 && last;
+  }, { what: () => `the gateway to settle at ${expected} finished requests (last: ${JSON.stringify(last)})`, timeoutMs: ms });
 }
 
 /** What a settled gateway should show besides its counts. */

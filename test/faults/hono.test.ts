@@ -9,13 +9,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLlmMetrics, type LlmMetrics } from '@inferwatch/sdk';
 import { instrumentHono } from '@inferwatch/http';
 import { collect } from '../helpers/collect.js';
-import { MODEL, eventually, rawRequest, rawSocket, resetMidBody, scriptedUpstream } from './harness.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+import { MODEL, rawRequest, rawSocket, resetMidBody, scriptedUpstream } from './harness.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Tokens the handler's own stream sends before it fails. */
 const BROKEN_TOKENS = 2;
@@ -74,11 +74,16 @@ async function setup(transport: keyof typeof TRANSPORTS, upstreamOptions: Parame
   });
   // Ground truth: the completion requests the server saw arrive.
   let seen = 0;
-  server.on('request', (req) => {
+  let open = 0;
+  server.on('request', (req, res) => {
     if (req.method === 'POST') seen++;
+    open++;
+    res.once('close', () => open--);
   });
   const port = (server.address() as AddressInfo).port;
-  return { llm, port, url: `http://127.0.0.1:${port}`, upstream, seen: () => seen };
+  // Nothing left that could still record: every response of the server and of the upstream closed.
+  const quiet = () => open === 0 && upstream.stats.open === 0;
+  return { llm, port, url: `http://127.0.0.1:${port}`, upstream, seen: () => seen, quiet };
 }
 
 interface Recorded {
@@ -118,16 +123,18 @@ async function recorded(llm: LlmMetrics): Promise<Recorded> {
   };
 }
 
-/** Waits (bounded) until `expected` requests are recorded and nothing is held; returns what was recorded last. */
-async function settled(llm: LlmMetrics, expected: number): Promise<Recorded> {
+/**
+ * Waits (bounded) until no response is open on either server (`quiet`) and at least `expected` requests
+ * are recorded with nothing held; returns what was recorded then. A request counted twice would be
+ * counted by then: nothing that could record is still running.
+ */
+async function settled(llm: LlmMetrics, expected: number, quiet: () => boolean): Promise<Recorded> {
   let last: Recorded | undefined;
-  await eventually(async () => {
+  return waitUntil(async () => {
+    if (!quiet()) return false;
     last = await recorded(llm);
-    return last.finished >= expected && last.e2e >= expected && last.running === 0 && last.waiting === 0;
-  }, 10_000);
-  // Anything counted twice shows up after the first settle: give it a moment to appear.
-  await sleep(100);
-  return recorded(llm);
+    return last.finished >= expected && last.e2e >= expected && last.running === 0 && last.waiting === 0 && last;
+  }, { what: () => `${expected} recorded requests and nothing open (last: ${JSON.stringify(last)})` });
 }
 
 const IDLE = { running: 0, waiting: 0 };
@@ -137,17 +144,18 @@ const post = (url: string, path: string, body: object, signal?: AbortSignal) =>
 
 describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %s', (transport) => {
   it('clients that reset mid-stream: one abort each', async () => {
-    const { llm, port, seen } = await setup(transport, { tokens: 200, gapMs: 5 });
+    const { llm, port, upstream, seen, quiet } = await setup(transport);
     const N = 12;
     const sockets = await Promise.all(
       Array.from({ length: N }, async () => {
         const socket = await rawSocket(port);
-        const { head, body } = rawRequest(port, { model: 'reset', prompt: 'a', stream: true });
+        // Held after its first token until the test releases it: under way for as long as the test needs.
+        const { head, body } = rawRequest(port, { model: 'reset', prompt: 'held', stream: true });
         let text = '';
         socket.on('data', (d: Buffer) => (text += d.toString()));
         socket.write(head);
         socket.write(body);
-        await eventually(() => text.includes('data: '), 15_000);
+        await waitUntil(() => text.includes('data: '), { what: 'the first token', timeoutMs: 15_000 });
         return socket;
       }),
     );
@@ -155,52 +163,53 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
     const during = await recorded(llm);
     expect(during.running + during.waiting).toBe(N);
     for (const socket of sockets) socket.resetAndDestroy();
+    upstream.release();
     expect(seen()).toBe(N);
-    expect(await settled(llm, N)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
+    expect(await settled(llm, N, quiet)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
   });
 
   it('an upstream stream cut midway: one failure each', async () => {
-    const { llm, url, seen } = await setup(transport, { tokens: 10, gapMs: 2 });
+    const { llm, url, seen, quiet } = await setup(transport, { tokens: 10, gapMs: 2 });
     const N = 6;
     const bodies = await Promise.all(Array.from({ length: N }, async () => (await post(url, '/v1/completions', { model: 'cut', prompt: 'cut', stream: true })).text().catch(() => 'broken')));
     expect(bodies).toEqual(Array.from({ length: N }, () => 'broken'));
     expect(seen()).toBe(N);
-    const state = await settled(llm, N);
+    const state = await settled(llm, N, quiet);
     expect(state).toMatchObject({ finished: N, e2e: N, reasons: { error: N }, ...IDLE });
     // The upstream sends two tokens before it cuts (harness script).
     expect(state.tokens.output).toBe(2 * N);
   });
 
   it("the handler's own stream failing midway: one failure each, with the tokens it sent", async () => {
-    const { llm, url, seen } = await setup(transport);
+    const { llm, url, seen, quiet } = await setup(transport);
     const N = 6;
     await Promise.all(Array.from({ length: N }, async () => (await post(url, '/v1/broken', { model: 'broken', stream: true })).text().catch(() => '')));
     expect(seen()).toBe(N);
-    const state = await settled(llm, N);
+    const state = await settled(llm, N, quiet);
     expect(state).toMatchObject({ finished: N, e2e: N, reasons: { error: N }, ...IDLE });
     expect(state.tokens.output).toBe(BROKEN_TOKENS * N);
   });
 
   it('a status of 400 or more: a failure whose error.type is the status', async () => {
-    const { llm, url, seen } = await setup(transport);
+    const { llm, url, seen, quiet } = await setup(transport);
     const statuses = await Promise.all([
       ...Array.from({ length: 3 }, async () => (await post(url, '/v1/completions', { model: 'm', prompt: 'fail' })).status),
       ...Array.from({ length: 2 }, async () => (await post(url, '/v1/limited', { model: 'm' })).status),
     ]);
     expect(statuses).toEqual([500, 500, 500, 429, 429]);
     expect(seen()).toBe(5);
-    expect(await settled(llm, 5)).toMatchObject({ finished: 5, e2e: 5, reasons: { error: 5 }, errorTypes: { '500': 3, '429': 2 }, ...IDLE });
+    expect(await settled(llm, 5, quiet)).toMatchObject({ finished: 5, e2e: 5, reasons: { error: 5 }, errorTypes: { '500': 3, '429': 2 }, ...IDLE });
   });
 
   it('a 200 JSON response: one end each, with its usage', async () => {
     const tokens = 7;
-    const { llm, url, seen } = await setup(transport, { tokens, gapMs: 1 });
+    const { llm, url, seen, quiet } = await setup(transport, { tokens, gapMs: 1 });
     const N = 5;
     const usage = await Promise.all(
       Array.from({ length: N }, async () => ((await (await post(url, '/v1/completions', { model: 'json', prompt: 'a' })).json()) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage),
     );
     expect(seen()).toBe(N);
-    const state = await settled(llm, N);
+    const state = await settled(llm, N, quiet);
     expect(state).toMatchObject({ finished: N, e2e: N, reasons: { length: N }, errorTypes: { ok: N }, ...IDLE });
     expect(state.tokens).toEqual({
       input: usage.reduce((a, u) => a + u.prompt_tokens, 0),
@@ -210,33 +219,33 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
   });
 
   it('clients that leave before their body is read: one abort each', async () => {
-    const { llm, port, seen } = await setup(transport);
+    const { llm, port, seen, quiet } = await setup(transport);
     const N = 10;
     await resetMidBody(port, 'early', N, seen);
     expect(seen()).toBe(N);
-    expect(await settled(llm, N)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
+    expect(await settled(llm, N, quiet)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
   });
 
   it('clients that leave while a JSON answer is on its way: one abort each', async () => {
-    // 40 tokens 10 ms apart: the upstream answers after 400 ms.
-    const { llm, url, seen } = await setup(transport, { tokens: 40, gapMs: 10 });
+    // The upstream holds every answer until the test releases it: each client leaves while its answer is on its way.
+    const { llm, url, upstream, seen, quiet } = await setup(transport);
     const N = 6;
     await Promise.all(
       Array.from({ length: N }, async () => {
         const controller = new AbortController();
-        const answer = post(url, '/v1/completions', { model: 'leaver', prompt: 'a' }, controller.signal).catch(() => undefined);
-        await eventually(() => seen() === N, 15_000);
-        await sleep(50);
+        const answer = post(url, '/v1/completions', { model: 'leaver', prompt: 'held' }, controller.signal).catch(() => undefined);
+        await waitUntil(() => upstream.stats.requests === N, { what: `the upstream to hold all ${N} requests`, timeoutMs: 15_000 });
         controller.abort();
         await answer;
       }),
     );
+    upstream.release();
     expect(seen()).toBe(N);
-    expect(await settled(llm, N)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
+    expect(await settled(llm, N, quiet)).toMatchObject({ finished: N, e2e: N, reasons: { abort: N }, ...IDLE });
   });
 
   it('clients that reset 0–20 ms after a full request: each counted once', async () => {
-    const { llm, port, seen } = await setup(transport, { tokens: 30, gapMs: 1 });
+    const { llm, port, seen, quiet } = await setup(transport, { tokens: 30, gapMs: 1 });
     const N = 30;
     await Promise.all(
       Array.from({ length: N }, async (_, i) => {
@@ -249,13 +258,13 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
         else socket.destroy();
       }),
     );
-    expect(await eventually(() => seen() === N, 15_000)).toBe(true);
-    const state = await settled(llm, N);
+    await waitUntil(() => seen() === N, { what: `the server to see all ${N} requests`, timeoutMs: 15_000 });
+    const state = await settled(llm, N, quiet);
     expect(state).toMatchObject({ finished: N, e2e: N, ...IDLE });
   });
 
   it('a middleware mounted on an app and on its sub-app: each request counted once', async () => {
-    const { llm, url, seen } = await setup(transport, { tokens: 3, gapMs: 1 }, (app, llm, upstream) => {
+    const { llm, url, seen, quiet } = await setup(transport, { tokens: 3, gapMs: 1 }, (app, llm, upstream) => {
       const sub = new Hono();
       sub.use(instrumentHono(llm));
       routes(sub, upstream);
@@ -265,6 +274,6 @@ describe.each(Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[])('Hono on %
     const N = 4;
     await Promise.all(Array.from({ length: N }, async () => (await post(url, '/v1/completions', { model: 'twice', prompt: 'a', stream: true })).text()));
     expect(seen()).toBe(N);
-    expect(await settled(llm, N)).toMatchObject({ finished: N, e2e: N, reasons: { length: N }, ...IDLE });
+    expect(await settled(llm, N, quiet)).toMatchObject({ finished: N, e2e: N, reasons: { length: N }, ...IDLE });
   });
 });

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, type Started } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 import { MODEL, scriptedUpstream } from './harness.js';
 
 let upstream: Awaited<ReturnType<typeof scriptedUpstream>>;
@@ -69,7 +70,7 @@ describe('the gateway under a JSON nesting attack', () => {
     let loaded: number;
     try {
       // The attack is under way before measuring.
-      for (let i = 0; i < 1000 && statuses().length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitUntil(() => statuses().length >= 4, { what: 'four attack bodies answered', timeoutMs: 30_000, intervalMs: 10 });
       loaded = median(await wellFormed(40));
     } finally {
       attackers.kill();

@@ -5,6 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sleep } from '../helpers/wait.js';
 import { IDLE, MODEL, scriptedUpstream, settled } from './harness.js';
 
 const CONCURRENCY = 500;
@@ -78,9 +79,9 @@ describe('soak', () => {
         }
       };
       const clients = Array.from({ length: CONCURRENCY }, client);
-      await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
+      await sleep(WARM_UP_MS);
       const warm = await ask<{ heapUsed: number }>(child, 'heap');
-      await new Promise((resolve) => setTimeout(resolve, until - performance.now() - 500));
+      await sleep(until - performance.now() - 500);
       const loaded = await ask<{ heapUsed: number }>(child, 'heap');
       await Promise.all(clients);
       agent.destroy();
@@ -108,7 +109,7 @@ describe('soak', () => {
       if (child?.connected) {
         const exited = new Promise((resolve) => child!.once('exit', resolve));
         child.send('stop');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+        await Promise.race([exited, sleep(5000)]);
       }
       await upstream.close();
     }

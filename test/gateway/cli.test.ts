@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startEngine, startProcess } from '../helpers/processes.js';
-import { eventually } from '../faults/harness.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GATEWAY = `${ROOT}examples/gateway/main.mjs`;
@@ -68,7 +68,7 @@ describe('command lines', () => {
     const { code, stderr } = await run(GATEWAY, ['--host', '127.0.0.1', '--port', String(port), '--engine-port', String(enginePort), '--log-interval-ms', '0']);
     expect(code).toBe(1);
     expect(stderr).toContain(`port ${port} is already in use`);
-    expect(await eventually(async () => !(await listening(enginePort)), 15_000)).toBe(true);
+    await waitUntil(async () => !(await listening(enginePort)), { what: `the engine on port ${enginePort} to stop`, timeoutMs: 15_000 });
   });
 
   it('a busy engine port: the gateway says which and does not start', async () => {

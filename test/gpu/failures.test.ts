@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGpuCollector, type GpuCollector } from '@inferwatch/gpu';
 import { collect } from '../helpers/collect.js';
 import { FIXTURES, fakeNvidiaSmi } from '../helpers/fake-nvidia-smi.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 let fake: ReturnType<typeof fakeNvidiaSmi>;
 let gpu: GpuCollector | undefined;
@@ -37,25 +37,32 @@ const running = (pid: number) => {
 describe('the GPU poller when nvidia-smi misbehaves', () => {
   it('kills a hung nvidia-smi after the timeout, with its whole process group, and polls again', async () => {
     fake.script('sleep 60');
-    gpu = createGpuCollector({ intervalMs: 60_000, timeoutMs: 300 });
+    gpu = createGpuCollector({ intervalMs: 60_000, timeoutMs: 1000 });
     const started = performance.now();
     await gpu.poll();
-    // Killed, not waited for: far below the hung script's 60 s, whatever the machine's load.
-    expect(performance.now() - started).toBeLessThan(20_000);
     expect(await errors()).toEqual({ timeout: 1 });
     const hung = Number(readFileSync(fake.pidFile, 'utf8'));
     await waitUntil(() => !running(hung), { what: `the hung nvidia-smi (pid ${hung}) to be gone` });
+    // Gone before its own 60 s were up: killed, not waited for.
+    expect(performance.now() - started).toBeLessThan(60_000);
     fake.fixture('tesla-p100-driver510.xml');
-    await gpu.poll();
-    expect(gpu.gpus.map((g) => g.name)).toEqual(['Tesla P100-PCIE-16GB']);
-  });
+    // The timeout bounds every run, a fresh shell's start after the kill included, and a busy machine can
+    // take longer than that: such a poll times out too. So poll until one answers, and then check that
+    // nothing but timeouts came between.
+    const names = await waitUntil(async () => {
+      await gpu!.poll();
+      return gpu!.gpus.length > 0 && gpu!.gpus.map((g) => g.name);
+    }, { what: 'a poll that answers after the kill', timeoutMs: 30_000 });
+    expect(names).toEqual(['Tesla P100-PCIE-16GB']);
+    expect(Object.keys(await errors())).toEqual(['timeout']);
+  }, 60_000);
 
   it('says once that nvidia-smi is missing, exports no GPU series, and backs off', async () => {
     process.env.PATH = '/nonexistent';
     const lines: string[] = [];
     const created = performance.now();
     gpu = createGpuCollector({ intervalMs: 20, maxBackoffMs: 320, log: (l) => lines.push(l) });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await sleep(1200);
     process.env.PATH = `${fake.dir}:${savedPath}`;
     const m = await collect(gpu.producer);
     expect(m.metric('hw.gpu.utilization')).toBeUndefined();

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGpuCollector, type GpuCollector } from '@inferwatch/gpu';
 import { collect } from '../helpers/collect.js';
 import { FIXTURES, fakeNvidiaSmi } from '../helpers/fake-nvidia-smi.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Every resource a poll uses has a bound: bytes written and held (stdout, stderr), processes (the
@@ -62,14 +63,6 @@ function pidsIn(dir: string): number[] {
     .filter((pid) => pid > 0);
 }
 const pollerFolders = () => readdirSync(tmp).filter((f) => f.startsWith('inferwatch-nvidia-smi-'));
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return condition();
-}
 async function errors() {
   const m = await collect(gpu!.producer);
   return Object.fromEntries(m.metric('inferwatch.gpu.poll.errors')!.dataPoints.filter((p) => p.value !== 0).map((p) => [p.attributes['error.type'], p.value]));
@@ -115,32 +108,32 @@ describe('the GPU poller’s resources', () => {
     expect(await errors()).toEqual({ timeout: 1 });
     const pids = pidsIn(fake.dir);
     expect(pids).toHaveLength(2);
-    expect(await until(() => pids.every((pid) => !running(pid)), 2000)).toBe(true);
+    await waitUntil(() => pids.every((pid) => !running(pid)), { what: `the hung tree (pids ${pids}) to be gone` });
   });
 
   it('on shutdown, kills a poll in flight with its children and removes the temporary folder', async () => {
     fake.script(hungWithChild());
     gpu = createGpuCollector({ intervalMs: 60_000, timeoutMs: 30_000 });
     void gpu.poll();
-    expect(await until(() => existsSync(join(fake.dir, 'child.pid')), 5000)).toBe(true);
+    await waitUntil(() => existsSync(join(fake.dir, 'child.pid')), { what: 'the fake and its child to start' });
     expect(pollerFolders()).toHaveLength(1);
     const pids = pidsIn(fake.dir);
     await gpu.shutdown();
     gpu = undefined;
-    expect(await until(() => pids.every((pid) => !running(pid)), 2000)).toBe(true);
-    expect(await until(() => pollerFolders().length === 0, 2000)).toBe(true);
+    await waitUntil(() => pids.every((pid) => !running(pid)), { what: `the tree (pids ${pids}) to be gone` });
+    await waitUntil(() => pollerFolders().length === 0, { what: 'the temporary folder to be removed' });
   });
 
   it('after the poll worker crashes, its shell removes the folder and ends the tree', async () => {
     fake.script(hungWithChild());
     gpu = createGpuCollector({ intervalMs: 60_000, timeoutMs: 30_000 });
     void gpu.poll();
-    expect(await until(() => existsSync(join(fake.dir, 'child.pid')), 5000)).toBe(true);
+    await waitUntil(() => existsSync(join(fake.dir, 'child.pid')), { what: 'the fake and its child to start' });
     const pids = pidsIn(fake.dir);
     // The worker ends abruptly, as it would on a fatal error: nothing of ours runs in it any more.
     await (gpu as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    expect(await until(() => pids.every((pid) => !running(pid)), 3000)).toBe(true);
-    expect(await until(() => pollerFolders().length === 0, 3000)).toBe(true);
+    await waitUntil(() => pids.every((pid) => !running(pid)), { what: `the tree (pids ${pids}) to be gone` });
+    await waitUntil(() => pollerFolders().length === 0, { what: 'the temporary folder to be removed' });
   });
 
   it('when the host process dies (SIGKILL), nvidia-smi and its children go too, and the folder with them', async () => {
@@ -148,12 +141,12 @@ describe('the GPU poller’s resources', () => {
     const script = `import('@inferwatch/gpu').then(({ createGpuCollector }) => { createGpuCollector({ intervalMs: 60_000, timeoutMs: 60_000 }); setInterval(() => {}, 1000); });`;
     const host = spawn(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env }, stdio: 'ignore' });
     try {
-      expect(await until(() => existsSync(join(fake.dir, 'child.pid')), 10_000)).toBe(true);
+      await waitUntil(() => existsSync(join(fake.dir, 'child.pid')), { what: 'the fake and its child to start' });
       expect(pollerFolders()).toHaveLength(1);
       const pids = pidsIn(fake.dir);
       host.kill('SIGKILL');
-      expect(await until(() => pids.every((pid) => !running(pid)), 3000)).toBe(true);
-      expect(await until(() => pollerFolders().length === 0, 3000)).toBe(true);
+      await waitUntil(() => pids.every((pid) => !running(pid)), { what: `the tree (pids ${pids}) to be gone` });
+      await waitUntil(() => pollerFolders().length === 0, { what: 'the temporary folder to be removed' });
     } finally {
       host.kill('SIGKILL');
     }

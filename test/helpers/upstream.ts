@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serve } from './net.js';
+import { sleep } from './wait.js';
 
 /**
  * A scripted OpenAI-compatible upstream on 127.0.0.1. The model name picks the script:
@@ -12,8 +13,6 @@ export const TOKENS = ['Hello', ',', ' wor', 'ld', '!'];
 export const FIRST_DELAY_MS = 120;
 export const GAP_MS = 15;
 export const PROMPT_TOKENS = 11;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {

@@ -4,6 +4,7 @@ import { DASHBOARDS } from '../../dashboards/generate.mjs';
 // @ts-expect-error: plain JavaScript
 import { allPanels, resolveVariables, startLab } from '../../dashboards/lab.mjs';
 import { systemBinary } from '../helpers/binaries.js';
+import { sleep } from '../helpers/wait.js';
 
 interface Lab {
   query: (expr: string, time?: number) => Promise<{ value: [number, string] }[]>;
@@ -32,14 +33,14 @@ describe.skipIf(prometheus === undefined)('the dashboards, unchanged, on the nod
     await lab.load(1.5, 6);
     // More long requests than the engine's one sequence, held across a few scrapes: requests surely wait.
     const release = lab.hold(4, 1500);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
     release();
     // Some clients leave mid-stream, so the failures-and-aborts panel has something to show: in two
     // batches a few scrapes apart, since rate() sees no increase in a series' first sample.
     expect(await lab.abort(2, 3, 100)).toBeGreaterThan(0);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await sleep(2500);
     expect(await lab.abort(2, 3, 100)).toBeGreaterThan(0);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await sleep(2500);
     at = Date.now() / 1000;
   }, 120_000);
   afterAll(async () => lab?.stop());

@@ -5,6 +5,7 @@ import { finishReasonOf, instrumentContext, QueueFullError } from '@inferwatch/l
 // @ts-expect-error: a plain JavaScript example
 import { ensureTinyModel } from '../../examples/llama-server/make-tiny-model.mjs';
 import { collect } from '../helpers/collect.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const attrs = { 'gen_ai.request.model': 'tiny', 'gen_ai.operation.name': 'text_completion', 'gen_ai.provider.name': 'llama.cpp' };
 
@@ -79,7 +80,7 @@ describe('instrumentContext on a real node-llama-cpp context (2 sequences)', () 
     expect(queueMs).toBeGreaterThan(0);
 
     expect(Math.max(...kvWhileRunning)).toBeGreaterThan(0);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitUntil(() => pool.state().running === 0, { what: 'the pool to free every sequence' });
     expect(pool.state()).toEqual({ running: 0, waiting: 0, swapped: 0, gpuKvCacheUsage: 0, cpuKvCacheUsage: 0 });
     const kv = await collect(llm.producer);
     expect(kv.point('inferwatch.kv_cache.gpu.usage', {})!.value).toBe(0);
@@ -100,8 +101,7 @@ describe('instrumentContext on a real node-llama-cpp context (2 sequences)', () 
     expect(pool.state()).toMatchObject({ running: 2, waiting: 0 });
     a.fail(Object.assign(new Error('boom'), { name: 'AbortError' }));
     b.end('eogToken');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(pool.state().running).toBe(0);
+    await waitUntil(() => pool.state().running === 0, { what: 'the pool to free both sequences' });
 
     const m = await collect(llm.producer);
     const chat = { ...attrs, 'gen_ai.operation.name': 'chat' };

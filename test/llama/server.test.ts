@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel } from '../../examples/llama-server/make-tiny-model.mjs';
 import { delta, histogramTotals, quantile } from '../../packages/loadgen/src/compare.js';
 import { sample, startProcess, type Started } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const MODEL = 'tiny-llama';
 const SEQUENCES = 2;
@@ -210,7 +211,8 @@ describe('the llama server, timed', () => {
     // No waiting request got its first token before a sequence was freed.
     expect(Math.min(rc!.chunkAt[0]!, rd!.chunkAt[0]!)).toBeGreaterThan(freed[0]!);
 
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The server frees a sequence a moment after its last bytes: idle once it says so, then checked on /metrics.
+    await waitUntil(async () => (await health()).running === 0, { what: 'the server to free every sequence' });
     const idle = await metrics();
     expect(sample(idle, 'inferwatch_kv_cache_gpu_usage')).toBe(0);
     expect(sample(idle, 'inferwatch_scheduler_running')).toBe(0);
@@ -230,14 +232,14 @@ describe('the llama server under overflow and departures', () => {
     await running;
     const leaving = new AbortController();
     const waiters = [request('/v1/completions', { prompt: 'w', max_tokens: 5 }), request('/v1/completions', { prompt: 'w', max_tokens: 5 }, undefined, leaving.signal).catch((e: Error) => e)];
-    while ((await health()).waiting < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitUntil(async () => (await health()).waiting === 2, { what: 'two requests waiting', intervalMs: 5 });
     const refused = await request('/v1/completions', { prompt: 'no room', max_tokens: 5 });
     expect(refused.status).toBe(429);
     expect(refused.body!.error!.type).toBe('rate_limit_error');
     expect(refused.retryAfter).toBe('1');
 
     leaving.abort();
-    while ((await health()).waiting > 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitUntil(async () => (await health()).waiting === 1, { what: 'the leaving request to leave the queue', intervalMs: 5 });
     const taken = await request('/v1/completions', { prompt: 'room again', max_tokens: 5 });
     const results = await Promise.all([...runners, waiters[0] as Promise<Timed>]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
@@ -256,7 +258,7 @@ describe('the llama server under overflow and departures', () => {
     const leaving = new AbortController();
     const left = request('/v1/completions', { prompt: 'going', max_tokens: 1500, stream: true }, () => leaving.abort(), leaving.signal).catch((e: Error) => e);
     expect(await left).toBeInstanceOf(Error);
-    for (let i = 0; i < 200 && (await health()).running > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitUntil(async () => (await health()).running === 0, { what: 'the server to free the sequence', intervalMs: 5 });
     expect(await health()).toMatchObject({ running: 0, waiting: 0, gpuKvCacheUsage: 0 });
     const after = await metrics();
     const aborted = `inferwatch_requests_finished_total{${labels('text_completion')},finish_reason="abort"}`;

@@ -13,8 +13,9 @@ import { negotiateFormat } from '../../packages/sdk/src/export/exposition.js';
 import { acceptsGzip } from '../../packages/sdk/src/export/prometheus.js';
 import { SERVICE_INSTANCE_ID } from '../../packages/sdk/src/start/resource.js';
 import type { LlmMetricProducer } from '../../packages/sdk/src/export/producer.js';
-import { systemBinary } from '../helpers/binaries.js';
+import { requireBinary, systemBinary } from '../helpers/binaries.js';
 import { freePort, serve } from '../helpers/net.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const HOSTILE = ['quo"te', 'back\\slash', 'new\nline', 'both\\"\n', 'ünï😀', '{le="1"}', '', ' '];
@@ -207,9 +208,8 @@ describe('the exposition writer against the OTel serializer', () => {
     expect(acceptsGzip(undefined)).toBe(false);
   });
 
-  it('passes promtool check metrics in the text format', async () => {
-    const promtool = systemBinary('promtool', 'promtool check metrics on the exposition');
-    if (promtool === undefined) return;
+  it('passes promtool check metrics in the text format', async (ctx) => {
+    const promtool = requireBinary(ctx, 'promtool', 'promtool check metrics on the exposition');
     const llm = createLlmMetrics({ log: false });
     for (let i = 0; i < 40; i++) {
       const r = llm.startRequest({ model: `model-${i % 8}`, operation: i % 2 ? 'chat' : 'text_completion', promptTokens: 5 });
@@ -265,11 +265,7 @@ describe.skipIf(systemBinary('prometheus', 'a real Prometheus scraping OpenMetri
       const body = (await (await fetch(`${api}/query?query=${encodeURIComponent(expr)}`)).json()) as { data: { result: unknown } };
       return body.data.result as { metric: Record<string, string>; value: [number, string] }[];
     };
-    let up: string | undefined;
-    for (let tries = 0; tries < 60 && up === undefined; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      up = await query('up{job="om"}').then((r) => r[0]?.value[1], () => undefined);
-    }
+    const up = await waitUntil(() => query('up{job="om"}').then((r) => r[0]?.value[1], () => undefined), { what: 'a first scrape', timeoutMs: 30_000, intervalMs: 500 });
     expect(up).toBe('1');
     expect(accepts[0]).toContain('application/openmetrics-text');
     const ours = parse((await scrape(`${app.url}/metrics`, { accept: 'text/plain' })).body.toString('utf8'));

@@ -3,6 +3,7 @@ import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 import { collect } from '../helpers/collect.js';
 import { serve } from '../helpers/net.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Failures a user can see. This file runs in a process of its own, with no diag logger until the
@@ -104,9 +105,9 @@ describe('without a diag logger, each kind of problem is printed once to stderr'
     // Exports every 200 ms, each given up after 200 ms (the exporter's own timeout follows the interval).
     const telemetry = startMetrics({ llm: createLlmMetrics({ log: false }), prometheus: false, meterProvider: 'private', otlp: { url, protocol: 'http/json', intervalMs: 200 } });
     const failed = () => stderr.filter((l) => l.includes(`OTLP metrics export to ${url} failed`));
-    for (let i = 0; i < 100 && failed().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    // Several more failed exports go by, unprinted.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await waitUntil(() => failed().length > 0, { what: 'the first failed export to be printed', intervalMs: 50 });
+    // Three more exports, each to its end (failed: nothing listens), whatever the pace of the machine.
+    for (let i = 0; i < 3; i++) await telemetry.forceFlush();
     await telemetry.shutdown();
     expect(failed()).toHaveLength(1);
   });

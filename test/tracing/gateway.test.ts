@@ -8,6 +8,7 @@ import type { ReceivedSpan } from '../helpers/otlp-spans.js';
 import { sample } from '../helpers/processes.js';
 import { startTracedGateway } from '../helpers/traced-gateway.js';
 import { PROMPT_TOKENS, TOKENS } from '../helpers/upstream.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const OTLP_SERVER = SpanKind.SERVER + 1; // OTLP numbers span kinds from 1 (INTERNAL), the API from 0
 
@@ -31,13 +32,8 @@ describe('gateway request spans', () => {
 
   /** Waits (bounded) until the receiver holds a span for each model. */
   async function spansFor(models: string[]): Promise<Map<string, ReceivedSpan>> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const found = new Map(receiver.spans.map((s) => [String(s.attributes['gen_ai.request.model']), s]));
-      if (models.every((m) => found.has(m))) return found;
-      if (Date.now() > deadline) throw new Error(`spans for ${models.filter((m) => !found.has(m)).join(', ')} never arrived`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const found = () => new Map(receiver.spans.map((s) => [String(s.attributes['gen_ai.request.model']), s]));
+    return waitUntil(() => models.every((m) => found().has(m)) && found(), { what: () => `spans for ${models.filter((m) => !found().has(m)).join(', ')}`, intervalMs: 50 });
   }
 
   it('sends one SERVER span per request whose attributes equal the gateway metrics of that request', async () => {

@@ -4,6 +4,7 @@ import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanP
 import { createLlmMetrics } from '@inferwatch/sdk';
 import { APPS } from '../http/apps.js';
 import { scriptedUpstream } from '../helpers/upstream.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
@@ -27,9 +28,7 @@ describe.each(Object.keys(APPS))('%s wrapper', (name) => {
         body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true }),
       });
       await res.text();
-      const deadline = Date.now() + 5000;
-      while (exporter.getFinishedSpans().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const [span] = exporter.getFinishedSpans();
+      const [span] = await waitUntil(() => exporter.getFinishedSpans().length > 0 && exporter.getFinishedSpans(), { what: 'the SERVER span' });
       expect(span.kind).toBe(SpanKind.SERVER);
       expect(span.spanContext().traceId).toBe(TRACE_ID);
       expect(span.parentSpanContext?.spanId).toBe(CALLER_SPAN);

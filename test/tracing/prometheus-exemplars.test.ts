@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemBinary } from '../helpers/binaries.js';
 import { freePort } from '../helpers/net.js';
 import { startTracedGateway } from '../helpers/traced-gateway.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const prometheusBinary = systemBinary('prometheus', 'exemplars through a real Prometheus with exemplar storage');
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -84,17 +85,13 @@ describe.skipIf(prometheusBinary === undefined)('exemplars through Prometheus', 
       await res.text();
     }
     const query = encodeURIComponent('{__name__=~"gen_ai_server_time_to_first_token.*_bucket"}');
-    let series: ExemplarSeries[] = [];
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
+    const series = await waitUntil(async () => {
       const body = (await (await fetch(`${prometheus!.url}/api/v1/query_exemplars?query=${query}&start=${start}&end=${Date.now() / 1000 + 1}`)).json()) as { status: string; data: unknown };
       expect(body.status).toBe('success');
-      series = body.data as ExemplarSeries[];
-      if (series.some((s) => s.exemplars.length > 0)) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+      const found = body.data as ExemplarSeries[];
+      return found.some((s) => s.exemplars.length > 0) && found;
+    }, { what: 'exemplars in Prometheus', timeoutMs: 20_000, intervalMs: 500 });
     const exemplars = series.flatMap((s) => s.exemplars.map((e) => ({ ...e, le: Number(s.seriesLabels.le) })));
-    expect(exemplars.length).toBeGreaterThan(0);
 
     const spans = new Map(lab.receiver.spans.map((s) => [s.spanId, s]));
     for (const e of exemplars) {

@@ -6,6 +6,7 @@ import { createRuntimeMetrics } from '@inferwatch/sdk';
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { collect } from '../helpers/collect.js';
 import { sample } from '../helpers/processes.js';
+import { sleep } from '../helpers/wait.js';
 
 /** Holds this thread, and so the event loop of everything in this process, for about `ms`; returns the measured time. */
 function block(ms: number): number {
@@ -15,8 +16,6 @@ function block(ms: number): number {
   }
   return performance.now() - start;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the event loop of a gateway made busy on purpose', () => {
   let gateway: { url: string; close: (drainMs?: number) => Promise<void> };

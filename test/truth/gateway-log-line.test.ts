@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // @ts-expect-error: plain JavaScript
 import { startGateway } from '../../examples/gateway/gateway.mjs';
 import { startEngine, type Started } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('the example gateway’s log line', () => {
   let engine: Started;
@@ -15,8 +16,7 @@ describe('the example gateway’s log line', () => {
     const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
     const gateway = await startGateway({ upstreams: [engine.url], port: 0, logIntervalMs: 300, bridgeIntervalMs: 100, gpu: false });
     try {
-      const deadline = Date.now() + 10_000;
-      while (!lines.some((l) => l.includes('upstream')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitUntil(() => lines.some((l) => l.includes('upstream')), { what: 'a log line with the upstream', intervalMs: 100 });
     } finally {
       await gateway.close(100);
       spy.mockRestore();

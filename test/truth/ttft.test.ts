@@ -4,6 +4,7 @@ import { decodeExposition } from '../../packages/loadgen/src/protobuf.js';
 import { seeded } from '../../packages/loadgen/src/random.js';
 import { percentile } from '../../packages/loadgen/src/stats.js';
 import { startEngine, startProcess, type Started } from '../helpers/processes.js';
+import { sleep } from '../helpers/wait.js';
 import { timedCompletion, type Timed } from './independent-client.js';
 
 // The gateway's TTFT against a client that times itself (plain node:http, not the load generator), at
@@ -37,7 +38,7 @@ async function run(gateways: Started[], count: number, seed: number, trickleMs =
     for (let i = 0; i < count; i++) {
       const promptTokens = Math.round(100 * 20 ** random());
       pending.push(timedCompletion(gateway.url, { model: 'sim-llama-8b', prompt: 'tok '.repeat(promptTokens).trim(), max_tokens: 4 }, trickleMs));
-      await new Promise((resolve) => setTimeout(resolve, (-Math.log(1 - random()) / RATE) * 1000));
+      await sleep((-Math.log(1 - random()) / RATE) * 1000);
     }
     return Promise.all(pending);
   });
