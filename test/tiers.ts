@@ -39,6 +39,7 @@ export const FULL_ONLY: Record<string, string> = {
   'test/cluster/cluster.test.ts': 'a node:cluster app of 4 workers under load, one killed, and prometheus',
   'test/truth/native-histograms.test.ts': 'prometheus, the gateway and two engines under load (runs alone)',
   'test/truth/event-loop-readers.test.ts': 'a Node process whose event loop is blocked, scraped by two readers',
+  'test/llama/openai-options.test.ts': 'the llama and simulated engine servers',
 };
 
 // The unit tier runs its files several to a process, one after another (vitest's isolate: false): each
