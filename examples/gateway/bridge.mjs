@@ -13,11 +13,20 @@ const FIELDS = {
   cpuKvCacheUsage: ['vllm:cpu_cache_usage_perc', 'inferwatch_kv_cache_cpu_usage'],
 };
 const RATIOS = new Set(['gpuKvCacheUsage', 'cpuKvCacheUsage']);
+const WANTED = new Set(Object.values(FIELDS).flat());
+
+/** The lines of an exposition that belong to the families the bridge reads (samples, HELP, TYPE, UNIT). */
+function wantedLines(text) {
+  const keep = (line) => WANTED.has(line.startsWith('#') ? line.split(' ')[2] : line.split(/[{ ]/, 1)[0]);
+  return `${text.split('\n').filter(keep).join('\n')}\n`;
+}
 
 /** Engine state from one exposition: counts summed over its series (models, engines), usage averaged. */
 export function engineStateFrom(text) {
-  // The parser drops the last sample of a page that does not end with a newline.
-  const families = new Map(parsePrometheus(text.endsWith('\n') ? text : `${text}\n`).map((f) => [f.name, f]));
+  // Only the families read here reach the parser: it throws on a whole page over something it cannot
+  // flatten (a histogram without labels, such as the SDK's inferwatch_eventloop_delay), which dropped every
+  // upstream's state. Its output ends with a newline: the parser drops the last sample of a page without one.
+  const families = new Map(parsePrometheus(wantedLines(text)).map((f) => [f.name, f]));
   const state = {};
   for (const [field, names] of Object.entries(FIELDS)) {
     const family = names.map((n) => families.get(n)).find(Boolean);
