@@ -86,6 +86,7 @@ describe('dashboards/docker-compose.yaml', () => {
     expect(result.stdout).toContain('image: grafana/grafana:');
     expect(result.stdout).toMatch(/grafana\/provisioning:\/etc\/grafana\/provisioning:ro/);
     expect(result.stdout).toMatch(/grafana\/dashboards:\/var\/lib\/grafana\/dashboards:ro/);
+    expect(result.stdout).toMatch(/prometheus\/rules:\/etc\/prometheus\/rules:ro/);
     const datasource = readFileSync(`${dir}grafana/provisioning/datasources/prometheus.yaml`, 'utf8');
     expect(datasource).toContain('url: http://prometheus:9090');
     expect(readFileSync(`${dir}grafana/provisioning/dashboards/inferwatch.yaml`, 'utf8')).toContain('path: /var/lib/grafana/dashboards');
@@ -94,10 +95,13 @@ describe('dashboards/docker-compose.yaml', () => {
     expect(prometheus).toContain('host.docker.internal:8001');
   });
 
-  it('has a Prometheus config that promtool accepts', (ctx) => {
+  it('has a Prometheus config that promtool accepts, loading both rule files', (ctx) => {
     const promtool = requireBinary(ctx, 'promtool', 'promtool check config on dashboards/prometheus/prometheus.yaml');
     const result = spawnSync(promtool, ['check', 'config', `${dir}prometheus/prometheus.yaml`], { encoding: 'utf8' });
     expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('SUCCESS: 2 rule files found');
+    expect(result.stdout).toContain('inferwatch-recording.yaml');
+    expect(result.stdout).toContain('inferwatch-alerts.yaml');
   });
 });
 
