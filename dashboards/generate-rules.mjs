@@ -257,13 +257,15 @@ export function ruleGroups(slo, { timeScale = 1, interval = '30s' } = {}) {
           `${who}: requests wait long before they are scheduled`,
           `p90 of the time requests waited for a slot over the last 5m is {{ $value | humanizeDuration }} (threshold ${t.queue_p90_seconds} s).`,
         ),
+        // Waiting and none running through a whole minute: an engine's scrape can land between a request's
+        // arrival and the step that admits it, which is no stall.
         alert(
           'InferwatchEngineStalled',
-          `${engine('inferwatch_scheduler_waiting')} > 0\nand on (${ENGINE_KEY})\n${engine('inferwatch_scheduler_running')} == 0`,
-          '2m',
+          `min_over_time(${engine('inferwatch_scheduler_waiting')}[${w('1m')}]) > 0\nand on (${ENGINE_KEY})\nmax_over_time(${engine('inferwatch_scheduler_running')}[${w('1m')}]) == 0`,
+          '1m',
           { severity: 'page' },
           `Engine ${whichEngine} is stalled: requests wait and none runs`,
-          `{{ $value }} requests are waiting and none is running: the engine admits nothing.`,
+          `{{ $value }} requests have been waiting, and none running, for over a minute: the engine admits nothing.`,
         ),
         alert(
           'InferwatchKVCacheFullPreempting',

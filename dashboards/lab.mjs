@@ -121,17 +121,20 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
 
 /**
  * Prometheus scraping `jobs` ({ job: ['host:port', …] }) every `scrapeIntervalS`, with its data in a
- * temporary folder. Returns its URL, `query(expr, time)`, its process and `remove()` for the folder.
+ * temporary folder, evaluating `rules` ({ 'file.yaml': text }, written there). Returns its URL,
+ * `query(expr, time)`, its process and `remove()` for the folder.
  */
-export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', scrapeIntervalS = 1, nativeHistograms = false } = {}) {
+export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', scrapeIntervalS = 1, nativeHistograms = false, rules = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'inferwatch-prometheus-'));
   const config = join(dir, 'prometheus.yaml');
+  for (const [file, text] of Object.entries(rules)) writeFileSync(join(dir, file), text);
   writeFileSync(
     config,
     [
       'global:',
       `  scrape_interval: ${scrapeIntervalS}s`,
       `  evaluation_interval: ${scrapeIntervalS}s`,
+      ...(Object.keys(rules).length > 0 ? ['rule_files:', ...Object.keys(rules).map((file) => `  - ${join(dir, file)}`)] : []),
       'scrape_configs:',
       ...Object.entries(jobs).flatMap(([job, targets]) => [`  - job_name: ${job}`, '    static_configs:', `      - targets: [${targets.map((t) => `"${t}"`).join(', ')}]`]),
       '',

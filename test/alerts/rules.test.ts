@@ -90,7 +90,8 @@ describe('the rules are generated from dashboards/prometheus/slo.yaml', () => {
   });
 });
 
-describe('promtool', () => {
+// promtool runs as a child process: the cases of a block run side by side.
+describe.concurrent('promtool', () => {
   it('accepts the shipped rules and the test-only ones', async (ctx) => {
     const binary = requireBinary(ctx, 'promtool', 'promtool check rules on dashboards/prometheus/rules');
     const checked = await promtool(binary, ['check', 'rules', ...RULE_FILES.map((f) => join(RULES_DIR, f))]);
@@ -187,7 +188,7 @@ const MUTANTS: { mistake: string; mutate: (text: string) => string; cases: [file
   },
 ];
 
-describe.skipIf(promtoolTests === undefined).each(MUTANTS)('with $mistake', ({ mutate, cases }) => {
+describe.concurrent.skipIf(promtoolTests === undefined).each(MUTANTS)('with $mistake', ({ mutate, cases }) => {
   it.each(cases)('%s › “%s” fails (%s)', async (file, group, failing) => {
     const dir = mkdtempSync(join(tmpdir(), 'inferwatch-mutant-'));
     scratch.push(dir);
