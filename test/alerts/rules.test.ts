@@ -188,27 +188,29 @@ const MUTANTS: { mistake: string; mutate: (text: string) => string; cases: [file
   },
 ];
 
-describe.concurrent.skipIf(promtoolTests === undefined).each(MUTANTS)('with $mistake', ({ mutate, cases }) => {
-  it.each(cases)('%s › “%s” fails (%s)', async (file, group, failing) => {
-    const dir = mkdtempSync(join(tmpdir(), 'inferwatch-mutant-'));
-    scratch.push(dir);
-    mkdirSync(join(dir, 'rules'));
-    mkdirSync(join(dir, 'tests'));
-    // The one case alone, beside the rules as shipped, then as mutated. Cut from the text, not parsed
-    // and written again: YAML 1.2 reads promtool's `0x30` (0, 30 times) as the number 48.
-    const [head, ...groups] = readFileSync(join(TESTS_DIR, file), 'utf8').split(/^(?= {2}- name: )/m);
-    const kept = groups.filter((g) => g.startsWith(`  - name: ${JSON.stringify(group)}\n`));
-    expect(kept).toHaveLength(1);
-    writeFileSync(join(dir, 'tests', file), head + kept[0]);
-    const shipped = RULE_FILES.map((f) => readFileSync(join(RULES_DIR, f), 'utf8'));
-    RULE_FILES.forEach((f, i) => writeFileSync(join(dir, 'rules', f), shipped[i]));
-    const before = await promtool(promtoolTests!, ['test', 'rules', file], join(dir, 'tests'));
-    expect(before.code, before.output).toBe(0);
-    const mutated = shipped.map(mutate);
-    expect(mutated, 'the mutation changed nothing').not.toEqual(shipped);
-    RULE_FILES.forEach((f, i) => writeFileSync(join(dir, 'rules', f), mutated[i]));
-    const { code, output } = await promtool(promtoolTests!, ['test', 'rules', file], join(dir, 'tests'));
-    expect(code, output).toBe(1);
-    expect(output).toContain(failing);
-  }, 120_000);
+describe.skipIf(promtoolTests === undefined)('the naive mistakes', () => {
+  describe.concurrent.each(MUTANTS)('with $mistake', ({ mutate, cases }) => {
+    it.each(cases)('%s › “%s” fails (%s)', async (file, group, failing) => {
+      const dir = mkdtempSync(join(tmpdir(), 'inferwatch-mutant-'));
+      scratch.push(dir);
+      mkdirSync(join(dir, 'rules'));
+      mkdirSync(join(dir, 'tests'));
+      // The one case alone, beside the rules as shipped, then as mutated. Cut from the text, not parsed
+      // and written again: YAML 1.2 reads promtool's `0x30` (0, 30 times) as the number 48.
+      const [head, ...groups] = readFileSync(join(TESTS_DIR, file), 'utf8').split(/^(?= {2}- name: )/m);
+      const kept = groups.filter((g) => g.startsWith(`  - name: ${JSON.stringify(group)}\n`));
+      expect(kept).toHaveLength(1);
+      writeFileSync(join(dir, 'tests', file), head + kept[0]);
+      const shipped = RULE_FILES.map((f) => readFileSync(join(RULES_DIR, f), 'utf8'));
+      RULE_FILES.forEach((f, i) => writeFileSync(join(dir, 'rules', f), shipped[i]));
+      const before = await promtool(promtoolTests!, ['test', 'rules', file], join(dir, 'tests'));
+      expect(before.code, before.output).toBe(0);
+      const mutated = shipped.map(mutate);
+      expect(mutated, 'the mutation changed nothing').not.toEqual(shipped);
+      RULE_FILES.forEach((f, i) => writeFileSync(join(dir, 'rules', f), mutated[i]));
+      const { code, output } = await promtool(promtoolTests!, ['test', 'rules', file], join(dir, 'tests'));
+      expect(code, output).toBe(1);
+      expect(output).toContain(failing);
+    }, 120_000);
+  });
 });

@@ -149,6 +149,25 @@ describe.each(dashboards)('%s says what each number counts', (_file, dashboard) 
   });
 });
 
+describe('the overview dashboard’s SLO panels', () => {
+  it('read the series the recording rules keep, follow $job and $model, and their row says they cover every instance and tenant', () => {
+    const panels: Panel[] = allPanels(DASHBOARDS['inferwatch-overview.json']);
+    const slo = panels.filter((p) => (p.targets ?? []).some((t) => t.expr.includes('job_model:inferwatch_slo_errors:')));
+    expect(slo.map((p) => p.title)).toEqual([
+      'TTFT: share of first tokens within 1 s (objective 99 %)',
+      'Availability: share of requests the server did not fail (objective 99 %)',
+      'Error budget left',
+      'Burn rate over 1 h (1: the budget lasts the period; 14.4 pages)',
+    ]);
+    for (const expr of slo.flatMap((p) => p.targets!.map((t) => t.expr))) {
+      expect(expr).toMatch(/^max by \(gen_ai_request_model\) \(.*job_model:inferwatch_slo_errors:ratio_rate(30d|1h)\{job=~"\$job", gen_ai_request_model=~"\$model", slo="(ttft|availability)"\}/);
+      expect(expr).not.toMatch(/\$instance|\$tenant/);
+    }
+    const row = panels.find((p) => p.type === 'row' && p.gridPos.y < slo[0].gridPos.y && p.gridPos.y + 1 === slo[0].gridPos.y)!;
+    expect(row.title).toBe('SLOs over 30d, per model (recorded rules: every instance and tenant)');
+  });
+});
+
 describe('the real-time dashboard', () => {
   it('shows event-loop delay and utilization beside time to first token', () => {
     const panels: Panel[] = allPanels(DASHBOARDS['inferwatch-realtime.json']);
