@@ -57,6 +57,12 @@ interface Client {
   ttftMs?: number;
 }
 
+// The event loop's alert watches the machine, which this file shares with the rest of the suite: under
+// rules 30 times faster, a few seconds of CPU contention (every loop late by a scheduler slice) fill its
+// 10 s window as five minutes would in production. It is left out of "nothing else" below and reported;
+// alerts.test.yaml holds its own cases.
+const MACHINE = 'InferwatchEventLoopDelayHigh';
+
 const t0 = performance.now();
 const since = () => performance.now() - t0;
 const keyOf = (mode: Mode, labels: Record<string, string>) => `${mode} ${JSON.stringify(Object.entries(labels).sort())}`;
@@ -233,6 +239,8 @@ describe.skipIf(prometheusBinary === undefined)('the alert rules in a real Prome
         `stalled engine → ${(['classic', 'native'] as const).map((m) => at(m, { alertname: 'InferwatchEngineStalled', job: 'inferwatch-gateway' }, phase.stall)).join(', ')}; ` +
         `scenario ${s(phase.end)} s`,
     );
+    const late = [...seen.values()].filter((a) => a.labels.alertname === MACHINE);
+    if (late.length > 0) console.log(`the machine made event loops late: ${late.map((a) => `${a.mode} ${a.labels.instance} ${a.firing ? 'firing' : 'pending'} (p99 ${a.value.toFixed(3)} s)`).join(', ')}`);
   }, 150_000);
 
   afterAll(async () => {
@@ -266,7 +274,7 @@ describe.skipIf(prometheusBinary === undefined)('the alert rules in a real Prome
 
   it('healthy traffic fires nothing: no alert pending or firing before the first fault', () => {
     expect(clients.healthy.length).toBeGreaterThan(50);
-    const early = [...seen.values()].filter((s) => s.first < phase.errors);
+    const early = [...seen.values()].filter((s) => s.first < phase.errors && s.labels.alertname !== MACHINE);
     expect(early.map((s) => `${s.mode} ${JSON.stringify(s.labels)}`)).toEqual([]);
   });
 
@@ -278,7 +286,7 @@ describe.skipIf(prometheusBinary === undefined)('the alert rules in a real Prome
     expect(page.pending).toBeLessThan(page.firing!);
     // Every request of that model failed: the error ratio is 1, 100 times the 1 % budget.
     expect(page.value).toBe(100);
-    const others = [...seen.values()].filter((s) => s.mode === mode && s.first >= phase.errors && s.first < phase.stall);
+    const others = [...seen.values()].filter((s) => s.mode === mode && s.first >= phase.errors && s.first < phase.stall && s.labels.alertname !== MACHINE);
     expect(others.filter((s) => s.labels.alertname !== 'InferwatchErrorBudgetBurn' || s.labels.gen_ai_request_model !== FLAKY).map((s) => s.labels)).toEqual([]);
   });
 
@@ -294,7 +302,7 @@ describe.skipIf(prometheusBinary === undefined)('the alert rules in a real Prome
     }
     // The first fault's slower pairs may still be turning up for the failing model: that fault, not a new one.
     const firstFault = (s: Seen) => s.labels.alertname === 'InferwatchErrorBudgetBurn' && s.labels.gen_ai_request_model === FLAKY;
-    const others = [...seen.values()].filter((s) => s.mode === mode && s.first >= phase.stall && s.labels.alertname !== 'InferwatchEngineStalled' && !firstFault(s));
+    const others = [...seen.values()].filter((s) => s.mode === mode && s.first >= phase.stall && s.labels.alertname !== 'InferwatchEngineStalled' && !firstFault(s) && s.labels.alertname !== MACHINE);
     expect(others.map((s) => s.labels)).toEqual([]);
   });
 
