@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBenchmark } from '@inferwatch/loadgen';
 import { freePort, startChild } from '../scripts/lib/processes.mjs';
-import { renderRules } from './generate-rules.mjs';
+import { loadSlo, renderRules } from './generate-rules.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const FAKE_NVIDIA_SMI = join(ROOT, 'test/fixtures/nvidia-smi/bin');
@@ -38,8 +38,10 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
   const gatewayArgs = ['--host', '127.0.0.1', '--upstream', `http://${engine}`, '--bridge-interval-ms', '1000', '--log-interval-ms', '600000', '--gpu'];
   const gateways = [await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on'), await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on')];
 
-  // The shipped rules: the dashboards' SLO panels read their recorded series.
-  const prom = await startPrometheus({ 'inferwatch-gateway': gateways, 'inferwatch-engine': [engine] }, { prometheusBinary, scrapeIntervalS, rules: renderRules() });
+  // The shipped rules, evaluated as often as Prometheus scrapes (not every 30 s, which can leave a short run
+  // with no recorded series yet): the dashboards' SLO panels read them.
+  const rules = renderRules(loadSlo(), { interval: `${scrapeIntervalS}s` });
+  const prom = await startPrometheus({ 'inferwatch-gateway': gateways, 'inferwatch-engine': [engine] }, { prometheusBinary, scrapeIntervalS, rules });
   children.push(prom.child);
   const { prometheus, query } = prom;
 
