@@ -1,10 +1,31 @@
 #!/usr/bin/env node
+// @ts-check
 // Writes the two Grafana dashboards from the panel lists below, so the JSON stays consistent
 // (every query through the datasource variable, aggregated across instances). `node dashboards/generate.mjs`;
-// test/dashboards checks that the committed JSON is what this writes.
+// test/dashboards checks that the committed JSON is what this writes, and `npm run typecheck` checks this
+// file against Grafana's own types (dashboards/grafana-types.d.ts).
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadSlo, RECORDED } from './generate-rules.mjs';
 
+/**
+ * @typedef {import('./grafana-types.js').Dashboard} Dashboard
+ * @typedef {import('./grafana-types.js').DataSourceRef} DataSourceRef
+ * @typedef {import('./grafana-types.js').FieldConfig} FieldConfig
+ * @typedef {import('./grafana-types.js').GridPos} GridPos
+ * @typedef {import('./grafana-types.js').PanelOptions} PanelOptions
+ * @typedef {import('./grafana-types.js').PanelType} PanelType
+ * @typedef {import('./grafana-types.js').PromQuery} PromQuery
+ * @typedef {import('./grafana-types.js').RowPanel} RowPanel
+ * @typedef {import('./grafana-types.js').VariableModel} VariableModel
+ * @typedef {{ expr: string, legendFormat: string, format?: 'heatmap', instant?: boolean }} Target
+ */
+/**
+ * @template {PanelType} T
+ * @typedef {import('./grafana-types.js').Panel<T>} Panel
+ */
+
+/** @satisfies {DataSourceRef} */
 const DS = { type: 'prometheus', uid: '${datasource}' };
 const SEL = 'job=~"$job", instance=~"$instance"';
 // Request panels also filter by `tenant`, a request attribute a server may declare (docs/metrics.md):
@@ -18,27 +39,29 @@ const PERCENTILES = [0.5, 0.9, 0.95, 0.99];
 // Native histograms first: a Prometheus that scrapes them keeps one series per histogram under the bare
 // name (and drops its classic buckets); classic buckets (`_bucket`, by `le`) otherwise: a text scraper, a
 // server in classic mode, another exporter. Each query reads whichever the job has.
-const quantiles = (metric, filter = '') =>
+/** @returns {Target[]} */
+const quantiles = (/** @type {string} */ metric, filter = '') =>
   PERCENTILES.map((q) => ({
     expr: `histogram_quantile(${q}, sum(rate(${metric}{${MSEL}${filter}}[$__rate_interval]))) or histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket{${MSEL}${filter}}[$__rate_interval])))`,
     legendFormat: `p${q * 100}`,
   }));
 const SUCCESS = ', error_type=""';
 // A native histogram has no `_count` series: its count is histogram_count() of the histogram.
+/** @type {Target[]} */
 const failures = [
   {
     expr: `sum by (error_type) (histogram_count(rate(gen_ai_server_request_duration{${MSEL}, error_type!=""}[$__rate_interval]))) or sum by (error_type) (rate(gen_ai_server_request_duration_count{${MSEL}, error_type!=""}[$__rate_interval]))`,
     legendFormat: '{{error_type}}',
   },
 ];
-const tokenRate = (type, legend) => ({ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="${type}"}[$__rate_interval]))`, legendFormat: legend });
+const tokenRate = (/** @type {string} */ type, /** @type {string} */ legend) => ({ expr: `sum(rate(inferwatch_tokens_total{${MSEL}, gen_ai_token_type="${type}"}[$__rate_interval]))`, legendFormat: legend });
 // One truth per engine: every gateway replica bridges the same upstream's state (label `upstream`), so
 // those series count once per upstream, as the replicas' average: each samples the engine at its own
 // moments, and their max would read high whenever the state moves. Series an engine or a server reports
 // about itself (no `upstream`) add up across instances.
-const perEngine = (metric) => `avg by (upstream) (${metric}{${SEL}, upstream!=""}) or ${metric}{${SEL}, upstream=""}`;
+const perEngine = (/** @type {string} */ metric) => `avg by (upstream) (${metric}{${SEL}, upstream!=""}) or ${metric}{${SEL}, upstream=""}`;
 const scheduler = ['running', 'swapped', 'waiting'].map((state) => ({ expr: `sum(${perEngine(`inferwatch_scheduler_${state}`)})`, legendFormat: state }));
-const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const range = (/** @type {number} */ from, /** @type {number} */ to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 /** Exponents of the bounds of each distribution panel: the SDK's text view of the metric (test/dashboards checks they agree). */
 export const DISTRIBUTION_POWERS = {
   inferwatch_request_inference_duration: range(-10, 8),
@@ -50,6 +73,8 @@ export const DISTRIBUTION_POWERS = {
  * Requests at or below each bound over the dashboard's range, as cumulative `le` series a bar gauge in
  * heatmap format draws: from native histograms, counted at the powers of two 2^powers[i] (the bounds the
  * SDK's classic view of the metric uses, so both read alike), or from the classic buckets.
+ * @param {keyof typeof DISTRIBUTION_POWERS} metric
+ * @returns {Target[]}
  */
 const distribution = (metric) => {
   const powers = DISTRIBUTION_POWERS[metric];
@@ -61,7 +86,7 @@ const distribution = (metric) => {
 };
 // GPUs are the host's: several processes polling the same GPU report the same hw.id, drawn once.
 const GPU_KEY = 'hw_id, gpu_index, hw_name';
-const perGpu = (expr) => [{ expr, legendFormat: 'GPU {{gpu_index}} {{hw_name}} ({{hw_id}})' }];
+const perGpu = (/** @type {string} */ expr) => [{ expr, legendFormat: 'GPU {{gpu_index}} {{hw_name}} ({{hw_id}})' }];
 
 const GPU = {
   utilization: perGpu(`max by (${GPU_KEY}) (hw_gpu_utilization{${SEL}})`),
@@ -76,8 +101,42 @@ const EVENT_LOOP = {
   utilization: [{ expr: `max by (instance) (nodejs_eventloop_utilization{${SEL}})`, legendFormat: '{{instance}}' }],
 };
 
+// The SLOs, read from the series the inferwatch recording rules keep (docs/alerts.md): a 30-day ratio
+// straight from the raw histograms would scan a month of samples at every refresh. Recorded per job and
+// model, so these panels follow $job and $model but not $instance or $tenant, and their titles say so.
+const SLO = loadSlo();
+const SLO_SEL = 'job=~"$job", gen_ai_request_model=~"$model"';
+const SLO_NAMES = { ttft: 'TTFT', availability: 'availability' };
+const budgetOf = (/** @type {number} */ objective) => Number((1 - objective).toPrecision(12));
+const sloShare = (/** @type {'ttft' | 'availability'} */ slo) => [
+  { expr: `max by (gen_ai_request_model) (1 - ${RECORDED.sloErrors(SLO.period)}{${SLO_SEL}, slo="${slo}"})`, legendFormat: '{{gen_ai_request_model}}' },
+];
+const budgets = /** @type {const} */ (['ttft', 'availability']).map((slo) => ({
+  slo,
+  budget: budgetOf(SLO.slos[slo].objective),
+}));
+const budgetLeft = budgets.map(({ slo, budget }) => ({
+  expr: `max by (gen_ai_request_model) (1 - ${RECORDED.sloErrors(SLO.period)}{${SLO_SEL}, slo="${slo}"} / ${budget})`,
+  legendFormat: `{{gen_ai_request_model}} ${SLO_NAMES[slo]}`,
+}));
+const burnRate = budgets.map(({ slo, budget }) => ({
+  expr: `max by (gen_ai_request_model) (${RECORDED.sloErrors('1h')}{${SLO_SEL}, slo="${slo}"} / ${budget})`,
+  legendFormat: `{{gen_ai_request_model}} ${SLO_NAMES[slo]}`,
+}));
+const percent = (/** @type {number} */ x) => `${Number((x * 100).toPrecision(12))} %`;
+
 let nextId = 1;
-function panel(type, title, targets, gridPos, fieldConfig = {}, options = {}) {
+/**
+ * @template {PanelType} T
+ * @param {T} type
+ * @param {string} title
+ * @param {Target[]} targets
+ * @param {GridPos} gridPos
+ * @param {FieldConfig} fieldConfig
+ * @param {PanelOptions[T]} options
+ * @returns {Panel<T>}
+ */
+function panel(type, title, targets, gridPos, fieldConfig, options) {
   return {
     id: nextId++,
     type,
@@ -89,42 +148,62 @@ function panel(type, title, targets, gridPos, fieldConfig = {}, options = {}) {
     targets: targets.map((t, i) => ({ datasource: DS, refId: String.fromCharCode(65 + i), range: !t.instant, ...t })),
   };
 }
+/** @typedef {(title: string, targets: Target[], gridPos: GridPos, unit: string) => Panel<PanelType>} MakePanel */
+/** @type {MakePanel} */
 const ts = (title, targets, gridPos, unit) => panel('timeseries', title, targets, gridPos, { unit, min: 0 }, { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } });
+/** @type {MakePanel} */
 const stat = (title, targets, gridPos, unit) => panel('stat', title, targets, gridPos, { unit, decimals: 1 }, { reduceOptions: { calcs: ['lastNotNull'] }, graphMode: 'area' });
-const heat = (title, targets, gridPos) =>
+const heat = (/** @type {string} */ title, /** @type {Target[]} */ targets, /** @type {GridPos} */ gridPos) =>
   panel('bargauge', title, targets, gridPos, { unit: 'short', min: 0 }, { displayMode: 'gradient', orientation: 'vertical', reduceOptions: { calcs: ['lastNotNull'] } });
+/**
+ * @template {Panel<PanelType>} P
+ * @param {P} p
+ * @param {string} description
+ * @returns {P}
+ */
 const described = (p, description) => ({ ...p, description });
 // A gateway learns a request's prompt tokens from the usage its response ends with; an engine counts them
 // once prefill is done. Streams aborted before their end add prompt tokens on the engine and none on a gateway.
 const PROMPT_TOKENS =
   'Prompt tokens of requests past prefill, as this job knows them. An engine counts them once prefill is done; a gateway learns them from the usage that ends a response, so a stream its client aborts adds none there, and a gateway reads below its engines when clients abort (docs/metrics.md, What the dashboards show).';
-const row = (title, y) => ({ id: nextId++, type: 'row', title, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
+/** @returns {RowPanel} */
+const row = (/** @type {string} */ title, /** @type {number} */ y) => ({ id: nextId++, type: 'row', title, collapsed: false, gridPos: { x: 0, y, w: 24, h: 1 }, panels: [] });
 
 // One job at a time: a gateway and the engines behind it count the same requests, and their
 // histograms need not share buckets, so summing across jobs would double-count and mix buckets.
 // Instances and models of that job are summed (All by default).
-const variable = (name, query, all) => ({
+/** @returns {VariableModel} */
+const variable = (/** @type {string} */ name, /** @type {string} */ query, /** @type {boolean} */ all) => ({
   name,
   label: name[0].toUpperCase() + name.slice(1),
   type: 'query',
   datasource: DS,
   query: { query, refId: `${name}-values` },
-  definition: query,
   refresh: 2,
   includeAll: all,
   multi: all,
-  ...(all ? { allValue: '.*', current: { selected: true, text: ['All'], value: ['$__all'] } } : { current: {} }),
+  ...(all ? { allValue: '.*', current: { selected: true, text: ['All'], value: ['$__all'] } } : {}),
   hide: 0,
   sort: 1,
 });
+/** @type {VariableModel[]} */
 const variables = [
-  { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0 },
+  { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', hide: 0 },
   variable('job', 'label_values(inferwatch_requests_finished_total, job)', false),
   variable('instance', 'label_values(inferwatch_requests_finished_total{job=~"$job"}, instance)', true),
   variable('model', 'label_values(inferwatch_requests_finished_total{job=~"$job", instance=~"$instance"}, gen_ai_request_model)', true),
   variable('tenant', 'label_values(inferwatch_requests_finished_total{job=~"$job", instance=~"$instance"}, tenant)', true),
 ];
 
+/**
+ * @param {string} uid
+ * @param {string} title
+ * @param {(Panel<PanelType> | RowPanel)[]} panels
+ * @param {string} time
+ * @param {string} refresh
+ * @param {string} description
+ * @returns {Dashboard}
+ */
 function dashboard(uid, title, panels, time, refresh, description) {
   return {
     uid,
@@ -168,6 +247,11 @@ const overview = dashboard(
     ts('GPU memory used', GPU.memory, { x: 12, y: 32, w: 12, h: 8 }, 'percentunit'),
     ts('GPU power', GPU.power, { x: 0, y: 40, w: 12, h: 8 }, 'watt'),
     ts('GPU temperature', GPU.temperature, { x: 12, y: 40, w: 12, h: 8 }, 'celsius'),
+    row(`SLOs over ${SLO.period}, per model (recorded rules: every instance and tenant)`, 48),
+    stat(`TTFT: share of first tokens within ${SLO.slos.ttft.threshold_seconds} s (objective ${percent(SLO.slos.ttft.objective)})`, sloShare('ttft'), { x: 0, y: 49, w: 8, h: 6 }, 'percentunit'),
+    stat(`Availability: share of requests the server did not fail (objective ${percent(SLO.slos.availability.objective)})`, sloShare('availability'), { x: 8, y: 49, w: 8, h: 6 }, 'percentunit'),
+    stat('Error budget left', budgetLeft, { x: 16, y: 49, w: 8, h: 6 }, 'percentunit'),
+    ts('Burn rate over 1 h (1: the budget lasts the period; 14.4 pages)', burnRate, { x: 0, y: 55, w: 24, h: 8 }, 'short'),
   ],
   'now-24h',
   '30s',
@@ -205,7 +289,7 @@ const realtime = dashboard(
   'The last five minutes, refreshed every 5 s: throughput, scheduler state, latency distributions, the event loop, failures and GPUs.',
 );
 
-const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+const here = (/** @type {string} */ path) => fileURLToPath(new URL(path, import.meta.url));
 export const DASHBOARDS = { 'inferwatch-overview.json': overview, 'inferwatch-realtime.json': realtime };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBenchmark } from '@inferwatch/loadgen';
 import { freePort, startChild } from '../scripts/lib/processes.mjs';
+import { loadSlo, renderRules } from './generate-rules.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const FAKE_NVIDIA_SMI = join(ROOT, 'test/fixtures/nvidia-smi/bin');
@@ -39,11 +40,14 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
   const gateways = [await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on'), await node('examples/gateway/main.mjs', gatewayArgs, 'gateway on')];
 
   // Two Prometheus servers scrape the same processes: one with native histograms on, as the dashboards'
-  // compose file runs it, and one without, reading the classic buckets a text scraper gets.
+  // compose file runs it, and one without, reading the classic buckets a text scraper gets. Both load the
+  // shipped rules, evaluated as often as they scrape (not every 30 s, which can leave a short run with no
+  // recorded series yet): the dashboards' SLO panels read them.
   const jobs = { 'inferwatch-gateway': gateways, 'inferwatch-engine': [engine] };
-  const prom = await startPrometheus(jobs, { prometheusBinary, scrapeIntervalS, nativeHistograms: true });
+  const rules = renderRules(loadSlo(), { interval: `${scrapeIntervalS}s` });
+  const prom = await startPrometheus(jobs, { prometheusBinary, scrapeIntervalS, rules, nativeHistograms: true });
   children.push(prom.child);
-  const classic = await startPrometheus(jobs, { prometheusBinary, scrapeIntervalS });
+  const classic = await startPrometheus(jobs, { prometheusBinary, scrapeIntervalS, rules });
   children.push(classic.child);
   const { prometheus, query } = prom;
 
@@ -131,17 +135,20 @@ export async function startLab({ prometheusBinary = 'prometheus', scrapeInterval
 
 /**
  * Prometheus scraping `jobs` ({ job: ['host:port', …] }) every `scrapeIntervalS`, with its data in a
- * temporary folder. Returns its URL, `query(expr, time)`, its process and `remove()` for the folder.
+ * temporary folder, evaluating `rules` ({ 'file.yaml': text }, written there). Returns its URL,
+ * `query(expr, time)`, its process and `remove()` for the folder.
  */
-export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', scrapeIntervalS = 1, nativeHistograms = false } = {}) {
+export async function startPrometheus(jobs, { prometheusBinary = 'prometheus', scrapeIntervalS = 1, nativeHistograms = false, rules = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'inferwatch-prometheus-'));
   const config = join(dir, 'prometheus.yaml');
+  for (const [file, text] of Object.entries(rules)) writeFileSync(join(dir, file), text);
   writeFileSync(
     config,
     [
       'global:',
       `  scrape_interval: ${scrapeIntervalS}s`,
       `  evaluation_interval: ${scrapeIntervalS}s`,
+      ...(Object.keys(rules).length > 0 ? ['rule_files:', ...Object.keys(rules).map((file) => `  - ${join(dir, file)}`)] : []),
       'scrape_configs:',
       ...Object.entries(jobs).flatMap(([job, targets]) => [`  - job_name: ${job}`, '    static_configs:', `      - targets: [${targets.map((t) => `"${t}"`).join(', ')}]`]),
       '',

@@ -6,6 +6,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const LONGEST = [
   'test/faults/soak.test.ts',
   'test/dashboards/prometheus.test.ts',
+  'test/alerts/live.test.ts',
   'test/dashboard-page/browser.test.ts',
   'test/packaging-install.test.ts',
   'test/dashboard-page/prometheus.test.ts',
@@ -16,6 +17,7 @@ const LONGEST = [
   'test/gateway/gateway.test.ts',
   'test/demo.test.ts',
   'test/sdk/exposition.test.ts',
+  'test/alerts/rules.test.ts',
 ];
 
 const rank = (spec: TestSpecification) => {

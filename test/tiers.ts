@@ -40,6 +40,7 @@ export const FULL_ONLY: Record<string, string> = {
   'test/truth/native-histograms.test.ts': 'prometheus, the gateway and two engines under load (runs alone)',
   'test/truth/event-loop-readers.test.ts': 'a Node process whose event loop is blocked, scraped by two readers',
   'test/llama/openai-options.test.ts': 'the llama and simulated engine servers',
+  'test/alerts/live.test.ts': 'prometheus, two gateways and two simulated engines, with faults injected',
 };
 
 // The unit tier runs its files several to a process, one after another (vitest's isolate: false): each

@@ -87,6 +87,7 @@ describe('dashboards/docker-compose.yaml', () => {
     expect(result.stdout).toContain('image: grafana/grafana:');
     expect(result.stdout).toMatch(/grafana\/provisioning:\/etc\/grafana\/provisioning:ro/);
     expect(result.stdout).toMatch(/grafana\/dashboards:\/var\/lib\/grafana\/dashboards:ro/);
+    expect(result.stdout).toMatch(/prometheus\/rules:\/etc\/prometheus\/rules:ro/);
     const datasource = readFileSync(`${dir}grafana/provisioning/datasources/prometheus.yaml`, 'utf8');
     expect(datasource).toContain('url: http://prometheus:9090');
     expect(readFileSync(`${dir}grafana/provisioning/dashboards/inferwatch.yaml`, 'utf8')).toContain('path: /var/lib/grafana/dashboards');
@@ -97,10 +98,13 @@ describe('dashboards/docker-compose.yaml', () => {
     expect(prometheus).toContain('host.docker.internal:8001');
   });
 
-  it('has a Prometheus config that promtool accepts', (ctx) => {
+  it('has a Prometheus config that promtool accepts, loading both rule files', (ctx) => {
     const promtool = requireBinary(ctx, 'promtool', 'promtool check config on dashboards/prometheus/prometheus.yaml');
     const result = spawnSync(promtool, ['check', 'config', `${dir}prometheus/prometheus.yaml`], { encoding: 'utf8' });
     expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('SUCCESS: 2 rule files found');
+    expect(result.stdout).toContain('inferwatch-recording.yaml');
+    expect(result.stdout).toContain('inferwatch-alerts.yaml');
   });
 });
 
@@ -158,6 +162,25 @@ describe('the distribution panels', () => {
       expect(spec, metric).toBeDefined();
       expect(powers).toEqual(Array.from(spec!.powers));
     }
+  });
+});
+
+describe('the overview dashboard’s SLO panels', () => {
+  it('read the series the recording rules keep, follow $job and $model, and their row says they cover every instance and tenant', () => {
+    const panels: Panel[] = allPanels(DASHBOARDS['inferwatch-overview.json']);
+    const slo = panels.filter((p) => (p.targets ?? []).some((t) => t.expr.includes('job_model:inferwatch_slo_errors:')));
+    expect(slo.map((p) => p.title)).toEqual([
+      'TTFT: share of first tokens within 1 s (objective 99 %)',
+      'Availability: share of requests the server did not fail (objective 99 %)',
+      'Error budget left',
+      'Burn rate over 1 h (1: the budget lasts the period; 14.4 pages)',
+    ]);
+    for (const expr of slo.flatMap((p) => p.targets!.map((t) => t.expr))) {
+      expect(expr).toMatch(/^max by \(gen_ai_request_model\) \(.*job_model:inferwatch_slo_errors:ratio_rate(30d|1h)\{job=~"\$job", gen_ai_request_model=~"\$model", slo="(ttft|availability)"\}/);
+      expect(expr).not.toMatch(/\$instance|\$tenant/);
+    }
+    const row = panels.find((p) => p.type === 'row' && p.gridPos.y < slo[0].gridPos.y && p.gridPos.y + 1 === slo[0].gridPos.y)!;
+    expect(row.title).toBe('SLOs over 30d, per model (recorded rules: every instance and tenant)');
   });
 });
 
