@@ -212,8 +212,9 @@ describe.skipIf(prometheus === undefined)('every dashboard query against a real 
   });
 
   describe('a run where half the requests are cancelled by their clients', () => {
-    const window = () => `${Math.ceil(phase.b.end + SCRAPE_S - (phase.b.start - SCRAPE_S))}s`;
-    const at = () => phase.b.end + SCRAPE_S;
+    // Two scrape intervals past the phase's end: the last request's end must be in a scrape inside the window.
+    const window = () => `${Math.ceil(phase.b.end + 2 * SCRAPE_S - (phase.b.start - SCRAPE_S))}s`;
+    const at = () => phase.b.end + 2 * SCRAPE_S;
 
     // The gateway is what the clients talked to; the engine behind it sees each request a little shorter.
     it.each(MODES)('%s › E2E request latency p50 is the median of the requests clients saw complete', async (mode) => {
@@ -225,9 +226,11 @@ describe.skipIf(prometheus === undefined)('every dashboard query against a real 
       const panelMedian = Number(s.value[1]);
       const seconds = completed.map((ms) => ms / 1000).sort((a, b) => a - b);
       if (mode === 'native') {
-        // histogram_quantile(0.5) of 40 requests lands in the bucket of the 20th: at the scale three decades
-        // allow, 2.2 % wide at most, so within 3 % of the client's own 20th time.
-        expect(Math.abs(panelMedian / seconds[19] - 1)).toBeLessThanOrEqual(0.03);
+        // histogram_quantile(0.5) of 40 requests lands in the bucket of the 20th, interpolated towards its
+        // neighbours when they share it: at the scale three decades allow, a bucket is 2.2 % wide at most, so
+        // between the client's own 19th and 21st times, within 3 %.
+        expect(panelMedian).toBeGreaterThanOrEqual(seconds[18] / 1.03);
+        expect(panelMedian).toBeLessThanOrEqual(seconds[20] * 1.03);
         return;
       }
       // The clients' own times counted in the gateway's text buckets (powers of two) and read as
