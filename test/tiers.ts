@@ -36,6 +36,7 @@ export const FULL_ONLY: Record<string, string> = {
   'test/truth/gateway-log-line.test.ts': 'the gateway and engine processes',
   'test/sdk/start-failures.test.ts': 'Node processes that start the SDK and exit',
   'test/gpu/resources.test.ts': 'a Node process hosting the GPU poller, killed',
+  'test/cluster/worker-gone.test.ts': 'a node:cluster app whose worker closes its channel',
   'test/cluster/cluster.test.ts': 'a node:cluster app of 4 workers under load, one killed, and prometheus',
   'test/truth/native-histograms.test.ts': 'prometheus, the gateway and two engines under load (runs alone)',
   'test/truth/event-loop-readers.test.ts': 'a Node process whose event loop is blocked, scraped by two readers',

@@ -14,7 +14,7 @@ import type { EnginePoint } from '../record/engine-state.js';
 import { MISUSE_REASONS } from '../record/notices.js';
 import type { LayoutTable, Series } from '../record/series.js';
 import type { RecorderSource } from '../export/families.js';
-import { renderExposition, type ExpositionParts } from '../export/prometheus.js';
+import { compressed, renderExposition, type ExpositionParts } from '../export/prometheus.js';
 import { snapshotOfParts } from '../export/snapshot.js';
 import { PROTOCOL, isOurs, type Ask, type FromWorker, type Hello, type State } from './protocol.js';
 import { addSeriesState, groupSeries, layoutTableOf, seriesState, type RecorderState, type SeriesState } from './state.js';
@@ -127,11 +127,17 @@ export class ClusterPrimary {
     });
   }
 
-  private send(worker: Worker, message: unknown): void {
+  /**
+   * Sends to a worker; `failed` runs when its channel is closed. With a callback Node hands a closed channel's
+   * error to it, not to an 'error' event that, unheard, would end the primary. The worker's exit retires it.
+   */
+  private send(worker: Worker, message: unknown, failed?: () => void): void {
     try {
-      worker.send(message as never);
+      worker.send(message as never, undefined, (error: Error | null) => {
+        if (error) failed?.();
+      });
     } catch {
-      // The worker is gone: its exit will retire it.
+      failed?.();
     }
   }
 
@@ -149,14 +155,18 @@ export class ClusterPrimary {
           (member) =>
             new Promise<void>((resolve) => {
               const id = ++this.nextId;
-              const timer = setTimeout(() => (this.gathers.delete(id), resolve()), GATHER_TIMEOUT_MS);
-              this.gathers.set(id, (state) => {
+              const giveUp = () => {
                 this.gathers.delete(id);
                 clearTimeout(timer);
-                fresh.set(member, state.metrics ?? []);
                 resolve();
+              };
+              const timer = setTimeout(giveUp, GATHER_TIMEOUT_MS);
+              this.gathers.set(id, (state) => {
+                fresh.set(member, state.metrics ?? []);
+                giveUp();
               });
-              this.send(member.worker, { inferwatch: PROTOCOL, type: 'collect', id, scraper });
+              // A worker that cannot be asked counts with its last state at once, not after the timeout.
+              this.send(member.worker, { inferwatch: PROTOCOL, type: 'collect', id, scraper }, giveUp);
             }),
         ),
     );
@@ -167,8 +177,9 @@ export class ClusterPrimary {
    * The group's exposition parts for a scrape: every worker's fresh state (the asking one's came with its
    * question), the primary's own recorders and data beside them, and each process's own metric data labelled.
    */
-  async parts(scraper: string, local: ExpositionParts, asking?: { member: Member; metrics: MetricData[] }): Promise<ExpositionParts> {
-    const metrics = await this.gather(scraper, asking?.member);
+  async parts(scraper: string, ownParts: Promise<ExpositionParts>, asking?: { member: Member; metrics: MetricData[] }): Promise<ExpositionParts> {
+    // The workers collect while this process does.
+    const [local, metrics] = await Promise.all([ownParts, this.gather(scraper, asking?.member)]);
     if (asking !== undefined) metrics.set(asking.member, asking.metrics);
     const byProcess: [string, MetricData[]][] = [[this.ownInstance, [...local.metrics]], ...[...metrics].map(([m, data]): [string, MetricData[]] => [m.instance, data])];
     // The group carries the app's resource (the workers'), as this process's instance.
@@ -177,8 +188,9 @@ export class ClusterPrimary {
   }
 
   private async answer(asking: Member, ask: Ask): Promise<string> {
-    const parts = await this.parts(ask.scraper, await this.local(ask.scraper), { member: asking, metrics: ask.state.metrics ?? [] });
-    return ask.type === 'render' ? renderExposition(ask.format ?? 'prometheus', parts).toString('base64') : snapshotOfParts(parts);
+    const parts = await this.parts(ask.scraper, this.local(ask.scraper), { member: asking, metrics: ask.state.metrics ?? [] });
+    if (ask.type === 'snapshot') return snapshotOfParts(parts);
+    return (await compressed(renderExposition(ask.format ?? 'prometheus', parts), ask.compress === true)).toString('base64');
   }
 
   private assembledAt(i: number) {

@@ -22,8 +22,8 @@ const PUSH_INTERVAL_MS = 1000;
 export interface WorkerLink {
   /** Resolves true once the primary took this worker in; false when the primary runs no startMetrics (said once). */
   readonly joined: Promise<boolean>;
-  /** The group's exposition in `format`, from the primary. */
-  render(format: ExpositionFormat, scraper: string): Promise<Buffer>;
+  /** The group's exposition in `format` (gzipped when `compress`), from the primary. */
+  render(format: ExpositionFormat, scraper: string, compress: boolean): Promise<Buffer>;
   /** The group's live-page snapshot (JSON), from the primary. */
   snapshot(scraper: string): Promise<string>;
   stop(): void;
@@ -31,7 +31,8 @@ export interface WorkerLink {
 
 const send = (message: unknown): boolean => {
   try {
-    return process.send!(message);
+    // The callback takes a closed channel's error, which as an unheard 'error' event would end the worker.
+    return process.send!(message, undefined, undefined, () => undefined);
   } catch {
     // The channel closed (the primary is going away): nothing to tell it any more.
     return false;
@@ -124,9 +125,9 @@ export function joinCluster(recorders: readonly Recorder[], resource: Attributes
     recorders: recorders.map((r) => ({ layouts: Object.fromEntries(Object.entries(r.layouts).map(([k, l]) => [k, layoutState(l)])) as Hello['recorders'][number]['layouts'], logIntervalMs: r.logIntervalMs })),
   } satisfies Hello);
 
-  const ask = async (type: Ask['type'], scraper: string, format?: ExpositionFormat): Promise<string> => {
+  const ask = async (type: Ask['type'], scraper: string, format?: ExpositionFormat, compress?: boolean): Promise<string> => {
     const id = ++nextId;
-    const message: Ask = { inferwatch: PROTOCOL, type, id, format, scraper, state: await state(scraper) };
+    const message: Ask = { inferwatch: PROTOCOL, type, id, format, compress, scraper, state: await state(scraper) };
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(id);
@@ -143,7 +144,7 @@ export function joinCluster(recorders: readonly Recorder[], resource: Attributes
 
   return {
     joined,
-    render: async (format, scraper) => Buffer.from(await ask('render', scraper, format), 'base64'),
+    render: async (format, scraper, compress) => Buffer.from(await ask('render', scraper, format, compress), 'base64'),
     snapshot: (scraper) => ask('snapshot', scraper),
     stop() {
       clearTimeout(welcomeTimer);
