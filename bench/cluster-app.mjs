@@ -1,25 +1,16 @@
 // The scraped side of the cluster benchmark: `node bench/cluster-app.mjs <workers>`. With 0 workers, one
-// process serves the 50-model data on a metrics port; with N, a node:cluster primary runs startMetrics()
-// and forks N workers, each holding the same 50-model data and sharing the metrics port, so any scrape
-// answers for the group. Every serving process watches its event loop (1 ms resolution); on 'blocks' from
-// the parent, it reports the longest block since the last ask (the primary gathers its workers').
+// process serves the 50-model data; with N, a node:cluster primary runs startMetrics() and forks N workers,
+// each holding the same 50-model data and serving metricsHandler on one shared port, so any scrape answers
+// for the group. Each serving process records, per scrape it answers, the longest event-loop block from the
+// request to 20 ms after the response (bench/measured-server.mjs); on 'blocks' from
+// the parent, every process's list since the last ask comes back (the primary gathers its workers').
 import cluster from 'node:cluster';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startMetrics } from '@inferwatch/sdk';
 import { freePort } from '../scripts/lib/processes.mjs';
+import { measuredServer } from './measured-server.mjs';
 import { fiftyModels } from './scrape-data.mjs';
 
 const workers = Number(process.argv[2]);
-
-function watchLoop() {
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
-  return () => {
-    const max = delay.max / 1e6;
-    delay.reset();
-    return max;
-  };
-}
 
 if (cluster.isPrimary && workers > 0) {
   const port = await freePort();
@@ -30,24 +21,22 @@ if (cluster.isPrimary && workers > 0) {
     const worker = cluster.fork({ BENCH_PORT: String(port) });
     worker.on('message', (m) => {
       if (m?.bench === 'ready' && ++ready === workers) process.send({ port });
-      if (m?.bench === 'blocks') pending.get(worker.id)?.(m.max);
+      if (m?.bench === 'blocks') pending.get(worker.id)?.(m.blocks);
     });
   }
   process.on('message', async (m) => {
     if (m !== 'blocks') return;
-    const maxes = await Promise.all(
-      Object.values(cluster.workers).map((w) => new Promise((resolve) => (pending.set(w.id, resolve), w.send('blocks')))),
-    );
-    process.send({ max: Math.max(...maxes) });
+    const lists = await Promise.all(Object.values(cluster.workers ?? {}).map((w) => new Promise((resolve) => (pending.set(w.id, resolve), w.send('blocks')))));
+    process.send({ blocks: lists.flat() });
   });
 } else {
   const port = workers > 0 ? Number(process.env.BENCH_PORT) : await freePort();
-  const telemetry = startMetrics({ llm: fiftyModels(), meterProvider: 'private', otlp: false, prometheus: { port, host: '127.0.0.1' } });
-  await telemetry.ready;
-  const loop = watchLoop();
+  const telemetry = startMetrics({ llm: fiftyModels(), meterProvider: 'private', otlp: false, prometheus: {} });
+  const { server, takeBlocks } = measuredServer(telemetry.metricsHandler);
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
   const send = workers > 0 ? (m) => process.send({ bench: 'blocks', ...m }) : (m) => process.send(m);
   process.on('message', (m) => {
-    if (m === 'blocks') send({ max: loop() });
+    if (m === 'blocks') send({ blocks: takeBlocks() });
   });
   process.send(workers > 0 ? { bench: 'ready' } : { port });
 }

@@ -37,6 +37,8 @@ export interface Ask {
   type: 'render' | 'snapshot';
   id: number;
   format?: ExpositionFormat;
+  /** The scraper takes gzip: the primary compresses the exposition, and a tenth of its bytes cross the channel. */
+  compress?: boolean;
   scraper: string;
   state: State;
 }

@@ -92,8 +92,18 @@ function scraperOf(req: IncomingMessage): string {
   return `prometheus ${req.socket?.remoteAddress ?? ''} ${String(req.headers['user-agent'] ?? '').slice(0, 128)}`;
 }
 
-/** The exposition in `format` for `scraper`: this process's, or (in a cluster worker) its group's from the primary. */
-export type Render = (format: ExpositionFormat, scraper: string) => Promise<Buffer>;
+/**
+ * The exposition in `format` for `scraper`, gzipped when `compress`: this process's, or (in a cluster worker)
+ * its group's, which the primary compresses before it crosses the IPC channel.
+ */
+export type Render = (format: ExpositionFormat, scraper: string, compress: boolean) => Promise<Buffer>;
+
+/**
+ * `body` gzipped when `compress`. zlib's async API compresses on the libuv thread pool, off the host's event
+ * loop; the fastest level, since expositions are so repetitive that it still shrinks them ~25×, at half the
+ * time of the default.
+ */
+export const compressed = (body: Buffer, compress: boolean): Promise<Buffer> => (compress ? gzipAsync(body, { level: constants.Z_BEST_SPEED }) : Promise.resolve(body));
 
 /**
  * The HTTP side of the exposition: the handler (format negotiated from `Accept`, gzip from `Accept-Encoding`)
@@ -106,10 +116,7 @@ export function servePrometheus(options: PrometheusOptions, render: Render): { h
     const compress = acceptsGzip(req.headers['accept-encoding']);
     let body: Buffer;
     try {
-      body = await render(format, scraperOf(req));
-      // zlib's async API compresses on the libuv thread pool, off the host's event loop. The fastest
-      // level: expositions are so repetitive that it still shrinks them ~25×, at half the time of the default.
-      if (compress) body = await gzipAsync(body, { level: constants.Z_BEST_SPEED });
+      body = await render(format, scraperOf(req), compress);
     } catch (error) {
       diag.error('inferwatch: /metrics failed', error);
       // 503 when the exposition is someone else's to give and they did not (a cluster's primary); else 500.

@@ -17,6 +17,7 @@ import {
   type ExpositionParts,
   type MetricsHandler,
   type PrometheusOptions,
+  compressed,
   type Render,
 } from '../export/prometheus.js';
 import { snapshotOfParts } from '../export/snapshot.js';
@@ -268,13 +269,13 @@ function start(given: StartMetricsOptions, notices: Notices): RunningMetrics {
   const instance = String(resource.attributes['service.instance.id']);
   const primary = clusterOptions !== undefined && isClusterPrimary() ? new ClusterPrimary(instance, clusterOptions, localParts) : undefined;
   const link = clusterOptions !== undefined && !isClusterPrimary() ? joinCluster(sources, resource.attributes, instance, async (scraper) => [...(await localParts(scraper)).metrics], notices) : undefined;
-  const partsFor = async (scraper: string) => (primary ? primary.parts(scraper, await localParts(scraper)) : localParts(scraper));
+  const partsFor = (scraper: string) => (primary ? primary.parts(scraper, localParts(scraper)) : localParts(scraper));
   const lastSize: Record<string, number> = {};
-  const render: Render = async (format, scraper) => {
-    if (link !== undefined && (await link.joined)) return link.render(format, scraper);
+  const render: Render = async (format, scraper, compress) => {
+    if (link !== undefined && (await link.joined)) return link.render(format, scraper, compress);
     const body = renderExposition(format, await partsFor(scraper), (lastSize[format] ?? 0) * 1.125);
     lastSize[format] = body.length;
-    return body;
+    return compressed(body, compress);
   };
   const snapshotJson = async () => (link !== undefined && (await link.joined) ? link.snapshot('dashboard') : snapshotOfParts(await partsFor('dashboard')));
 
