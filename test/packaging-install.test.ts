@@ -305,6 +305,15 @@ describe('an app with every package beside its own OpenTelemetry SDK', () => {
     expect(node(dir(), 'own-otel.mjs')).toBe('5');
   });
 
+  it('shares one copy of each OpenTelemetry package between the app and every @inferwatch package', () => {
+    // Carets, not exact pins: an exact pin beside the app's caret installed seven OTel packages twice (86 MB with
+    // express and openai), nested under ours. OTel's own exporters pin their siblings exactly, so copies nested
+    // under them follow the registry's (or a stale cache's) versions, not ours: only ours are checked.
+    const paths = new Set(sh('npm', ['ls', '--all', '--parseable'], join(tmp, 'app')).split('\n'));
+    expect([...paths].filter((p) => /node_modules\/@inferwatch\/[^/]+\/node_modules\/@opentelemetry\//.test(p))).toEqual([]);
+    for (const name of ['core', 'resources', 'sdk-metrics']) expect(paths).toContain(join(tmp, 'app', 'node_modules', '@opentelemetry', name));
+  });
+
   it('runs the load generator as its README says: npx @inferwatch/loadgen --help', () => {
     expect(readFileSync(join(ROOT, 'packages', 'loadgen', 'README.md'), 'utf8')).toContain('npx @inferwatch/loadgen --base-url');
     // Offline: the installed package, never one fetched from the registry.
