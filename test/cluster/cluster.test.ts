@@ -32,6 +32,13 @@ const labels = `gen_ai_request_model="${MODEL}",gen_ai_operation_name="chat",gen
 type Outcome = { kind: 'completed' | 'aborted' | 'cut'; tokens: number; endedAt: number; answered: boolean };
 /** A stream sends a token every few milliseconds: this long without a byte is a connection nobody holds. */
 const SILENCE_MS = 10_000;
+/**
+ * A response's last bytes leave before its worker's record of it does (the record follows within the same
+ * turn of its event loop): a SIGKILL that lands in between, on a machine busy enough to pause the worker
+ * there, takes that one request with it though the client saw it end. Only requests the client saw end this
+ * close to the kill may be missing from the group, and at most two.
+ */
+const AT_KILL_MS = 250;
 
 /** One streamed completion over plain node:http; `abortAfterFirst` leaves once the first token arrived. */
 function completion(url: string, abortAfterFirst: boolean): Promise<Outcome> {
@@ -61,7 +68,7 @@ function completion(url: string, abortAfterFirst: boolean): Promise<Outcome> {
       res.on('end', () => settle(done ? 'completed' : 'cut'));
       res.on('error', () => settle('cut'));
       // A worker killed mid-stream resets the socket: the response closes without an end.
-      res.on('close', () => settle(done ? 'completed' : 'cut'));
+      res.on('close', () => settle('cut'));
     });
     req.on('error', () => settle('cut'));
     // node:cluster's primary accepts each connection and hands it to a worker: one handed to the worker as it
@@ -85,6 +92,7 @@ describe('a node:cluster app with 4 workers, one of them killed mid-run', () => 
   const during: { stop: number; abort: number; tokens: number; count: number }[] = [];
   const after: string[] = [];
   let killed: number | undefined;
+  let killedAt = 0;
   let failedScrapes = 0;
   /** Indexes of the requests no worker answered. */
   const unanswered: number[] = [];
@@ -126,6 +134,7 @@ describe('a node:cluster app with 4 workers, one of them killed mid-run', () => 
       for (let i = 0; i < REQUESTS; i++) {
         if (i === KILL_AT) {
           killed = workerPids()[1];
+          killedAt = Date.now();
           process.kill(killed, 'SIGKILL');
           steady.from = Date.now();
         }
@@ -137,7 +146,15 @@ describe('a node:cluster app with 4 workers, one of them killed mid-run', () => 
       loading = false;
       await watching;
       // The group settles: every worker sent what it recorded, the killed one was replaced.
-      await waitUntil(async () => value(await scrape(), stop) === outcomes.filter((o) => o.kind === 'completed').length, { what: 'the group to hold every completed request', timeoutMs: 15_000 });
+      const completed = outcomes.filter((o) => o.kind === 'completed').length;
+      const atKill = outcomes.filter((o) => o.kind === 'completed' && Math.abs(o.endedAt - killedAt) <= AT_KILL_MS).length;
+      let seen = 0;
+      await waitUntil(async () => (seen = value(await scrape(), stop)) >= completed - Math.min(atKill, 2), {
+        what: () => `the group to hold every completed request (${completed}, ${atKill} of them at the kill); it holds ${seen}`,
+        timeoutMs: 15_000,
+      });
+      // Past a state push: whatever is still on its way has arrived.
+      await sleep(1500);
       for (let i = 0; i < SCRAPES_AFTER; i++) after.push(await scrape());
     } catch (error) {
       // What the app printed tells a slow machine from a fault.
@@ -176,16 +193,22 @@ describe('a node:cluster app with 4 workers, one of them killed mid-run', () => 
     const aborted = outcomes.filter((o) => o.kind === 'aborted');
     const cut = outcomes.filter((o) => o.kind === 'cut');
     expect(aborted.length).toBeGreaterThan(50);
+    const atKill = completed.filter((o) => Math.abs(o.endedAt - killedAt) <= AT_KILL_MS);
+    const lost = completed.length - value(after[0], stop);
+    console.log(`completed requests missing from the group: ${lost} (${atKill.length} ended within ${AT_KILL_MS} ms of the kill)`);
+    expect(lost).toBeGreaterThanOrEqual(0);
+    expect(lost).toBeLessThanOrEqual(Math.min(atKill.length, 2));
     for (const text of after) {
-      expect(value(text, stop)).toBe(completed.length);
+      expect(value(text, stop)).toBe(completed.length - lost);
       expect(value(text, abort)).toBe(aborted.length);
       // Every _count is the finished requests: successes alone, and the aborted under their error type.
-      expect(value(text, `gen_ai_server_request_duration_count{${labels}}`)).toBe(completed.length);
+      expect(value(text, `gen_ai_server_request_duration_count{${labels}}`)).toBe(completed.length - lost);
       expect(value(text, `gen_ai_server_request_duration_count{${labels},error_type="cancelled"}`)).toBe(aborted.length);
-      expect(value(text, `gen_ai_server_time_to_first_token_count{${labels}}`)).toBeGreaterThanOrEqual(completed.length + aborted.length);
+      expect(value(text, `gen_ai_server_time_to_first_token_count{${labels}}`)).toBeGreaterThanOrEqual(completed.length - lost + aborted.length);
       // Tokens count as they pass: every token of a finished request, and of a cut one at most what it sent.
       const finishedTokens = [...completed, ...aborted].reduce((n, o) => n + o.tokens, 0);
-      expect(value(text, outputTokens)).toBeGreaterThanOrEqual(finishedTokens);
+      const lostTokens = lost === 0 ? 0 : atKill.reduce((n, o) => n + o.tokens, 0);
+      expect(value(text, outputTokens)).toBeGreaterThanOrEqual(finishedTokens - lostTokens);
       expect(value(text, outputTokens)).toBeLessThanOrEqual(finishedTokens + cut.reduce((n, o) => n + o.tokens, 0) + cut.length);
       // No request is in flight any more, the killed worker's included.
       for (const state of ['running', 'waiting', 'swapped']) expect(value(text, `inferwatch_scheduler_${state}{${labels}}`), state).toBe(0);
