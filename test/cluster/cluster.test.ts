@@ -33,10 +33,11 @@ type Outcome = { kind: 'completed' | 'aborted' | 'cut'; tokens: number; endedAt:
 /** A stream sends a token every few milliseconds: this long without a byte is a connection nobody holds. */
 const SILENCE_MS = 10_000;
 /**
- * A response's last bytes leave before its worker's record of it does (the record follows within the same
- * turn of its event loop): a SIGKILL that lands in between, on a machine busy enough to pause the worker
- * there, takes that one request with it though the client saw it end. Only requests the client saw end this
- * close to the kill may be missing from the group, and at most two.
+ * The SIGKILL races the requests that end as it lands: a response's last bytes can leave before its worker's
+ * record of it does (the client saw it end, the group never will), and a worker's record can leave before the
+ * kill resets a connection whose last bytes its client had not read (the group holds a request the client saw
+ * cut). Only requests the client saw end this close to the kill may be missing, at most two; only requests
+ * the kill cut may be extra.
  */
 const AT_KILL_MS = 250;
 
@@ -195,8 +196,8 @@ describe('a node:cluster app with 4 workers, one of them killed mid-run', () => 
     expect(aborted.length).toBeGreaterThan(50);
     const atKill = completed.filter((o) => Math.abs(o.endedAt - killedAt) <= AT_KILL_MS);
     const lost = completed.length - value(after[0], stop);
-    console.log(`completed requests missing from the group: ${lost} (${atKill.length} ended within ${AT_KILL_MS} ms of the kill)`);
-    expect(lost).toBeGreaterThanOrEqual(0);
+    console.log(`completed requests missing from the group: ${lost} (${atKill.length} ended within ${AT_KILL_MS} ms of the kill, ${cut.length} cut)`);
+    expect(lost).toBeGreaterThanOrEqual(-cut.length);
     expect(lost).toBeLessThanOrEqual(Math.min(atKill.length, 2));
     for (const text of after) {
       expect(value(text, stop)).toBe(completed.length - lost);
@@ -207,9 +208,11 @@ describe('a node:cluster app with 4 workers, one of them killed mid-run', () => 
       expect(value(text, `gen_ai_server_time_to_first_token_count{${labels}}`)).toBeGreaterThanOrEqual(completed.length - lost + aborted.length);
       // Tokens count as they pass: every token of a finished request, and of a cut one at most what it sent.
       const finishedTokens = [...completed, ...aborted].reduce((n, o) => n + o.tokens, 0);
-      const lostTokens = lost === 0 ? 0 : atKill.reduce((n, o) => n + o.tokens, 0);
+      const lostTokens = lost <= 0 ? 0 : atKill.reduce((n, o) => n + o.tokens, 0);
       expect(value(text, outputTokens)).toBeGreaterThanOrEqual(finishedTokens - lostTokens);
-      expect(value(text, outputTokens)).toBeLessThanOrEqual(finishedTokens + cut.reduce((n, o) => n + o.tokens, 0) + cut.length);
+      // A cut request the group holds as completed counts what its worker sent: at most a whole completion.
+      const extraTokens = lost >= 0 ? 0 : -lost * Math.max(...completed.map((o) => o.tokens));
+      expect(value(text, outputTokens)).toBeLessThanOrEqual(finishedTokens + cut.reduce((n, o) => n + o.tokens, 0) + cut.length + extraTokens);
       // No request is in flight any more, the killed worker's included.
       for (const state of ['running', 'waiting', 'swapped']) expect(value(text, `inferwatch_scheduler_${state}{${labels}}`), state).toBe(0);
     }
