@@ -235,11 +235,19 @@ describe.skipIf(prometheus === undefined)('every dashboard query against a real 
       }
       // The clients' own times counted in the gateway's text buckets (powers of two) and read as
       // histogram_quantile reads them: what the panel shows if the gateway measured what the clients saw.
+      // The gateway sees each request a little shorter than its client (at most 5 % + 20 ms, the client's
+      // side of the loopback and its event loop), and a request that falls below a bound moves a median
+      // interpolated in a bucket of 15 by a fifteenth of its width: the panel lies between the quantile of the
+      // clients' times so shortened and that of their own times, which is monotone in every request's time,
+      // give or take 2 % for rate()'s extrapolation, which scales each bucket's series apart.
       const metric = /rate\((\w+)_bucket/.exec(panel.expr)![1];
       const bounds = [...new Set([...gatewayExposition.matchAll(new RegExp(`^${metric}_bucket\\{.*le="([^"]+)"\\}`, 'gm'))].map((m) => (m[1] === '+Inf' ? Infinity : Number(m[1]))))];
       expect(bounds.length).toBeGreaterThan(10);
-      const clientHistogram = { buckets: new Map(bounds.map((b) => [b, seconds.filter((v) => v <= b).length])), sum: 0, count: seconds.length };
-      expect(Math.abs(panelMedian / quantile(clientHistogram, 0.5) - 1)).toBeLessThanOrEqual(0.05);
+      const bucketed = (times: number[]) => quantile({ buckets: new Map(bounds.map((b) => [b, times.filter((v) => v <= b).length])), sum: 0, count: times.length }, 0.5);
+      const shortest = bucketed(seconds.map((v) => v * 0.95 - 0.02));
+      const longest = bucketed(seconds);
+      expect(panelMedian).toBeGreaterThanOrEqual(shortest / 1.02);
+      expect(panelMedian).toBeLessThanOrEqual(longest * 1.02);
     });
 
     it.each(MODES.flatMap((mode) => JOBS.map((job) => ({ mode, job }))))('$mode › $job › Failed and aborted requests by error.type counts the cancellations', async ({ mode, job }) => {
