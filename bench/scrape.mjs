@@ -33,12 +33,17 @@ export function scrape(url, headers) {
   });
 }
 
-/** One data set's /metrics in a child process: `node bench/scrape-server.mjs ...args`. */
-async function scrapedProcess(args) {
-  const child = fork(fileURLToPath(new URL('./scrape-server.mjs', import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const SCRAPE_SERVER = fileURLToPath(new URL('./scrape-server.mjs', import.meta.url));
+
+/**
+ * A scraped process: `node <script> ...args` (bench/scrape-server.mjs by default), which sends `{ port }` once
+ * it serves /metrics there and `{ blocks }` (bench/measured-server.mjs) when sent 'blocks'.
+ */
+async function scrapedProcess(args, script) {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port } = await new Promise((resolve, reject) => {
     child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`scrape-server ${args.join(' ')} exited (${code})`)));
+    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited (${code})`)));
   });
   return {
     url: `http://127.0.0.1:${port}/metrics`,
@@ -57,11 +62,12 @@ async function scrapedProcess(args) {
  * of the scraped process's blocks. Fails when the answer is not the format asked for: a silent fallback
  * (text for a protobuf scraper) would measure the wrong thing.
  */
-async function series(server, headers, scrapes = SCRAPES, warmUp = WARM_UP) {
+export async function series(server, headers, scrapes = SCRAPES, warmUp = WARM_UP) {
   const times = [];
   let last;
-  await server.blocks();
   for (let i = 0; i < scrapes; i++) {
+    // Dropped here rather than sliced off after: a group's processes each send their own list.
+    if (i === warmUp) await server.blocks();
     last = await scrape(server.url, headers);
     if (i >= warmUp) times.push(last.ms);
     await new Promise((resolve) => setTimeout(resolve, 30)); // let the server record this scrape's block
@@ -69,7 +75,7 @@ async function series(server, headers, scrapes = SCRAPES, warmUp = WARM_UP) {
   const wanted = headers.accept === PROTOBUF.accept ? 'application/vnd.google.protobuf' : 'text/plain';
   if (!last.type?.startsWith(wanted)) throw new Error(`asked for ${wanted}, got ${last.type}`);
   if ((headers['accept-encoding'] === 'gzip') !== (last.encoding === 'gzip')) throw new Error(`gzip asked: ${headers['accept-encoding'] === 'gzip'}, got ${last.encoding}`);
-  const blocks = (await server.blocks()).slice(warmUp);
+  const blocks = await server.blocks();
   // Lines and series are read from plain answers only.
   const parsed = last.encoding === 'gzip' ? {} : wanted === 'text/plain' ? { lines: lineCount(last.body) } : protobufSeries(last.body);
   return { ms: median(times), bytes: last.body.length, ...parsed, block: median(blocks), blockMax: Math.max(...blocks) };
@@ -152,9 +158,9 @@ async function otlpExport() {
   return median(times);
 }
 
-/** Runs `fn` against a fresh scraped process for `args`, always stopping it. */
-async function withServer(args, fn) {
-  const server = await scrapedProcess(args);
+/** Runs `fn` against a fresh scraped process for `args` (of `script`), always stopping it. */
+export async function withServer(args, fn, script = SCRAPE_SERVER) {
+  const server = await scrapedProcess(args, script);
   try {
     return await fn(server);
   } finally {
