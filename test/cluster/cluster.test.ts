@@ -7,6 +7,7 @@ import { startPrometheus } from '../../dashboards/lab.mjs';
 import { seeded } from '../../packages/loadgen/src/random.js';
 import { systemBinary } from '../helpers/binaries.js';
 import { freePort } from '../helpers/net.js';
+import { sample } from '../helpers/processes.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
 // examples/integrations/cluster.mjs with 4 workers behind one port, under an independent client's load
@@ -83,7 +84,7 @@ function completion(url: string, abortAfterFirst: boolean): Promise<Outcome> {
 }
 
 /** A sample's value in a text exposition, 0 when absent. */
-const value = (text: string, sample: string) => Number(text.split('\n').find((l) => l.startsWith(`${sample} `))?.slice(sample.length + 1) ?? 0);
+const value = (text: string, line: string) => sample(text, line) ?? 0;
 
 describe('a node:cluster app with 4 workers, one of them killed mid-run', () => {
   let app: ChildProcess;
