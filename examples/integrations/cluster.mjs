@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 import { instrumentNodeHttp } from '@inferwatch/http';
-import { completionEvents, port } from './fake-llm.mjs';
+import { port, streamCompletion } from './fake-llm.mjs';
 
 if (cluster.isPrimary) {
   // Holds the group's counts: a worker that dies and is forked again takes none of them with it.
@@ -31,12 +31,7 @@ if (cluster.isPrimary) {
    */
   async function handler(req, res) {
     if (req.url === '/metrics') return metricsHandler(req, res);
-    let body = '';
-    for await (const chunk of req) body += chunk;
-    const { model } = JSON.parse(body || '{}');
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    for await (const event of completionEvents(model)) res.write(event);
-    res.end();
+    await streamCompletion(req, res);
   }
 
   createServer(instrumentNodeHttp(llm, handler)).listen(port, () => console.log(`worker ${process.pid} listening on http://127.0.0.1:${port}`));

@@ -12,4 +12,18 @@ export async function* completionEvents(model, words = ['Hello', ' from', ' a', 
   yield 'data: [DONE]\n\n';
 }
 
+/**
+ * A node:http handler's answer from the fake model: the body's `model`, its completion streamed as SSE.
+ * @param {import('node:http').IncomingMessage} req
+ * @param {import('node:http').ServerResponse} res
+ */
+export async function streamCompletion(req, res) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const { model } = JSON.parse(body || '{}');
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for await (const event of completionEvents(model)) res.write(event);
+  res.end();
+}
+
 export const port = Number(process.env.PORT ?? 3000);

@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import { createLlmMetrics, startMetrics } from '@inferwatch/sdk';
 import { instrumentNodeHttp } from '@inferwatch/http';
-import { completionEvents, port } from './fake-llm.mjs';
+import { port, streamCompletion } from './fake-llm.mjs';
 
 const llm = createLlmMetrics();
 const { metricsHandler } = startMetrics({ serviceName: 'node-http-example', llm });
@@ -13,12 +13,7 @@ const { metricsHandler } = startMetrics({ serviceName: 'node-http-example', llm 
  */
 async function handler(req, res) {
   if (req.url === '/metrics') return metricsHandler(req, res);
-  let body = '';
-  for await (const chunk of req) body += chunk;
-  const { model } = JSON.parse(body || '{}');
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  for await (const event of completionEvents(model)) res.write(event);
-  res.end();
+  await streamCompletion(req, res);
 }
 
 createServer(instrumentNodeHttp(llm, handler)).listen(port, () => console.log(`listening on http://127.0.0.1:${port}`));
