@@ -39,6 +39,12 @@ const send = (message: unknown): boolean => {
   }
 };
 
+/** Whether a series of `r` changed since the last message, without copying its series. */
+function hasDirty(r: Recorder): boolean {
+  for (const s of r.series.values()) if (s.dirty) return true;
+  return false;
+}
+
 /**
  * Joins the primary's group when this process is a node:cluster worker; undefined otherwise. `collect`
  * gives this worker's metric data other than its recorders' (runtime, its MeterProvider's), for a scraper.
@@ -115,7 +121,7 @@ export function joinCluster(recorders: readonly Recorder[], resource: Attributes
     };
   }
   const interval = setInterval(() => {
-    if (recorders.some((r) => [...r.series.values()].some((s) => s.dirty))) send({ inferwatch: PROTOCOL, type: 'state', recorders: recorderStates(true) } satisfies State);
+    if (recorders.some(hasDirty)) send({ inferwatch: PROTOCOL, type: 'state', recorders: recorderStates(true) } satisfies State);
   }, PUSH_INTERVAL_MS).unref();
   send({
     inferwatch: PROTOCOL,
